@@ -1,0 +1,323 @@
+//! The layout of the image body and its RAM view, [`Meta`].
+//!
+//! Fixed offsets, big-endian, so a field is changed by a small `Patch` and the rest of the body is copied:
+//!
+//! | offset | bytes | what |
+//! |---|---|---|
+//! | 0 | 96 | card record: life cycle, ATR, serial number, validity |
+//! | 96 | 2 × 32 | PIN and PUK: policy, counter, length, value |
+//! | 160 | 3 × 112 | key slots: present, origin, private scalar, public point |
+//! | 496 | 4 + 40 × 32 | file table: count, data bytes used, entries |
+//! | 1792 | … | file contents (the data area) |
+//!
+//! [`Meta`] is everything but PIN values, private keys and file contents: those are read from the image when a
+//! command needs them. Parsing checks every invariant, so a damaged image is an error, never a panic.
+
+use heapless::Vec;
+
+use crate::fs::{Access, DfName, FileEntry, FileId, FileKind, FileTable, MAX_FILES};
+use crate::keys::{KEY_SLOTS, KeyOrigin, KeyRef};
+use crate::lifecycle::{Date, LifeCycle, Validity};
+use crate::nvm::{Banks, ImageError, MAX_BODY, Nvm, SliceNvm};
+use crate::pin::{Charset, MAX_PIN_LEN, PinPolicy, PinRef, PinState};
+
+pub const CARD_OFF: usize = 0;
+pub const LC_OFF: usize = CARD_OFF;
+pub const MAX_ATR: usize = 33;
+pub const MAX_SERIAL: usize = 16;
+const ATR_OFF: usize = 1;
+const SERIAL_OFF: usize = 35;
+pub const VALIDITY_OFF: usize = 52;
+pub const PIN_OFF: usize = 96;
+pub const PIN_REC: usize = 32;
+pub const KEY_OFF: usize = 160;
+pub const KEY_REC: usize = 112;
+pub const FILES_OFF: usize = 496;
+pub const FILE_REC: usize = 32;
+pub const DATA_OFF: usize = 1792;
+/// Bytes of file contents a card holds.
+pub const DATA_CAP: usize = MAX_BODY - DATA_OFF;
+
+/// The persisted life-cycle byte (blocked is derived from the PUK counter, see `lifecycle.rs`).
+fn stored_lc_from(b: u8) -> Option<LifeCycle> {
+    match b {
+        0x01 => Some(LifeCycle::Blank),
+        0x03 => Some(LifeCycle::Personalised),
+        0x05 => Some(LifeCycle::Operational),
+        0x0C => Some(LifeCycle::Terminated),
+        _ => None,
+    }
+}
+
+/// The RAM view of the image: no secrets, no file contents.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub stored_lc: LifeCycle,
+    pub atr: Vec<u8, MAX_ATR>,
+    pub serial: Vec<u8, MAX_SERIAL>,
+    pub validity: Option<Validity>,
+    pub pins: [PinState; 2],
+    pub keys: [Option<KeyOrigin>; KEY_SLOTS],
+    pub files: FileTable,
+}
+
+impl Meta {
+    /// The life cycle as the outside sees it.
+    pub fn life_cycle(&self) -> LifeCycle {
+        match self.stored_lc {
+            LifeCycle::Terminated => LifeCycle::Terminated,
+            _ if self.pins[PinRef::Puk.index()].is_blocked() => LifeCycle::Blocked,
+            lc => lc,
+        }
+    }
+
+    pub fn pin(&self, r: PinRef) -> &PinState {
+        &self.pins[r.index()]
+    }
+
+    /// Read and check the metadata of the current bank.
+    pub fn load<N: Nvm + ?Sized>(nvm: &N, banks: &Banks) -> Result<Meta, ImageError> {
+        if banks.body_len < DATA_OFF {
+            return Err(ImageError::Inconsistent("body shorter than its metadata"));
+        }
+        let mut raw = [0u8; DATA_OFF];
+        banks.read_body(nvm, 0, &mut raw).map_err(ImageError::Nvm)?;
+        Self::parse(&raw, banks.body_len - DATA_OFF)
+    }
+
+    fn parse(raw: &[u8; DATA_OFF], data_len: usize) -> Result<Meta, ImageError> {
+        let bad = ImageError::Inconsistent;
+        let stored_lc = stored_lc_from(raw[LC_OFF]).ok_or(bad("life cycle byte"))?;
+        let atr = bounded(&raw[ATR_OFF..], MAX_ATR).ok_or(bad("ATR length"))?;
+        let serial = bounded(&raw[SERIAL_OFF..], MAX_SERIAL).ok_or(bad("serial length"))?;
+        let validity = match raw[VALIDITY_OFF] {
+            0 => None,
+            1 => {
+                let from = Date::from_bytes(field4(raw, VALIDITY_OFF + 1)).ok_or(bad("validity start"))?;
+                let until = Date::from_bytes(field4(raw, VALIDITY_OFF + 5)).ok_or(bad("validity end"))?;
+                Some(Validity { from, until })
+            }
+            _ => return Err(bad("validity flag")),
+        };
+        let mut pins = [PinState { policy: PinPolicy::UZI_PIN, initialised: false, tries_left: 0, len: 0 }; 2];
+        for (i, pin) in pins.iter_mut().enumerate() {
+            let r = &raw[PIN_OFF + i * PIN_REC..][..PIN_REC];
+            let charset = match r[5] {
+                0 => Charset::Digits,
+                1 => Charset::Printable,
+                _ => return Err(bad("PIN character set")),
+            };
+            let policy = PinPolicy { min_len: r[1], max_len: r[2], max_tries: r[3], charset };
+            let initialised = match r[0] {
+                0 => false,
+                1 => true,
+                _ => return Err(bad("PIN initialised flag")),
+            };
+            if !policy.is_valid() || r[4] > policy.max_tries || r[6] as usize > MAX_PIN_LEN {
+                return Err(bad("PIN policy or counter"));
+            }
+            *pin = PinState { policy, initialised, tries_left: r[4], len: r[6] };
+        }
+        let mut keys = [None; KEY_SLOTS];
+        for (i, key) in keys.iter_mut().enumerate() {
+            *key = match (raw[KEY_OFF + i * KEY_REC], raw[KEY_OFF + i * KEY_REC + 1]) {
+                (0, _) => None,
+                (1, 1) => Some(KeyOrigin::Generated),
+                (1, 2) => Some(KeyOrigin::Imported),
+                _ => return Err(bad("key slot flags")),
+            };
+        }
+        let files = parse_files(raw, data_len)?;
+        Ok(Meta { stored_lc, atr, serial, validity, pins, keys, files })
+    }
+}
+
+fn field4(raw: &[u8], at: usize) -> [u8; 4] {
+    [raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]
+}
+
+fn bounded<const N: usize>(at: &[u8], max: usize) -> Option<Vec<u8, N>> {
+    let len = *at.first()? as usize;
+    if len > max {
+        return None;
+    }
+    Vec::from_slice(at.get(1..1 + len)?).ok()
+}
+
+fn access(b: u8) -> Result<Access, ImageError> {
+    crate::apdu::access_from_byte(b).map_err(|_| ImageError::Inconsistent("file access byte"))
+}
+
+fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, ImageError> {
+    let bad = ImageError::Inconsistent;
+    let count = raw[FILES_OFF] as usize;
+    let data_used = u16::from_be_bytes([raw[FILES_OFF + 2], raw[FILES_OFF + 3]]);
+    if count == 0 || count > MAX_FILES {
+        return Err(bad("file count"));
+    }
+    if data_used as usize != data_len {
+        return Err(bad("data area length"));
+    }
+    let mut table = FileTable { entries: Vec::new(), data_used };
+    for i in 0..count {
+        let r = &raw[FILES_OFF + 4 + i * FILE_REC..][..FILE_REC];
+        let id = FileId(u16::from_be_bytes([r[0], r[1]]));
+        let parent = r[2];
+        let kind = match r[3] {
+            0x38 => FileKind::Df {
+                name: bounded::<16>(&r[12..], 16).ok_or(bad("DF name length"))?,
+            },
+            0x01 => {
+                let size = u16::from_be_bytes([r[8], r[9]]);
+                let offset = u16::from_be_bytes([r[10], r[11]]);
+                if offset as usize + size as usize > data_used as usize {
+                    return Err(bad("EF outside the data area"));
+                }
+                let sfi = if r[6] == 0 { None } else { Some(r[6]) };
+                FileKind::Ef { size, offset, sfi }
+            }
+            _ => return Err(bad("file descriptor")),
+        };
+        let valid_parent = if i == 0 {
+            id == FileId::MF && parent == 0 && matches!(kind, FileKind::Df { .. })
+        } else {
+            (parent as usize) < i && table.entries[parent as usize].is_df() && id != FileId::MF
+        };
+        if !valid_parent {
+            return Err(bad("file tree"));
+        }
+        let entry = FileEntry { id, parent, kind, read: access(r[4])?, update: access(r[5])? };
+        table.entries.push(entry).map_err(|_| bad("file count"))?;
+    }
+    Ok(table)
+}
+
+/// Encoders for the records, used to build `Patch`es.
+pub mod encode {
+    use super::*;
+
+    pub fn pin_record(policy: &PinPolicy, initialised: bool, tries: u8, value: &[u8]) -> [u8; PIN_REC] {
+        let mut r = [0u8; PIN_REC];
+        r[0] = u8::from(initialised);
+        r[1] = policy.min_len;
+        r[2] = policy.max_len;
+        r[3] = policy.max_tries;
+        r[4] = tries;
+        r[5] = match policy.charset {
+            Charset::Digits => 0,
+            Charset::Printable => 1,
+        };
+        let n = value.len().min(MAX_PIN_LEN);
+        r[6] = n as u8;
+        r[8..8 + n].copy_from_slice(&value[..n]);
+        r
+    }
+
+    pub const fn pin_offset(r: PinRef) -> usize {
+        PIN_OFF + r.index() * PIN_REC
+    }
+
+    pub const fn pin_tries_offset(r: PinRef) -> usize {
+        pin_offset(r) + 4
+    }
+
+    pub const fn pin_value_offset(r: PinRef) -> usize {
+        pin_offset(r) + 8
+    }
+
+    pub const fn key_offset(k: KeyRef) -> usize {
+        KEY_OFF + k.index() * KEY_REC
+    }
+
+    /// Key record: present, origin, scalar at +4, public point at +36.
+    pub fn key_record(origin: KeyOrigin, scalar: &[u8; 32], public: &[u8; 65]) -> [u8; KEY_REC] {
+        let mut r = [0u8; KEY_REC];
+        r[0] = 1;
+        r[1] = match origin {
+            KeyOrigin::Generated => 1,
+            KeyOrigin::Imported => 2,
+        };
+        r[4..36].copy_from_slice(scalar);
+        r[36..101].copy_from_slice(public);
+        r
+    }
+
+    pub fn validity(v: &Validity) -> [u8; 9] {
+        let mut r = [0u8; 9];
+        r[0] = 1;
+        r[1..5].copy_from_slice(&v.from.to_bytes());
+        r[5..9].copy_from_slice(&v.until.to_bytes());
+        r
+    }
+
+    pub const fn file_offset(index: usize) -> usize {
+        FILES_OFF + 4 + index * FILE_REC
+    }
+
+    pub fn file_record(e: &FileEntry) -> [u8; FILE_REC] {
+        let mut r = [0u8; FILE_REC];
+        r[..2].copy_from_slice(&e.id.0.to_be_bytes());
+        r[2] = e.parent;
+        r[4] = e.read.to_byte();
+        r[5] = e.update.to_byte();
+        match &e.kind {
+            FileKind::Df { name } => {
+                r[3] = 0x38;
+                r[12] = name.len() as u8;
+                r[13..13 + name.len()].copy_from_slice(name);
+            }
+            FileKind::Ef { size, offset, sfi } => {
+                r[3] = 0x01;
+                r[6] = sfi.unwrap_or(0);
+                r[8..10].copy_from_slice(&size.to_be_bytes());
+                r[10..12].copy_from_slice(&offset.to_be_bytes());
+            }
+        }
+        r
+    }
+
+    /// File count and data bytes used.
+    pub fn file_header(count: usize, data_used: u16) -> [u8; 4] {
+        let [hi, lo] = data_used.to_be_bytes();
+        [count as u8, 0, hi, lo]
+    }
+
+    /// The metadata of a blank card: MF only (named with `mf_name`), PIN and PUK policies without values.
+    pub fn blank(atr: &[u8], serial: &[u8], pin: &PinPolicy, puk: &PinPolicy, mf_name: &DfName) -> [u8; DATA_OFF] {
+        let mut raw = [0u8; DATA_OFF];
+        raw[LC_OFF] = LifeCycle::Blank.to_byte();
+        raw[ATR_OFF] = atr.len() as u8;
+        raw[ATR_OFF + 1..ATR_OFF + 1 + atr.len()].copy_from_slice(atr);
+        raw[SERIAL_OFF] = serial.len() as u8;
+        raw[SERIAL_OFF + 1..SERIAL_OFF + 1 + serial.len()].copy_from_slice(serial);
+        raw[pin_offset(PinRef::User)..][..PIN_REC].copy_from_slice(&pin_record(pin, false, 0, &[]));
+        raw[pin_offset(PinRef::Puk)..][..PIN_REC].copy_from_slice(&pin_record(puk, false, 0, &[]));
+        raw[FILES_OFF..FILES_OFF + 4].copy_from_slice(&file_header(1, 0));
+        let mf = FileEntry {
+            id: FileId::MF,
+            parent: 0,
+            kind: FileKind::Df { name: mf_name.clone() },
+            read: Access::Always,
+            update: Access::Personalisation,
+        };
+        raw[file_offset(0)..][..FILE_REC].copy_from_slice(&file_record(&mf));
+        raw
+    }
+}
+
+/// What a host may learn of an image file without running the card.
+#[derive(Clone, Debug)]
+pub struct ImageSummary {
+    pub sequence: u32,
+    pub body_len: usize,
+    pub life_cycle: LifeCycle,
+    pub serial: Vec<u8, MAX_SERIAL>,
+}
+
+/// Check an image (the NVM bytes of a card) without a card: length, magic, version, checksum, invariants.
+pub fn inspect(nvm_bytes: &[u8]) -> Result<ImageSummary, ImageError> {
+    let nvm = SliceNvm(nvm_bytes);
+    let banks = Banks::find(&nvm)?;
+    let meta = Meta::load(&nvm, &banks)?;
+    Ok(ImageSummary { sequence: banks.seq, body_len: banks.body_len, life_cycle: meta.life_cycle(), serial: meta.serial })
+}
