@@ -188,8 +188,20 @@ pub enum Template {
     Authentication,
 }
 
-/// MSE algorithm reference for ECDSA on a hash, as OpenSC's IsoApplet driver sends it.
-pub const ALG_ECDSA: u8 = 0x21;
+/// MSE algorithm reference `21`: IsoApplet 0.6's ECDSA-SHA1, the card hashes the PSO input with SHA-1. It is what
+/// OpenSC's IsoApplet driver sends for the `ECDSA-SHA1` mechanism (the only EC mechanism of Debian 12's OpenSC 0.23
+/// for this driver).
+pub const ALG_ECDSA_SHA1: u8 = 0x21;
+
+/// What PSO COMPUTE DIGITAL SIGNATURE signs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignAlgorithm {
+    /// No algorithm reference: ECDSA on a hash computed by the host (32 bytes SHA-256; 20–64 bytes accepted).
+    #[default]
+    Prehashed,
+    /// Reference `21`: ECDSA over SHA-1 of the input, hashed on the card (IsoApplet 0.6).
+    Sha1OnCard,
+}
 
 /// What GENERATE ASYMMETRIC KEY PAIR does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,8 +236,8 @@ pub enum Command<'a> {
     Verify { pin: PinRef, action: VerifyAction<'a> },
     ChangeReferenceData { pin: PinRef, mode: ChangeMode<'a> },
     ResetRetryCounter { pin: PinRef, mode: ResetMode<'a> },
-    ManageSecurityEnvironment { template: Template, key: KeyRef },
-    ComputeDigitalSignature { hash: &'a [u8] },
+    ManageSecurityEnvironment { template: Template, key: KeyRef, algorithm: SignAlgorithm },
+    ComputeDigitalSignature { input: &'a [u8] },
     InternalAuthenticate { key: Option<KeyRef>, challenge: &'a [u8] },
     GenerateKeyPair { key: KeyRef, action: KeyPairAction },
     ImportPrivateKey { key: KeyRef, scalar: &'a [u8] },
@@ -306,10 +318,10 @@ impl<'a> Command<'a> {
             ins::MANAGE_SECURITY_ENVIRONMENT => parse_mse(p1, p2, data, ne),
             ins::PERFORM_SECURITY_OPERATION => match (p1, p2) {
                 (0x9E, 0x9A) => {
-                    if !(20..=64).contains(&data.len()) {
+                    if data.is_empty() {
                         return Err(Status::WrongLength);
                     }
-                    Ok(Command::ComputeDigitalSignature { hash: data })
+                    Ok(Command::ComputeDigitalSignature { input: data })
                 }
                 // Decipher, encipher, hash, verify: not on this card.
                 (0x80, 0x86) | (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => {
@@ -505,6 +517,7 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
         _ => return Err(Status::IncorrectP1P2),
     };
     let mut key = None;
+    let mut algorithm = SignAlgorithm::Prehashed;
     let mut rest = data;
     while let [tag, len, tail @ ..] = rest {
         let len = *len as usize;
@@ -513,7 +526,7 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
         }
         let (value, next) = tail.split_at(len);
         match (*tag, value) {
-            (0x80, [ALG_ECDSA]) => {}
+            (0x80, [ALG_ECDSA_SHA1]) => algorithm = SignAlgorithm::Sha1OnCard,
             (0x80, _) => return Err(Status::IncorrectData),
             (0x81, _) => {} // file reference: the key is found by its reference alone
             (0x83 | 0x84, [r]) => key = Some(KeyRef::from_byte(*r)?),
@@ -525,7 +538,7 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
         return Err(Status::IncorrectData);
     }
     let key = key.ok_or(Status::IncorrectData)?;
-    Ok(Command::ManageSecurityEnvironment { template, key })
+    Ok(Command::ManageSecurityEnvironment { template, key, algorithm })
 }
 
 /// Command name and what part of it is secret, for host traces.

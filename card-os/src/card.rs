@@ -7,7 +7,7 @@
 
 use heapless::Vec;
 
-use crate::apdu::{Apdu, Command, ins};
+use crate::apdu::{Apdu, Command, SignAlgorithm, ins};
 use crate::fs::FileIndex;
 use crate::image::{DATA_OFF, Meta, encode};
 use crate::keys::{KeyInfo, KeyRef};
@@ -32,8 +32,8 @@ pub struct Session {
     pub pin_verified: bool,
     /// A fresh verification that the non-repudiation key may spend on exactly one signature.
     pub signature_armed: bool,
-    /// Key chosen by MSE SET with the digital-signature template.
-    pub dst: Option<KeyRef>,
+    /// Key and algorithm chosen by MSE SET with the digital-signature template.
+    pub dst: Option<(KeyRef, SignAlgorithm)>,
     /// Key chosen by MSE SET with the authentication template.
     pub at: Option<KeyRef>,
 }
@@ -338,8 +338,10 @@ impl CardState {
             Command::Verify { pin, action } => self.verify(platform, pin, action),
             Command::ChangeReferenceData { pin, mode } => self.change_reference_data(platform, pin, mode),
             Command::ResetRetryCounter { pin, mode } => self.reset_retry_counter(platform, pin, mode),
-            Command::ManageSecurityEnvironment { template, key } => self.manage_security_environment(template, key),
-            Command::ComputeDigitalSignature { hash } => self.compute_digital_signature(platform, hash, answer),
+            Command::ManageSecurityEnvironment { template, key, algorithm } => {
+                self.manage_security_environment(template, key, algorithm)
+            }
+            Command::ComputeDigitalSignature { input } => self.compute_digital_signature(platform, input, answer),
             Command::InternalAuthenticate { key, challenge } => {
                 self.internal_authenticate(platform, key, challenge, answer)
             }

@@ -11,7 +11,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use p256::elliptic_curve::Generate;
 use zeroize::Zeroize;
 
-use crate::apdu::{KeyPairAction, Template};
+use crate::apdu::{KeyPairAction, SignAlgorithm, Template};
 use crate::card::{CardState, MAX_ANSWER};
 use crate::image::encode;
 use crate::keys::{KeyOrigin, KeyRef};
@@ -22,12 +22,12 @@ use crate::status::Status;
 
 impl CardState {
     /// MSE SET (ISO 7816-8 §5.2, ISO 7816-4 §11.5.11): choose the key for the next signature or authentication.
-    pub(crate) fn manage_security_environment(&mut self, template: Template, key: KeyRef) -> Result<(), Status> {
+    pub(crate) fn manage_security_environment(&mut self, template: Template, key: KeyRef, algorithm: SignAlgorithm) -> Result<(), Status> {
         if self.meta.keys[key.index()].is_none() {
             return Err(Status::ReferenceNotFound);
         }
         match template {
-            Template::DigitalSignature if key.may_sign() => self.session.dst = Some(key),
+            Template::DigitalSignature if key.may_sign() => self.session.dst = Some((key, algorithm)),
             Template::Authentication if key.may_authenticate() => self.session.at = Some(key),
             _ => return Err(Status::ConditionsOfUseNotSatisfied),
         }
@@ -68,14 +68,25 @@ impl CardState {
         signing
     }
 
-    /// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4): ECDSA on the given hash, answered as DER `SEQUENCE{r,s}`.
+    /// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4): ECDSA on the given hash (or on SHA-1 of the input for
+    /// IsoApplet's reference `21`), answered as DER `SEQUENCE{r,s}`.
     pub(crate) fn compute_digital_signature<P: Platform>(
         &mut self,
         platform: &P,
-        hash: &[u8],
+        input: &[u8],
         answer: &mut Vec<u8, MAX_ANSWER>,
     ) -> Result<(), Status> {
-        let key = self.session.dst.ok_or(Status::ConditionsOfUseNotSatisfied)?;
+        let (key, algorithm) = self.session.dst.ok_or(Status::ConditionsOfUseNotSatisfied)?;
+        let sha1;
+        let hash = match algorithm {
+            // FIPS 186-5 §6.4.1: a hash longer than the order is truncated, a shorter one used as is (≥ 160 bits).
+            SignAlgorithm::Prehashed if (20..=64).contains(&input.len()) => input,
+            SignAlgorithm::Prehashed => return Err(Status::WrongLength),
+            SignAlgorithm::Sha1OnCard => {
+                sha1 = <sha1::Sha1 as sha1::Digest>::digest(input);
+                sha1.as_slice()
+            }
+        };
         self.usable_key(platform, key)?;
         if key == KeyRef::Signature {
             // Non-repudiation: one verification, one signature.

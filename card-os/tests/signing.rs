@@ -93,3 +93,19 @@ fn unactivated_card_does_not_sign() {
     assert_eq!(verify(&mut card, PIN), 0x9000);
     assert_eq!(sign(&mut card, 1, &[1; 32]).1, 0x6985);
 }
+
+#[test]
+fn isoapplet_algorithm_21_hashes_with_sha1_on_the_card() {
+    let mut card = operational();
+    let key = public_key(&mut card, 1);
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    assert_eq!(tx(&mut card, "00 22 41 B6 06 80 01 21 84 01 01").1, 0x9000);
+    let message = b"hello zorg, a message of any length";
+    let (der, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, message, Some(0)));
+    assert_eq!(sw, 0x9000);
+    let digest = <sha1::Sha1 as sha1::Digest>::digest(message);
+    key.verify_prehash(&digest, &Signature::from_der(&der).unwrap()).unwrap();
+    // Without the reference the same input is taken as a hash: too short for one.
+    assert_eq!(tx(&mut card, "00 22 41 B6 03 84 01 01").1, 0x9000);
+    assert_eq!(tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &message[..10], Some(0))).1, 0x6700);
+}

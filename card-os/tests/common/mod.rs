@@ -108,7 +108,7 @@ pub fn verify(card: &mut TestCard, pin: &[u8]) -> u16 {
 
 /// MSE DST for a key, then PSO CDS on a 32-byte hash.
 pub fn sign(card: &mut TestCard, key: u8, hash: &[u8; 32]) -> (Vec<u8>, u16) {
-    let (_, sw) = tx_bytes(card, &apdu(0x22, 0x41, 0xB6, &[0x80, 0x01, 0x21, 0x84, 0x01, key], None));
+    let (_, sw) = tx_bytes(card, &apdu(0x22, 0x41, 0xB6, &[0x84, 0x01, key], None));
     if sw != 0x9000 {
         return (vec![], sw);
     }

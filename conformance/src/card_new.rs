@@ -1,0 +1,341 @@
+//! Personalising a fixture card through the card's own commands, as a real personaliser does.
+//!
+//! `zorgcard card new` and `zorgcard serve --profile` make their cards here: a blank chip is formatted with the
+//! profile's ATR, serial and PIN/PUK policies; then, over APDUs only (any [`Transmit`], so the same steps run
+//! against a card in pcscd), the keys are injected (UZI-pas, CPS §6.1.1) or generated on the card (ZORG-ID),
+//! certificates are issued for the public keys by the test PKI, the PKCS#15 files OpenSC reads are created and
+//! written, the PIN and PUK are set and the card is activated, which starts its 3-year validity.
+
+use card_os::{Card, ChipProfile, PinPolicy, Status};
+use p256::ecdsa::SigningKey;
+use reader_sim::platform::{ClockHandle, HostPlatform};
+use reader_sim::reader::{HostCard, InProcessReader, ReaderError, Transmit};
+use sha2::{Digest, Sha256};
+
+use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
+use crate::pki::{CertRole, Holder, Issuer, TestPki};
+use crate::profile::{CardKind, KeySource, Profile};
+
+/// Why personalisation stopped. Messages name the step and the card's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CardNewError {
+    #[error("profile `{profile}`: the chip refused to format: {problem}")]
+    Format { profile: String, problem: String },
+    #[error("personalising `{profile}`: {step} answered {status}")]
+    Refused { profile: String, step: String, status: Status },
+    #[error("personalising `{profile}`: {step}: the reader failed: {source}")]
+    Reader { profile: String, step: String, source: ReaderError },
+    #[error("personalising `{0}`: {1}")]
+    Pki(String, #[source] crate::pki::PkiError),
+    #[error("personalising `{profile}`: {problem}")]
+    Invalid { profile: String, problem: String },
+}
+
+/// Choices for one new card.
+#[derive(Clone, Debug, Default)]
+pub struct NewCardOptions {
+    /// Serial number; default: the profile's. Give each card in one process its own.
+    pub serial: Option<String>,
+    /// Issue time (Unix seconds) for the certificates; default: the card's clock.
+    pub issued_at: Option<i64>,
+    /// The card's clock; default: the system clock.
+    pub clock: Option<ClockHandle>,
+}
+
+/// A freshly made card, with what the personaliser knows of it.
+#[derive(Debug)]
+pub struct NewCard {
+    pub card: HostCard,
+    /// The certificates written, by key reference.
+    pub certificates: Vec<(u8, Vec<u8>)>,
+}
+
+fn policy(p: &crate::profile::PinSettings, charset: card_os::Charset) -> PinPolicy {
+    PinPolicy { min_len: p.min_len, max_len: p.max_len, max_tries: p.max_tries, charset }
+}
+
+/// Format a chip for `profile` and, unless the profile is a blank card, personalise it.
+pub fn new_card(profile: &Profile, pki: &TestPki, options: &NewCardOptions) -> Result<NewCard, CardNewError> {
+    let serial = options.serial.clone().unwrap_or_else(|| profile.serial.clone());
+    let clock = options.clock.clone().unwrap_or_default();
+    let platform = HostPlatform::blank().with_clock(clock.clone());
+    let chip = ChipProfile {
+        atr: &profile.atr,
+        serial: serial.as_bytes(),
+        pin: policy(&profile.pin, card_os::Charset::Printable),
+        puk: policy(&profile.puk, card_os::Charset::Digits),
+    };
+    let card = Card::format(platform, &chip)
+        .map_err(|e| CardNewError::Format { profile: profile.name.clone(), problem: e.to_string() })?;
+    let mut reader = InProcessReader::with_card(card);
+    let mut certificates = Vec::new();
+    if profile.personalised {
+        reader
+            .power_on()
+            .map_err(|source| CardNewError::Reader { profile: profile.name.clone(), step: "power on".into(), source })?;
+        let issued_at = options.issued_at.unwrap_or_else(|| card_os::Clock::now(&clock.clock()) as i64);
+        certificates = personalise(&mut reader, profile, pki, &serial, issued_at)?;
+        reader.power_off();
+    }
+    let card = reader.remove().ok_or_else(|| CardNewError::Invalid {
+        profile: profile.name.clone(),
+        problem: "the card vanished from the in-process reader".into(),
+    })?;
+    Ok(NewCard { card, certificates })
+}
+
+/// One personaliser session against a formatted, blank card in any reader.
+pub struct Personaliser<'a> {
+    reader: &'a mut dyn Transmit,
+    profile: &'a str,
+}
+
+impl<'a> Personaliser<'a> {
+    pub fn new(reader: &'a mut dyn Transmit, profile: &'a str) -> Self {
+        Personaliser { reader, profile }
+    }
+
+    /// Send one APDU; `9000` or fail naming the step. `61xx` is followed by GET RESPONSE.
+    pub fn send(&mut self, step: &str, apdu: &[u8]) -> Result<Vec<u8>, CardNewError> {
+        let mut data = Vec::new();
+        let mut next = apdu.to_vec();
+        loop {
+            let r = self.reader.transmit(&next).map_err(|source| CardNewError::Reader {
+                profile: self.profile.into(),
+                step: step.into(),
+                source,
+            })?;
+            let (body, sw) = r.split_at(r.len().saturating_sub(2));
+            data.extend_from_slice(body);
+            let status = match sw {
+                [a, b] => Status::from_sw(u16::from_be_bytes([*a, *b])),
+                _ => Status::NoPreciseDiagnosis,
+            };
+            match status {
+                Status::Success => return Ok(data),
+                Status::MoreAvailable(n) => next = vec![0x00, 0xC0, 0x00, 0x00, n],
+                status => {
+                    return Err(CardNewError::Refused { profile: self.profile.into(), step: step.into(), status });
+                }
+            }
+        }
+    }
+
+    /// Case-3 (or case-4 with `le`) APDU with short lengths.
+    fn command(ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
+        let mut v = vec![0x00, ins, p1, p2];
+        if !data.is_empty() {
+            v.push(data.len() as u8);
+            v.extend_from_slice(data);
+        }
+        v.extend(le);
+        v
+    }
+
+    pub fn select_path(&mut self, path: &[u16]) -> Result<(), CardNewError> {
+        if path.is_empty() {
+            self.send("SELECT MF", &[0x00, 0xA4, 0x00, 0x0C])?;
+            return Ok(());
+        }
+        let bytes: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
+        self.send(&format!("SELECT {}", hex::encode_upper(&bytes)), &Self::command(0xA4, 0x08, 0x0C, &bytes, None))?;
+        Ok(())
+    }
+
+    /// CREATE FILE of a DF in the current DF.
+    pub fn create_df(&mut self, fid: u16, aid: &[u8], read: u8, update: u8) -> Result<(), CardNewError> {
+        let mut fcp = vec![0x82, 0x01, 0x38, 0x83, 0x02];
+        fcp.extend_from_slice(&fid.to_be_bytes());
+        if !aid.is_empty() {
+            fcp.extend_from_slice(&[0x84, aid.len() as u8]);
+            fcp.extend_from_slice(aid);
+        }
+        fcp.extend_from_slice(&[0x86, 0x02, read, update]);
+        let mut data = vec![0x62, fcp.len() as u8];
+        data.extend_from_slice(&fcp);
+        self.send(&format!("CREATE FILE DF {fid:04X}"), &Self::command(0xE0, 0, 0, &data, None))?;
+        Ok(())
+    }
+
+    /// CREATE FILE of a transparent EF in the current DF, then UPDATE BINARY its content in short APDUs.
+    pub fn write_ef(&mut self, fid: u16, content: &[u8], read: u8, update: u8) -> Result<(), CardNewError> {
+        let size = u16::try_from(content.len()).map_err(|_| CardNewError::Invalid {
+            profile: self.profile.into(),
+            problem: format!("EF {fid:04X} would hold {} bytes, more than an EF can", content.len()),
+        })?;
+        let mut fcp = vec![0x82, 0x01, 0x01, 0x83, 0x02];
+        fcp.extend_from_slice(&fid.to_be_bytes());
+        fcp.extend_from_slice(&[0x80, 0x02]);
+        fcp.extend_from_slice(&size.to_be_bytes());
+        fcp.extend_from_slice(&[0x86, 0x02, read, update]);
+        let mut data = vec![0x62, fcp.len() as u8];
+        data.extend_from_slice(&fcp);
+        self.send(&format!("CREATE FILE EF {fid:04X}"), &Self::command(0xE0, 0, 0, &data, None))?;
+        for (i, chunk) in content.chunks(240).enumerate() {
+            let [p1, p2] = ((i * 240) as u16).to_be_bytes();
+            self.send(&format!("UPDATE BINARY {fid:04X}"), &Self::command(0xD6, p1, p2, chunk, None))?;
+        }
+        Ok(())
+    }
+
+    /// GENERATE ASYMMETRIC KEY PAIR on the card; the public point from the `7F49` answer.
+    pub fn generate_key(&mut self, key_ref: u8) -> Result<Vec<u8>, CardNewError> {
+        let answer = self.send(&format!("GENERATE KEY {key_ref}"), &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?;
+        match answer.as_slice() {
+            [0x7F, 0x49, 0x43, 0x86, 0x41, point @ ..] if point.len() == 65 => Ok(point.to_vec()),
+            _ => Err(CardNewError::Invalid {
+                profile: self.profile.into(),
+                problem: format!("GENERATE KEY {key_ref} answered no public key template"),
+            }),
+        }
+    }
+
+    /// PUT DATA with a private scalar (key injection).
+    pub fn import_key(&mut self, key_ref: u8, key: &SigningKey) -> Result<Vec<u8>, CardNewError> {
+        let scalar: [u8; 32] = key.to_bytes().into();
+        self.send(&format!("PUT DATA key {key_ref}"), &Self::command(0xDA, 0x01, key_ref, &scalar, None))?;
+        Ok(key.verifying_key().to_sec1_point(false).as_bytes().to_vec())
+    }
+
+    /// CHANGE REFERENCE DATA P1 `01`: the first value of the PIN (`01`) or PUK (`02`).
+    pub fn set_secret(&mut self, reference: u8, value: &[u8]) -> Result<(), CardNewError> {
+        let what = if reference == 1 { "set PIN" } else { "set PUK" };
+        self.send(what, &Self::command(0x24, 0x01, reference, value, None))?;
+        Ok(())
+    }
+
+    /// ACTIVATE FILE: the card is operational and its validity starts.
+    pub fn activate(&mut self) -> Result<(), CardNewError> {
+        self.send("ACTIVATE", &[0x00, 0x44, 0x00, 0x00])?;
+        Ok(())
+    }
+}
+
+/// The personaliser's "HSM": a TEST-ONLY key derived from the card serial and key reference, so fixture cards
+/// are reproducible. A real UZI personaliser generates keys in a FIPS 140-2 level 3 HSM (CPS §6.1.1).
+pub fn injected_test_key(serial: &str, key_ref: u8) -> SigningKey {
+    let mut counter = 0u32;
+    loop {
+        let mut h = Sha256::new();
+        h.update(b"zorgcard TEST-ONLY injected key");
+        h.update(serial.as_bytes());
+        h.update([key_ref]);
+        h.update(counter.to_be_bytes());
+        if let Ok(key) = SigningKey::from_slice(&h.finalize()) {
+            return key;
+        }
+        counter += 1;
+    }
+}
+
+fn role(key_ref: u8) -> CertRole {
+    match key_ref {
+        1 => CertRole::Authentication,
+        2 => CertRole::Signature,
+        _ => CertRole::Encryption,
+    }
+}
+
+fn key_label(key_ref: u8) -> &'static str {
+    match key_ref {
+        1 => "Authenticatie",
+        2 => "Handtekening",
+        _ => "Vertrouwelijkheid",
+    }
+}
+
+/// The personalisation steps, against a blank card that is powered in `reader`. Returns the certificates.
+pub fn personalise(
+    reader: &mut dyn Transmit,
+    profile: &Profile,
+    pki: &TestPki,
+    serial: &str,
+    issued_at: i64,
+) -> Result<Vec<(u8, Vec<u8>)>, CardNewError> {
+    let name = profile.name.clone();
+    let pki_err = |e| CardNewError::Pki(name.clone(), e);
+    let holder_spec = profile
+        .holder
+        .as_ref()
+        .ok_or_else(|| CardNewError::Invalid { profile: name.clone(), problem: "a personalised card needs a holder".into() })?;
+    let (issuer, holder_type) = match profile.kind {
+        CardKind::Uzi(t) => (Issuer::Uzi(t), t),
+        CardKind::ZorgId => (Issuer::ZorgId, crate::pki::HolderType::N),
+    };
+    let holder = Holder {
+        holder_type,
+        uzi_number: holder_spec.uzi_number.clone(),
+        given_name: holder_spec.given_name.clone(),
+        surname: holder_spec.surname.clone(),
+        common_name: holder_spec.common_name.clone(),
+        title: holder_spec.title.clone(),
+        organisation: holder_spec.organisation.clone(),
+        subscriber_number: holder_spec.subscriber_number.clone(),
+        role: holder_spec.role.clone(),
+        agb_code: holder_spec.agb_code.clone(),
+    };
+    let mut p = Personaliser::new(reader, &profile.name);
+    p.select_path(&[])?;
+
+    let mut keys = Vec::new();
+    let mut certificates = Vec::new();
+    for &key_ref in &profile.keys {
+        let public = match profile.key_source {
+            KeySource::Injected => p.import_key(key_ref, &injected_test_key(serial, key_ref))?,
+            KeySource::OnCard => p.generate_key(key_ref)?,
+        };
+        let cert = pki.issue(issuer, &holder, role(key_ref), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
+        certificates.push((key_ref, cert.clone()));
+        keys.push(KeySpec {
+            key_ref,
+            id: vec![key_ref],
+            label: key_label(key_ref).into(),
+            usage: KeyUsage::for_key_ref(key_ref).unwrap_or(KeyUsage::ENCRYPTION),
+            user_consent: key_ref == 2,
+            public_key_sec1: public,
+            certificate_der: Some(cert),
+        });
+    }
+
+    let ca_certs: Vec<(String, Vec<u8>)> = pki
+        .ca_chain(issuer)
+        .into_iter()
+        .enumerate()
+        .map(|(i, der)| (if i == 0 { issuer.common_name().to_string() } else { crate::pki::ROOT_COMMON_NAME.to_string() }, der))
+        .collect();
+    let token = TokenSpec {
+        serial: serial.into(),
+        label: match profile.kind {
+            CardKind::Uzi(t) => format!("UZI-pas {} {}", t.letter(), holder_spec.uzi_number),
+            CardKind::ZorgId => format!("ZORG-ID Smartcard {serial}"),
+        },
+        manufacturer: "zorgcard TEST".into(),
+    };
+    let pins = PinSpec {
+        pin_min: profile.pin.min_len,
+        pin_max: profile.pin.max_len,
+        puk_min: profile.puk.min_len,
+        puk_max: profile.puk.max_len,
+    };
+    let layout = pkcs15::layout(&token, &pins, &keys, &ca_certs);
+    for df in &layout.dfs {
+        let (last, parent) = df.path.split_last().ok_or_else(|| CardNewError::Invalid {
+            profile: name.clone(),
+            problem: "PKCS#15 layout has a DF with an empty path".into(),
+        })?;
+        p.select_path(parent)?;
+        p.create_df(*last, &df.aid, df.read_ac, df.update_ac)?;
+    }
+    for file in &layout.files {
+        let (last, parent) = file.path.split_last().ok_or_else(|| CardNewError::Invalid {
+            profile: name.clone(),
+            problem: "PKCS#15 layout has a file with an empty path".into(),
+        })?;
+        p.select_path(parent)?;
+        p.write_ef(*last, &file.content, file.read_ac, file.update_ac)?;
+    }
+    p.set_secret(1, profile.pin.value.as_bytes())?;
+    p.set_secret(2, profile.puk.value.as_bytes())?;
+    p.activate()?;
+    Ok(certificates)
+}

@@ -1,0 +1,15 @@
+//! The zorgcard harness (host side): everything that decides *what* goes on a card.
+//!
+//! Modules:
+//! - [`pki`]: the test-only CA hierarchy and UZI-register / ZORG-ID certificate profiles, CRLs.
+//! - [`pkcs15`]: DER encoders for the PKCS#15 files OpenSC reads (EF.DIR, ODF, TokenInfo, AODF, PrKDF, PuKDF, CDF).
+//! - [`profile`]: card profiles loaded from `fixtures/profiles/*.toml`.
+//! - [`card_new`]: personalising a fixture card through the card's own commands.
+//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`); [`inspect`]: `zorgcard card inspect`.
+
+pub mod card_new;
+pub mod inspect;
+pub mod pkcs15;
+pub mod pki;
+pub mod profile;
+pub mod serve;

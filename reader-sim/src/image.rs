@@ -1,0 +1,182 @@
+//! Card images on disk: a file holds exactly the card's NVM bytes, nothing else.
+//!
+//! Loading checks the bytes with `card_os::image::inspect` (length, magic, version, checksum) and fails with a
+//! message that names the file, the problem and the fix. A missing or damaged image is never replaced by a fresh
+//! card and a failed load never writes to the file: the image may hold the only copy of a personalised card.
+//! Saving is atomic (temporary file, fsync, rename, fsync of the directory), so a crash leaves the old image or
+//! the new one, never a mix.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use card_os::{Card, NVM_SIZE};
+
+use crate::platform::{HostPlatform, VecNvm};
+
+/// What the user can do about an unusable image; part of every "invalid image" message.
+const FIX: &str = "restore it from a backup or re-personalise";
+
+/// Loading or saving a card image failed. Messages name the file and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageFileError {
+    /// The file does not exist. A new card is never made in its place.
+    #[error("card image `{}` does not exist: check the path, or personalise a new card to that path", path.display())]
+    NotFound {
+        /// The image file.
+        path: PathBuf,
+    },
+    /// The file could not be read or written.
+    #[error("cannot {action} card image `{}`: {source}", path.display())]
+    Io {
+        /// The image file.
+        path: PathBuf,
+        /// "read", "write", ...
+        action: &'static str,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The bytes are not a card this build can boot: truncated, bad magic, other version, bad checksum.
+    #[error("card image `{}` {problem}: {FIX}", path.display())]
+    Invalid {
+        /// The image file.
+        path: PathBuf,
+        /// card-os's description of the problem (`card_os::ImageError`'s `Display`).
+        problem: String,
+    },
+}
+
+impl ImageFileError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::NotFound { path } | Self::Io { path, .. } | Self::Invalid { path, .. } => path,
+        }
+    }
+
+    fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    }
+}
+
+/// Reads a card image and checks it with `card_os::image::inspect`. The file is only read, never modified.
+pub fn load(path: impl AsRef<Path>) -> Result<Vec<u8>, ImageFileError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ImageFileError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => ImageFileError::io(path, "read", e),
+    })?;
+    card_os::image::inspect(&bytes).map_err(|e| invalid(path, e))?;
+    // inspect() accepts a longer buffer (an NVM may be bigger than a card needs); a file must be exact.
+    if bytes.len() != NVM_SIZE {
+        let problem = format!(
+            "has {} bytes, not the {NVM_SIZE} of a card image",
+            bytes.len()
+        );
+        return Err(invalid(path, problem));
+    }
+    Ok(bytes)
+}
+
+/// Loads an image and boots the card in it, on a [`HostPlatform`] with the system clock and the OS RNG.
+pub fn open(path: impl AsRef<Path>) -> Result<Card<HostPlatform>, ImageFileError> {
+    let path = path.as_ref();
+    let bytes = load(path)?;
+    let nvm = VecNvm::from_bytes(bytes).map_err(|e| invalid(path, e))?;
+    Card::boot(HostPlatform::with_nvm(nvm)).map_err(|e| invalid(path, e))
+}
+
+fn invalid(path: &Path, problem: impl std::fmt::Display) -> ImageFileError {
+    ImageFileError::Invalid {
+        path: path.to_path_buf(),
+        problem: problem.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash at any point leaves either the old file or the new one.
+///
+/// POSIX rename(2) replaces the target atomically; the fsync of the data before it and of the directory after it
+/// make the new content and the new directory entry durable (the ext4/XFS "write, fsync, rename, fsync dir"
+/// pattern). The temporary file lives in the same directory, because rename cannot cross file systems. On Unix
+/// the file is created `0600`: an image holds PINs and private keys.
+pub fn save_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ImageFileError> {
+    let path = path.as_ref();
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = temp_path(&dir, path);
+    let result = write_synced(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = result {
+        // Best effort: the temporary file is ours and useless now; the target was not touched.
+        let _ = fs::remove_file(&tmp);
+        return Err(ImageFileError::io(path, "write", e));
+    }
+    sync_dir(&dir).map_err(|e| ImageFileError::io(path, "sync the directory of", e))
+}
+
+fn temp_path(dir: &Path, path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "card".into());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+fn write_synced(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Windows cannot open a directory as a file to fsync it; NTFS journals the rename itself.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_replaces_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.card");
+        save_atomic(&path, b"old").unwrap();
+        save_atomic(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn missing_file_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ghost.card");
+        let err = load(&path).unwrap_err();
+        assert!(matches!(err, ImageFileError::NotFound { .. }), "{err}");
+        assert!(err.to_string().contains("ghost.card"));
+        assert!(!path.exists());
+    }
+}
