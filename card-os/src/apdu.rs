@@ -489,7 +489,7 @@ fn parse_select(p1: u8, p2: u8, data: &[u8]) -> Result<Command<'_>, Status> {
             SelectBy::DfName(crate::fs::DfName::from_slice(data).map_err(|_| Status::WrongLength)?)
         }
         0x08 | 0x09 => {
-            if data.is_empty() || data.len() % 2 != 0 {
+            if data.is_empty() || !data.len().is_multiple_of(2) {
                 return Err(Status::WrongLength);
             }
             let path = Path::from_bytes(data)?;
@@ -603,6 +603,7 @@ pub(crate) fn access_from_byte(b: u8) -> Result<Access, Status> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

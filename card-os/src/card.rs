@@ -256,6 +256,11 @@ fn send_part(io: &mut ApduBuffers, ne: usize) -> Status {
 }
 
 fn process<P: Platform>(platform: &mut P, state: &mut CardState, io: &mut ApduBuffers, apdu: &Apdu<'_>) -> Status {
+    // ISO 7816-9 §6.8: a terminated card refuses everything but its status objects, before any other check.
+    if state.meta.life_cycle() == LifeCycle::Terminated && apdu.ins != ins::GET_DATA {
+        io.forget();
+        return Status::TerminationState;
+    }
     let header = [apdu.ins, apdu.p1, apdu.p2];
     // Command chaining (ISO 7816-4 §5.3.3): collect the parts; the last one (bit 5 clear) runs the command.
     if apdu.class.chained || io.chain_header.is_some() {
@@ -291,9 +296,6 @@ fn run<P: Platform>(platform: &mut P, state: &mut CardState, io: &mut ApduBuffer
         Ok(c) => c,
         Err(status) => return status,
     };
-    if state.meta.life_cycle() == LifeCycle::Terminated && !matches!(command, Command::GetData { .. }) {
-        return Status::TerminationState;
-    }
     let result = state.execute(platform, &command, &mut io.answer);
     let status = match result {
         Ok(()) => Status::Success,

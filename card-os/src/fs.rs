@@ -323,7 +323,7 @@ impl CardState {
     fn may(&self, access: Access) -> bool {
         match access {
             Access::Always => true,
-            Access::Pin => self.session.pin_verified,
+            Access::Pin => self.session.pin_verified && self.meta.life_cycle() != crate::lifecycle::LifeCycle::Blocked,
             Access::Personalisation => self.meta.life_cycle().is_personalisation(),
             Access::Never => false,
         }

@@ -76,7 +76,7 @@ impl Date {
     }
 
     fn is_leap(year: u16) -> bool {
-        (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
     }
 
     /// The same date `years` later; 29 February becomes 28 February in a common year.
@@ -146,29 +146,6 @@ impl Validity {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_from_unix() {
-        assert_eq!(Date::from_unix(0), Date { year: 1970, month: 1, day: 1 });
-        // 2024-02-29T12:00:00Z
-        assert_eq!(Date::from_unix(1_709_208_000), Date { year: 2024, month: 2, day: 29 });
-        // 2026-11-23T00:00:00Z
-        assert_eq!(Date::from_unix(1_795_392_000), Date { year: 2026, month: 11, day: 23 });
-    }
-
-    #[test]
-    fn leap_day_plus_three_years_is_28_february() {
-        let v = Validity::from_issue(Date { year: 2024, month: 2, day: 29 });
-        assert_eq!(v.until, Date { year: 2027, month: 2, day: 28 });
-        assert!(v.contains(Date { year: 2027, month: 2, day: 27 }));
-        assert!(!v.contains(Date { year: 2027, month: 2, day: 28 }));
-        assert!(!v.contains(Date { year: 2024, month: 2, day: 28 }));
-        assert_eq!(Date { year: 2028, month: 2, day: 29 }.add_years(4).day, 29);
-    }
-}
 
 use heapless::Vec;
 
@@ -230,5 +207,29 @@ impl CardState {
                     .map_err(full)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_from_unix() {
+        assert_eq!(Date::from_unix(0), Date { year: 1970, month: 1, day: 1 });
+        // 2024-02-29T12:00:00Z
+        assert_eq!(Date::from_unix(1_709_208_000), Date { year: 2024, month: 2, day: 29 });
+        // 2026-11-23T00:00:00Z
+        assert_eq!(Date::from_unix(1_795_392_000), Date { year: 2026, month: 11, day: 23 });
+    }
+
+    #[test]
+    fn leap_day_plus_three_years_is_28_february() {
+        let v = Validity::from_issue(Date { year: 2024, month: 2, day: 29 });
+        assert_eq!(v.until, Date { year: 2027, month: 2, day: 28 });
+        assert!(v.contains(Date { year: 2027, month: 2, day: 27 }));
+        assert!(!v.contains(Date { year: 2027, month: 2, day: 28 }));
+        assert!(!v.contains(Date { year: 2024, month: 2, day: 28 }));
+        assert_eq!(Date { year: 2028, month: 2, day: 29 }.add_years(4).day, 29);
     }
 }

@@ -144,43 +144,6 @@ pub fn matches(stored: &Secret, presented: &[u8]) -> bool {
     bool::from(same_len & same_bytes)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn secret(v: &[u8]) -> Secret {
-        let mut b = [0u8; MAX_PIN_LEN];
-        b[..v.len()].copy_from_slice(v);
-        Secret::new(b, v.len())
-    }
-
-    #[test]
-    fn compare_needs_same_length_and_bytes() {
-        let s = secret(b"123456");
-        assert!(matches(&s, b"123456"));
-        assert!(!matches(&s, b"123457"));
-        assert!(!matches(&s, b"1234560"));
-        assert!(!matches(&s, b"12345"));
-        assert!(!matches(&s, b"123456\0"));
-        assert!(!matches(&s, &[b'1'; 40]));
-    }
-
-    #[test]
-    fn secret_debug_is_masked() {
-        extern crate std;
-        assert_eq!(std::format!("{:?}", secret(b"123456")), "***");
-    }
-
-    #[test]
-    fn policy() {
-        assert!(PinPolicy::UZI_PIN.accepts(b"123456"));
-        assert!(PinPolicy::UZI_PIN.accepts(b"abc def!"));
-        assert!(!PinPolicy::UZI_PIN.accepts(b"12345"));
-        assert!(!PinPolicy::UZI_PIN.accepts(b"123456789"));
-        assert!(PinPolicy::UZI_PUK.accepts(b"12345678"));
-        assert!(!PinPolicy::UZI_PUK.accepts(b"1234567a"));
-    }
-}
 
 use crate::apdu::{ChangeMode, ResetMode, VerifyAction};
 use crate::card::CardState;
@@ -237,6 +200,8 @@ impl CardState {
                 let pin = self.meta.pin(r);
                 if !pin.initialised {
                     Err(Status::ReferenceDataNotUsable)
+                } else if self.meta.life_cycle() == LifeCycle::Blocked {
+                    Err(Status::AuthenticationBlocked)
                 } else if r == PinRef::User && self.session.pin_verified {
                     Ok(())
                 } else {
@@ -321,6 +286,10 @@ impl CardState {
         };
         let left = self.spend_try(platform, PinRef::Puk)?;
         if !matches(&self.stored(platform, PinRef::Puk)?, presented) {
+            if left == 0 {
+                // The card is now blocked for good: no verification survives, not even one made before.
+                self.log_out();
+            }
             return Err(Status::RemainingRetries(left));
         }
         let record = match new {
@@ -338,5 +307,43 @@ impl CardState {
         let mut record = record;
         zeroize::Zeroize::zeroize(&mut record[..]);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(v: &[u8]) -> Secret {
+        let mut b = [0u8; MAX_PIN_LEN];
+        b[..v.len()].copy_from_slice(v);
+        Secret::new(b, v.len())
+    }
+
+    #[test]
+    fn compare_needs_same_length_and_bytes() {
+        let s = secret(b"123456");
+        assert!(matches(&s, b"123456"));
+        assert!(!matches(&s, b"123457"));
+        assert!(!matches(&s, b"1234560"));
+        assert!(!matches(&s, b"12345"));
+        assert!(!matches(&s, b"123456\0"));
+        assert!(!matches(&s, &[b'1'; 40]));
+    }
+
+    #[test]
+    fn secret_debug_is_masked() {
+        extern crate std;
+        assert_eq!(std::format!("{:?}", secret(b"123456")), "***");
+    }
+
+    #[test]
+    fn policy() {
+        assert!(PinPolicy::UZI_PIN.accepts(b"123456"));
+        assert!(PinPolicy::UZI_PIN.accepts(b"abc def!"));
+        assert!(!PinPolicy::UZI_PIN.accepts(b"12345"));
+        assert!(!PinPolicy::UZI_PIN.accepts(b"123456789"));
+        assert!(PinPolicy::UZI_PUK.accepts(b"12345678"));
+        assert!(!PinPolicy::UZI_PUK.accepts(b"1234567a"));
     }
 }

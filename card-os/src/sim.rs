@@ -6,6 +6,13 @@ use core::cell::Cell;
 use crate::nvm::{Nvm, NvmError};
 use crate::platform::{Clock, Platform};
 
+impl<B> core::fmt::Debug for SimNvm<B> {
+    /// The bytes hold PINs and keys: only the counters are shown.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "SimNvm {{ writes: {}, powered: {} }}", self.writes, self.powered)
+    }
+}
+
 /// RAM-backed NVM over any byte buffer. `cut_after(k)` makes the k-th following write tear (half written) and
 /// every write after it fail, as when power is lost; [`SimNvm::restore_power`] ends the outage.
 pub struct SimNvm<B> {
@@ -75,6 +82,7 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Nvm for SimNvm<B> {
 }
 
 /// A clock that says what it is told.
+#[derive(Debug)]
 pub struct SimClock(pub Cell<u64>);
 
 impl Clock for SimClock {
@@ -84,6 +92,7 @@ impl Clock for SimClock {
 }
 
 /// xorshift64* with a fixed seed. PREDICTABLE: marked `CryptoRng` only so tests can drive the card.
+#[derive(Debug)]
 pub struct SimRng(pub u64);
 
 impl rand_core::TryRng for SimRng {
@@ -120,6 +129,7 @@ impl SimRng {
 }
 
 /// The deterministic platform.
+#[derive(Debug)]
 pub struct SimPlatform<B> {
     pub nvm: SimNvm<B>,
     pub clock: SimClock,

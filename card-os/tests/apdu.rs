@@ -56,16 +56,16 @@ fn cases_2_to_4_extended_are_accepted() {
 fn wrong_length_fields_answer_6700() {
     let mut card = operational();
     for bad in [
-        "",                                // nothing
-        "00",                              // one byte
-        "00 A4 00",                        // three-byte header
-        "00 A4 00 0C 02 3F",               // Lc = 2, one data byte
-        "00 A4 00 0C 03 3F 00",            // Lc = 3, two data bytes
-        "00 A4 00 0C 02 3F 00 00 00",      // Lc = 2, three bytes after the data
-        "00 A4 00 0C 00 00",               // extended marker with a one-byte tail
-        "00 A4 00 0C 00 00 03 3F 00",      // extended Lc = 3, two data bytes
-        "00 A4 00 0C 00 00 02 3F 00 00",   // extended Lc = 2, one-byte Le
-        "00 A4 00 0C 00 00 00 3F 00",      // extended Lc = 0 with data
+        "",                              // nothing
+        "00",                            // one byte
+        "00 A4 00",                      // three-byte header
+        "00 A4 00 0C 02 3F",             // Lc = 2, one data byte
+        "00 A4 00 0C 03 3F 00",          // Lc = 3, two data bytes
+        "00 A4 00 0C 02 3F 00 00 00",    // Lc = 2, three bytes after the data
+        "00 A4 00 0C 00 00",             // extended marker with a one-byte tail
+        "00 A4 00 0C 00 00 03 3F 00",    // extended Lc = 3, two data bytes
+        "00 A4 00 0C 00 00 02 3F 00 00", // extended Lc = 2, one-byte Le
+        "00 A4 00 0C 00 00 00 3F 00",    // extended Lc = 0 with data
     ] {
         assert_eq!(tx(&mut card, bad), (vec![], 0x6700), "{bad:?}");
     }
@@ -222,7 +222,7 @@ fn signature_longer_than_le_comes_in_two_parts() {
     let key = public_key(&mut card, 1);
     let hash = [0x42u8; 32];
     assert_eq!(verify(&mut card, PIN), 0x9000);
-    ok(&mut card, &hex("00 22 41 B6 06 80 01 21 84 01 01"));
+    ok(&mut card, &hex("00 22 41 B6 03 84 01 01"));
     let (first, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &hash, Some(0x10)));
     assert_eq!(first.len(), 16);
     assert_eq!(sw >> 8, 0x61, "{sw:04X}");
@@ -245,7 +245,7 @@ fn case_3_signature_is_fetched_with_get_response() {
     let key = public_key(&mut card, 1);
     let hash = [0x17u8; 32];
     assert_eq!(verify(&mut card, PIN), 0x9000);
-    ok(&mut card, &hex("00 22 41 B6 06 80 01 21 84 01 01"));
+    ok(&mut card, &hex("00 22 41 B6 03 84 01 01"));
     let (data, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &hash, None));
     assert!(data.is_empty());
     assert_eq!(sw >> 8, 0x61);

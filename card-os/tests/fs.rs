@@ -334,7 +334,11 @@ fn create_file_until_the_table_is_full() {
     let mut created = 0;
     let last = loop {
         let [hi, lo] = (0x6000u16 + created).to_be_bytes();
-        let sw = tx_bytes(&mut card, &apdu(0xE0, 0, 0, &[0x62, 0x0B, 0x82, 0x01, 0x01, 0x83, 0x02, hi, lo, 0x80, 0x02, 0x00, 0x01], None)).1;
+        let sw = tx_bytes(
+            &mut card,
+            &apdu(0xE0, 0, 0, &[0x62, 0x0B, 0x82, 0x01, 0x01, 0x83, 0x02, hi, lo, 0x80, 0x02, 0x00, 0x01], None),
+        )
+        .1;
         if sw != 0x9000 {
             break sw;
         }

@@ -147,12 +147,14 @@ fn flipped_bytes_in_both_banks_are_a_checksum_mismatch() {
     // A freshly formatted card has one bank only: a flip in it leaves nothing to fall back to.
     let mut bytes = nvm_of(&blank());
     let active = active_bank(&bytes);
-    assert!(inspect(&{
-        let mut b = bytes.clone();
-        b[(1 - active) * BANK_SIZE..(2 - active) * BANK_SIZE].fill(0);
-        b
-    })
-    .is_ok());
+    assert!(
+        inspect(&{
+            let mut b = bytes.clone();
+            b[(1 - active) * BANK_SIZE..(2 - active) * BANK_SIZE].fill(0);
+            b
+        })
+        .is_ok()
+    );
     bytes[active * BANK_SIZE + HEADER_LEN + 40] ^= 0x04;
     assert_eq!(inspect(&bytes).unwrap_err(), ImageError::ChecksumMismatch);
     assert_boot_fails(bytes, ImageError::ChecksumMismatch);
@@ -221,7 +223,8 @@ fn consistent_checksum_but_broken_invariants_is_inconsistent() {
         reseal(&mut b, active);
         b
     };
-    let cases: [(&str, Box<dyn Fn(&mut [u8])>); 7] = [
+    type Edit = Box<dyn Fn(&mut [u8])>;
+    let cases: [(&str, Edit); 7] = [
         ("life cycle byte", Box::new(|b: &mut [u8]| b[0] = 0x77)),
         ("ATR length", Box::new(|b: &mut [u8]| b[1] = 34)),
         ("validity flag", Box::new(|b: &mut [u8]| b[52] = 2)),

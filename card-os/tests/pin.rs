@@ -100,3 +100,27 @@ fn secrets_never_show_in_debug_output() {
     let typed = card_os::Command::parse(&cmd).unwrap();
     assert_eq!(format!("{typed:?}"), "VERIFY");
 }
+
+#[test]
+fn blocking_the_card_ends_a_verification_made_before() {
+    let mut card = operational();
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    for wrong in [b"00000000", b"00000001", b"00000002"] {
+        tx_bytes(&mut card, &apdu(0x2C, 0x01, 0x01, wrong, None));
+    }
+    assert_eq!(tx(&mut card, "00 20 00 01").1, 0x6983, "no verification on a card blocked for good");
+    ok(&mut card, &hex("00 A4 08 0C 04 5015 4310"));
+    assert_eq!(tx(&mut card, "00 B0 00 00 04").1, 0x6982, "PIN-protected file closed");
+    assert_eq!(tx(&mut card, "00 FE 00 00").1, 0x6982, "cannot be terminated without a verified PIN");
+}
+
+#[test]
+fn a_terminated_card_answers_6285_before_looking_at_the_command() {
+    let mut card = operational();
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    assert_eq!(tx(&mut card, "00 FE 00 00").1, 0x9000);
+    for apdu in ["00 A4 00 01 02 3F00", "00 B0 80 00 01", "00 20 00 03", "00 77 00 00", "10 D6 00 00 01 00"] {
+        assert_eq!(tx(&mut card, apdu).1, 0x6285, "{apdu}");
+    }
+    assert_eq!(tx(&mut card, "00 CA DF 31 00").0, vec![0x0C]);
+}
