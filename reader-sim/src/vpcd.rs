@@ -192,6 +192,9 @@ struct Control {
     /// Bumped by stop/remove/insert, so back-off and accept waits end early.
     generation: u64,
     connections: u64,
+    /// Connections on which vpcd has spoken. A TCP connect can succeed into vpcd's listen backlog while vpcd still
+    /// serves another card; only vpcd's first message shows that this card is the one in the reader.
+    accepted: u64,
     connected: bool,
     /// A clone of the live connection, so another thread can shut it down to end a blocking read.
     stream: Option<TcpStream>,
@@ -257,12 +260,12 @@ impl VpcdHandle {
     /// Waits until the first connection with vpcd is made (returns at once if one has been); false after
     /// `timeout`. `Duration::MAX` waits for ever.
     pub fn wait_ready(&self, timeout: Duration) -> bool {
-        self.shared.wait_for(timeout, |c| c.connections > 0)
+        self.shared.wait_for(timeout, |c| c.accepted > 0)
     }
 
     /// Waits until `n` connections have been made in all (reconnects count); false after `timeout`.
     pub fn wait_connections(&self, n: u64, timeout: Duration) -> bool {
-        self.shared.wait_for(timeout, |c| c.connections >= n)
+        self.shared.wait_for(timeout, |c| c.accepted >= n)
     }
 
     /// Waits until no connection is open; false after `timeout`.
@@ -275,9 +278,9 @@ impl VpcdHandle {
         self.shared.lock().connected
     }
 
-    /// How many connections have been made so far.
+    /// How many connections vpcd has spoken on so far.
     pub fn connections(&self) -> u64 {
-        self.shared.lock().connections
+        self.shared.lock().accepted
     }
 
     /// The address listened on (listen mode), with the real port if 0 was asked.
@@ -397,6 +400,7 @@ impl Slot {
             let end = self.serve(&stream);
             // A dropped connection is a card pulled out of the reader: power off, verification lost.
             self.reader().power_off();
+            let closed_by_vpcd = matches!(&end, End::Socket(e) if e.kind() == io::ErrorKind::UnexpectedEof);
             let why = match end {
                 End::NoCard => "the reader's slot is empty".to_owned(),
                 End::Socket(_) if self.shared.lock().stop => "stopped".to_owned(),
@@ -406,7 +410,13 @@ impl Slot {
                 }
                 End::Socket(e) => e.to_string(),
             };
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+            if closed_by_vpcd {
+                // vpcd went away (pcscd stopped). Answer its FIN with a reset rather than our own FIN, so its port
+                // is left with no TIME_WAIT and a restarted pcscd can bind it at once (vpcd sets no SO_REUSEADDR).
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            } else {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
             self.shared.update(|c| {
                 c.connected = false;
                 c.stream = None;
@@ -490,6 +500,7 @@ impl Slot {
         let mut len = [0u8; 2];
         let mut buf = vec![0u8; MAX_FRAME_PAYLOAD];
         let mut out = Vec::with_capacity(2 + MAX_FRAME_PAYLOAD);
+        let mut first = true;
         loop {
             quickack(stream);
             if let Err(e) = stream.read_exact(&mut len) {
@@ -499,6 +510,11 @@ impl Slot {
             quickack(stream);
             if let Err(e) = stream.read_exact(&mut buf[..n]) {
                 return End::Socket(e);
+            }
+            if first {
+                first = false;
+                self.shared.control.lock().unwrap_or_else(PoisonError::into_inner).accepted += 1;
+                self.shared.changed.notify_all();
             }
             let reply: Option<Vec<u8>> = match &buf[..n] {
                 [] => {

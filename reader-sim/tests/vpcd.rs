@@ -152,10 +152,11 @@ fn power_up_atr_apdus_and_presence_polls() {
     let trace = Trace::memory().without_timestamps();
     let handle = spawn(&vpcd, &reader, &trace);
     let mut conn = vpcd.accept();
-    assert!(handle.wait_ready(Duration::MAX));
+    assert!(!handle.wait_ready(Duration::from_millis(50)), "not ready before vpcd has spoken");
 
     // pcscd's presence poll before anything else: answered, not a power-up.
     assert_eq!(conn.atr(), uzi_atr());
+    assert!(handle.wait_ready(Duration::MAX));
     assert!(!reader.lock().unwrap().is_powered());
     assert_eq!(conn.power_up(), uzi_atr());
     assert!(reader.lock().unwrap().is_powered());
@@ -202,22 +203,22 @@ fn a_dropped_connection_is_reconnected_and_the_card_keeps_its_state() {
     drop(conn); // pcscd restarts
 
     let mut conn = vpcd.accept();
-    assert!(handle.wait_connections(2, WAIT));
     assert_eq!(
         tries(&reader),
         2,
         "the PIN counter changed across the reconnect"
     );
     conn.power_up();
+    assert!(handle.wait_connections(2, WAIT));
     assert_eq!(conn.apdu(&VERIFY_STATUS), [0x63, 0xC2]);
 
     // The verification, though, is lost with the connection (a removed card).
     assert_eq!(conn.apdu(&verify(PIN)), [0x90, 0x00]);
     drop(conn);
     let mut conn = vpcd.accept();
-    assert!(handle.wait_connections(3, WAIT));
     assert!(!reader.lock().unwrap().is_powered());
     conn.power_up();
+    assert!(handle.wait_connections(3, WAIT));
     assert_eq!(conn.apdu(&VERIFY_STATUS), [0x63, 0xC3]);
     assert_eq!(tries(&reader), 3);
 
@@ -327,8 +328,8 @@ fn reverse_mode_listens_for_vpcd() {
     assert_ne!(addr.port(), 0);
 
     let mut conn = Conn::connect(addr);
-    assert!(handle.wait_ready(WAIT));
     assert_eq!(conn.power_up(), uzi_atr());
+    assert!(handle.wait_ready(WAIT));
     assert_eq!(conn.apdu(&verify(b"000000")), [0x63, 0xC2]);
     drop(conn);
     assert!(handle.wait_disconnected(WAIT));
@@ -381,8 +382,8 @@ fn the_card_waits_for_vpcd_with_back_off() {
     let mut conn = vpcd
         .try_accept(Duration::from_secs(3))
         .expect("no reconnect within the back-off ceiling");
-    assert!(handle.wait_ready(WAIT));
     assert_eq!(conn.power_up(), uzi_atr());
+    assert!(handle.wait_ready(WAIT));
     // The failed attempts are logged once, not once per retry.
     let lines = trace.lines();
     assert_eq!(
