@@ -27,9 +27,7 @@ use der::oid::ObjectIdentifier;
 
 /// The PKCS#15 application identifier `A0 00 00 00 63 "PKCS-15"` (PKCS#15 v1.1 §5.4.1).
 /// OpenSC's `dir.c` recognises the application by it.
-pub const PKCS15_AID: [u8; 12] = [
-    0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D, 0x31, 0x35,
-];
+pub const PKCS15_AID: [u8; 12] = [0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43, 0x53, 0x2D, 0x31, 0x35];
 
 /// Label of the application in EF.DIR.
 pub const APP_LABEL: &str = "zorgcard PKCS#15";
@@ -172,26 +170,11 @@ pub struct KeyUsage {
 
 impl KeyUsage {
     /// Key `01`, authentication: `sign`.
-    pub const AUTHENTICATION: KeyUsage = KeyUsage {
-        sign: true,
-        non_repudiation: false,
-        decrypt: false,
-        derive: false,
-    };
+    pub const AUTHENTICATION: KeyUsage = KeyUsage { sign: true, non_repudiation: false, decrypt: false, derive: false };
     /// Key `02`, non-repudiation signature: `nonRepudiation`.
-    pub const SIGNATURE: KeyUsage = KeyUsage {
-        sign: false,
-        non_repudiation: true,
-        decrypt: false,
-        derive: false,
-    };
+    pub const SIGNATURE: KeyUsage = KeyUsage { sign: false, non_repudiation: true, decrypt: false, derive: false };
     /// Key `03`, encryption: `decrypt` and `derive`.
-    pub const ENCRYPTION: KeyUsage = KeyUsage {
-        sign: false,
-        non_repudiation: false,
-        decrypt: true,
-        derive: true,
-    };
+    pub const ENCRYPTION: KeyUsage = KeyUsage { sign: false, non_repudiation: false, decrypt: true, derive: true };
 
     /// The usage of the card key with this reference (DIALECT.md: `01` authentication,
     /// `02` signature, `03` encryption); `None` for other references.
@@ -288,12 +271,7 @@ pub struct PinSpec {
 /// PKCS#15 files and certificate/public-key EFs are readable always (`00`) and updatable only
 /// during personalisation (`02`). Directory files with no entries (no keys, no
 /// certificates) are left out, and so is their ODF entry.
-pub fn layout(
-    token: &TokenSpec,
-    pins: &PinSpec,
-    keys: &[KeySpec],
-    ca_certs: &[(String, Vec<u8>)],
-) -> Pkcs15Layout {
+pub fn layout(token: &TokenSpec, pins: &PinSpec, keys: &[KeySpec], ca_certs: &[(String, Vec<u8>)]) -> Pkcs15Layout {
     let app = |fid: u16| vec![DF_PKCS15, fid];
     let ef = |path: Vec<u16>, content: Vec<u8>| Pkcs15File {
         path,
@@ -334,10 +312,7 @@ pub fn layout(
         files.push(ef(app(EF_CDF), cdf));
     }
     for key in keys {
-        files.push(ef(
-            app(public_key_fid(key.key_ref)),
-            spki_der(&key.public_key_sec1),
-        ));
+        files.push(ef(app(public_key_fid(key.key_ref)), spki_der(&key.public_key_sec1)));
     }
     for key in keys {
         if let Some(cert) = &key.certificate_der {
@@ -427,9 +402,7 @@ pub fn encode_token_info(token: &TokenSpec) -> Vec<u8> {
 pub fn serial_octets(serial: &str) -> Vec<u8> {
     let packable = !serial.is_empty()
         && serial.len().is_multiple_of(2)
-        && serial
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+        && serial.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
     let mut out = if packable {
         hex::decode(serial).unwrap_or_else(|_| serial.as_bytes().to_vec())
     } else {
@@ -464,15 +437,9 @@ pub fn encode_aodf(pins: &PinSpec) -> Vec<u8> {
             auth_id: Some(octets(&[PUK_AUTH_ID])),
             user_consent: None,
         },
-        common_authentication: asn1::CommonAuthenticationObjectAttributes {
-            auth_id: octets(&[USER_PIN_AUTH_ID]),
-        },
+        common_authentication: asn1::CommonAuthenticationObjectAttributes { auth_id: octets(&[USER_PIN_AUTH_ID]) },
         pin_attributes: asn1::PinAttributes {
-            pin_flags: named_bits(&[
-                PIN_FLAG_CASE_SENSITIVE,
-                PIN_FLAG_LOCAL,
-                PIN_FLAG_INITIALIZED,
-            ]),
+            pin_flags: named_bits(&[PIN_FLAG_CASE_SENSITIVE, PIN_FLAG_LOCAL, PIN_FLAG_INITIALIZED]),
             pin_type: asn1::PinType::Utf8,
             min_length: pins.pin_min,
             stored_length: pins.pin_max,
@@ -488,9 +455,7 @@ pub fn encode_aodf(pins: &PinSpec) -> Vec<u8> {
             auth_id: None,
             user_consent: None,
         },
-        common_authentication: asn1::CommonAuthenticationObjectAttributes {
-            auth_id: octets(&[PUK_AUTH_ID]),
-        },
+        common_authentication: asn1::CommonAuthenticationObjectAttributes { auth_id: octets(&[PUK_AUTH_ID]) },
         pin_attributes: asn1::PinAttributes {
             pin_flags: named_bits(&[
                 PIN_FLAG_CASE_SENSITIVE,
@@ -539,10 +504,7 @@ pub fn encode_prkdf(keys: &[KeySpec]) -> Vec<u8> {
             common_key: asn1::CommonKeyAttributes {
                 id: octets(&key_id(key)),
                 usage: named_bits(&key.usage.private_bits()),
-                access_flags: Some(named_bits(&[
-                    ACCESS_FLAG_SENSITIVE,
-                    ACCESS_FLAG_NEVER_EXTRACTABLE,
-                ])),
+                access_flags: Some(named_bits(&[ACCESS_FLAG_SENSITIVE, ACCESS_FLAG_NEVER_EXTRACTABLE])),
                 key_reference: Some(key.key_ref),
             },
             type_attributes: asn1::PrivateEcKeyAttributes {
@@ -578,9 +540,7 @@ pub fn encode_pukdf(keys: &[KeySpec]) -> Vec<u8> {
                 access_flags: None,
                 key_reference: None,
             },
-            type_attributes: asn1::PublicEcKeyAttributes {
-                value: df_path(public_key_fid(key.key_ref)),
-            },
+            type_attributes: asn1::PublicEcKeyAttributes { value: df_path(public_key_fid(key.key_ref)) },
         });
         out.extend(to_der(&entry));
     }
@@ -597,21 +557,11 @@ pub fn encode_cdf(keys: &[KeySpec], ca_certs: &[(String, Vec<u8>)]) -> Vec<u8> {
         if key.certificate_der.is_none() {
             continue;
         }
-        out.extend(to_der(&certificate_entry(
-            &key.label,
-            key_id(key),
-            false,
-            certificate_fid(key.key_ref),
-        )));
+        out.extend(to_der(&certificate_entry(&key.label, key_id(key), false, certificate_fid(key.key_ref))));
     }
     for (i, (ca_label, _)) in ca_certs.iter().enumerate() {
         let fid = ca_certificate_fid(i);
-        out.extend(to_der(&certificate_entry(
-            ca_label,
-            vec![(fid & 0xFF) as u8],
-            true,
-            fid,
-        )));
+        out.extend(to_der(&certificate_entry(ca_label, vec![(fid & 0xFF) as u8], true, fid)));
     }
     out
 }
@@ -620,10 +570,7 @@ pub fn encode_cdf(keys: &[KeySpec], ca_certs: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// uncompressed SEC1 point, as stored in the public key EFs.
 pub fn spki_der(public_key_sec1: &[u8]) -> Vec<u8> {
     let spki = spki::SubjectPublicKeyInfo::<ObjectIdentifier, BitString> {
-        algorithm: spki::AlgorithmIdentifier {
-            oid: ID_EC_PUBLIC_KEY,
-            parameters: Some(SECP256R1),
-        },
+        algorithm: spki::AlgorithmIdentifier { oid: ID_EC_PUBLIC_KEY, parameters: Some(SECP256R1) },
         subject_public_key: BitString::new(0, public_key_sec1.to_vec())
             .expect("a BIT STRING with 0 unused bits accepts any octets"),
     };
@@ -644,12 +591,7 @@ const PIN_FLAG_UNBLOCKING_PIN: usize = 6;
 const ACCESS_FLAG_SENSITIVE: usize = 0;
 const ACCESS_FLAG_NEVER_EXTRACTABLE: usize = 3;
 
-fn certificate_entry(
-    cert_label: &str,
-    id: Vec<u8>,
-    authority: bool,
-    fid: u16,
-) -> asn1::CertificateObject {
+fn certificate_entry(cert_label: &str, id: Vec<u8>, authority: bool, fid: u16) -> asn1::CertificateObject {
     asn1::CertificateObject {
         common_object: asn1::CommonObjectAttributes {
             label: Some(label(cert_label)),
@@ -657,36 +599,23 @@ fn certificate_entry(
             auth_id: None,
             user_consent: None,
         },
-        common_certificate: asn1::CommonCertificateAttributes {
-            id: octets(&id),
-            authority,
-        },
-        type_attributes: asn1::X509CertificateAttributes {
-            value: df_path(fid),
-        },
+        common_certificate: asn1::CommonCertificateAttributes { id: octets(&id), authority },
+        type_attributes: asn1::X509CertificateAttributes { value: df_path(fid) },
     }
 }
 
 fn key_id(key: &KeySpec) -> Vec<u8> {
-    if key.id.is_empty() {
-        vec![key.key_ref]
-    } else {
-        key.id.clone()
-    }
+    if key.id.is_empty() { vec![key.key_ref] } else { key.id.clone() }
 }
 
 /// Path `3F00 5015 <fid>`.
 fn df_path(fid: u16) -> asn1::Path {
-    asn1::Path {
-        efid_or_path: octets(&path_bytes(&[MF, DF_PKCS15, fid])),
-    }
+    asn1::Path { efid_or_path: octets(&path_bytes(&[MF, DF_PKCS15, fid])) }
 }
 
 /// Path `3F00 5015`.
 fn df_path_of_app() -> asn1::Path {
-    asn1::Path {
-        efid_or_path: octets(&path_bytes(&[MF, DF_PKCS15])),
-    }
+    asn1::Path { efid_or_path: octets(&path_bytes(&[MF, DF_PKCS15])) }
 }
 
 fn path_bytes(fids: &[u16]) -> Vec<u8> {
@@ -724,9 +653,7 @@ pub fn named_bits(bits: &[usize]) -> BitString {
 /// DER of a value built here. Encoding only fails for lengths beyond the `der` crate's
 /// 256 MiB limit, which no card file comes near.
 fn to_der<T: Encode>(value: &T) -> Vec<u8> {
-    value
-        .to_der()
-        .expect("card files are far below der's length limit")
+    value.to_der().expect("card files are far below der's length limit")
 }
 
 /// Typed ASN.1 definitions from PKCS#15 v1.1 Annex A / ISO/IEC 7816-15, restricted to what a

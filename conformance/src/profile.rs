@@ -54,13 +54,8 @@ pub use crate::pki::HolderType;
 pub const FORMAT_VERSION: i64 = 1;
 
 /// The fixture profiles shipped in `fixtures/profiles/`.
-pub const PROFILE_NAMES: [&str; 5] = [
-    "uzi-zorgverlener",
-    "uzi-medewerker",
-    "uzi-medewerker-niet-op-naam",
-    "zorg-id",
-    "zorg-id-blank",
-];
+pub const PROFILE_NAMES: [&str; 5] =
+    ["uzi-zorgverlener", "uzi-medewerker", "uzi-medewerker-niet-op-naam", "zorg-id", "zorg-id-blank"];
 
 /// A card profile, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +151,7 @@ pub struct PinSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     /// Neither a known profile name nor a path to a `.toml` file.
-    #[error(
-        "no profile named `{name}`: use one of {known} (fixtures/profiles/<name>.toml) or a path to a .toml file"
-    )]
+    #[error("no profile named `{name}`: use one of {known} (fixtures/profiles/<name>.toml) or a path to a .toml file")]
     UnknownName {
         /// What was asked for.
         name: String,
@@ -218,9 +211,7 @@ impl fmt::Display for DisplayPath {
 
 /// The workspace's `fixtures/` directory.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
 }
 
 /// The file of the shipped profile `name`.
@@ -238,11 +229,7 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
     } else {
         return Err(ProfileError::UnknownName {
             name: name_or_path.to_owned(),
-            known: PROFILE_NAMES
-                .iter()
-                .map(|n| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: PROFILE_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
         });
     };
     load_path(&path)
@@ -250,42 +237,29 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
 
 /// Load the profile in the file at `path`.
 pub fn load_path(path: &Path) -> Result<Profile, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-        path: DisplayPath(path.to_owned()),
-        source,
-    })?;
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ProfileError::Io { path: DisplayPath(path.to_owned()), source })?;
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     parse(&name, path, &text)
 }
 
 /// Parse and validate profile text; `path` is only used in messages.
 pub fn parse(name: &str, path: &Path, text: &str) -> Result<Profile, ProfileError> {
-    let ctx = Ctx {
-        path: DisplayPath(path.to_owned()),
-    };
+    let ctx = Ctx { path: DisplayPath(path.to_owned()) };
 
     // The version first, so that a newer file says "unsupported format" rather than
     // "unknown field".
     let probe: FormatProbe = toml::from_str(text).map_err(|e| ctx.syntax(text, &e))?;
     match probe.format {
         None => {
-            return Err(ctx.field(
-                "format",
-                "missing",
-                format!("add `format = {FORMAT_VERSION}` as the first line"),
-            ));
+            return Err(ctx.field("format", "missing", format!("add `format = {FORMAT_VERSION}` as the first line")));
         }
         Some(toml::Value::Integer(FORMAT_VERSION)) => {}
         Some(other) => {
             return Err(ctx.field(
                 "format",
                 format!("format {other} is not supported (this zorgcard reads format {FORMAT_VERSION})"),
-                format!(
-                    "write the profile in format {FORMAT_VERSION} (see fixtures/README.md) or update zorgcard"
-                ),
+                format!("write the profile in format {FORMAT_VERSION} (see fixtures/README.md) or update zorgcard"),
             ));
         }
     }
@@ -334,12 +308,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn field(
-        &self,
-        field: &str,
-        problem: impl Into<String>,
-        fix: impl Into<String>,
-    ) -> ProfileError {
+    fn field(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> ProfileError {
         ProfileError::Field {
             path: self.path.clone(),
             field: field.to_owned(),
@@ -359,22 +328,12 @@ impl Ctx {
         } else {
             "fix the TOML there (a truncated or damaged file: restore it from git)"
         };
-        ProfileError::Syntax {
-            path: self.path.clone(),
-            line,
-            column,
-            message,
-            fix: fix.to_owned(),
-        }
+        ProfileError::Syntax { path: self.path.clone(), line, column, message, fix: fix.to_owned() }
     }
 
     fn validate(&self, name: &str, raw: RawProfile) -> Result<Profile, ProfileError> {
         if raw.description.trim().is_empty() {
-            return Err(self.field(
-                "description",
-                "is empty",
-                "say in one line what card this is",
-            ));
+            return Err(self.field("description", "is empty", "say in one line what card this is"));
         }
 
         let kind = match (raw.kind, raw.holder_type) {
@@ -516,20 +475,13 @@ impl Ctx {
                     "lengths {}..={} are not a {name} policy ({lowest} <= min_len <= max_len <= {MAX_SECRET_LEN})",
                     s.min_len, s.max_len
                 ),
-                if is_puk {
-                    "use e.g. min_len = 6, max_len = 16"
-                } else {
-                    "use e.g. min_len = 6, max_len = 8"
-                },
+                if is_puk { "use e.g. min_len = 6, max_len = 16" } else { "use e.g. min_len = 6, max_len = 8" },
             ));
         }
         if !(1..=15).contains(&s.max_tries) {
             return Err(self.field(
                 &format!("{table}.max_tries"),
-                format!(
-                    "{} tries does not fit the 63Cx status word (1 to 15)",
-                    s.max_tries
-                ),
+                format!("{} tries does not fit the 63Cx status word (1 to 15)", s.max_tries),
                 "use max_tries = 3",
             ));
         }
@@ -544,10 +496,7 @@ impl Ctx {
         if !is_puk && !s.value.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
             return Err(self.field(
                 &field,
-                format!(
-                    "the PIN `{}` has characters other than printable ASCII",
-                    s.value
-                ),
+                format!("the PIN `{}` has characters other than printable ASCII", s.value),
                 "use printable characters, e.g. \"123456\"",
             ));
         }
@@ -581,34 +530,12 @@ impl Ctx {
                 ))
             }
         };
-        digits(
-            "holder.uzi_number",
-            &h.uzi_number,
-            9,
-            "an UZI number",
-            "900016528",
-        )?;
-        digits(
-            "holder.subscriber_number",
-            &h.subscriber_number,
-            8,
-            "a URA subscriber number",
-            "90000001",
-        )?;
-        digits(
-            "holder.agb_code",
-            &h.agb_code,
-            8,
-            "an AGB code; 00000000 when there is none",
-            "00000000",
-        )?;
+        digits("holder.uzi_number", &h.uzi_number, 9, "an UZI number", "900016528")?;
+        digits("holder.subscriber_number", &h.subscriber_number, 8, "a URA subscriber number", "90000001")?;
+        digits("holder.agb_code", &h.agb_code, 8, "an AGB code; 00000000 when there is none", "00000000")?;
         let role = h.role.as_bytes();
-        let role_ok = role.len() == 6
-            && role[2] == b'.'
-            && role
-                .iter()
-                .enumerate()
-                .all(|(i, b)| i == 2 || b.is_ascii_digit());
+        let role_ok =
+            role.len() == 6 && role[2] == b'.' && role.iter().enumerate().all(|(i, b)| i == 2 || b.is_ascii_digit());
         if !role_ok {
             return Err(self.field(
                 "holder.role",
@@ -616,10 +543,7 @@ impl Ctx {
                 "use e.g. \"01.015\"",
             ));
         }
-        for (field, value) in [
-            ("holder.common_name", &h.common_name),
-            ("holder.organisation", &h.organisation),
-        ] {
+        for (field, value) in [("holder.common_name", &h.common_name), ("holder.organisation", &h.organisation)] {
             if value.trim().is_empty() {
                 return Err(self.field(field, "is empty", "fill it in"));
             }
@@ -630,17 +554,10 @@ impl Ctx {
             CardKind::Uzi(t) => format!("an UZI-pas of type {}", t.letter()),
             CardKind::ZorgId => "a ZORG-ID Smartcard".to_owned(),
         };
-        for (field, value) in [
-            ("holder.given_name", &h.given_name),
-            ("holder.surname", &h.surname),
-        ] {
+        for (field, value) in [("holder.given_name", &h.given_name), ("holder.surname", &h.surname)] {
             match (named, value) {
                 (true, None) => {
-                    return Err(self.field(
-                        field,
-                        format!("missing: {who} is issued to a named person"),
-                        "add it",
-                    ));
+                    return Err(self.field(field, format!("missing: {who} is issued to a named person"), "add it"));
                 }
                 (true, Some(v)) if v.trim().is_empty() => {
                     return Err(self.field(field, "is empty", "fill it in"));
@@ -680,15 +597,10 @@ impl Ctx {
 pub fn check_atr(atr: &[u8]) -> Result<(), String> {
     let ts = *atr.first().ok_or("the ATR is empty")?;
     if ts != 0x3B && ts != 0x3F {
-        return Err(format!(
-            "TS is 0x{ts:02X}; it must be 0x3B (direct convention) or 0x3F (inverse convention)"
-        ));
+        return Err(format!("TS is 0x{ts:02X}; it must be 0x3B (direct convention) or 0x3F (inverse convention)"));
     }
     if atr.len() > 33 {
-        return Err(format!(
-            "{} bytes; an ATR has at most 33 (ISO/IEC 7816-3 §8.2.1)",
-            atr.len()
-        ));
+        return Err(format!("{} bytes; an ATR has at most 33 (ISO/IEC 7816-3 §8.2.1)", atr.len()));
     }
     let t0 = *atr.get(1).ok_or("T0 is missing after TS")?;
     let historical = usize::from(t0 & 0x0F);
@@ -702,12 +614,8 @@ pub fn check_atr(atr: &[u8]) -> Result<(), String> {
         if y & 0x08 == 0 {
             break;
         }
-        let td = *atr.get(i).ok_or_else(|| {
-            format!(
-                "TD{level} is announced but the ATR ends after {} bytes",
-                atr.len()
-            )
-        })?;
+        let td =
+            *atr.get(i).ok_or_else(|| format!("TD{level} is announced but the ATR ends after {} bytes", atr.len()))?;
         if td & 0x0F != 0 {
             needs_tck = true;
         }
@@ -720,20 +628,14 @@ pub fn check_atr(atr: &[u8]) -> Result<(), String> {
         return Err(format!(
             "{} bytes, but T0 (0x{t0:02X}: {historical} historical bytes) and the interface bytes announce {expected}{}",
             atr.len(),
-            if needs_tck {
-                " including TCK"
-            } else {
-                " (T=0 only, no TCK)"
-            }
+            if needs_tck { " including TCK" } else { " (T=0 only, no TCK)" }
         ));
     }
     if needs_tck {
         let tck = atr[atr.len() - 1];
         let xor = atr[1..atr.len() - 1].iter().fold(0u8, |a, b| a ^ b);
         if xor != tck {
-            return Err(format!(
-                "TCK byte is 0x{tck:02X} but the XOR of T0..last is 0x{xor:02X}"
-            ));
+            return Err(format!("TCK byte is 0x{tck:02X} but the XOR of T0..last is 0x{xor:02X}"));
         }
     }
     Ok(())
@@ -743,9 +645,6 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(1, |l| l.chars().count() + 1);
+    let column = before.rsplit('\n').next().map_or(1, |l| l.chars().count() + 1);
     (line, column)
 }

@@ -1,8 +1,8 @@
 //! The PKCS#15 files decode back, with `der`, to what OpenSC expects (see `src/pkcs15.rs`).
 
 use conformance::pkcs15::{
-    self, DF_PKCS15, EF_AODF, EF_CDF, EF_DIR, EF_ODF, EF_PRKDF, EF_PUKDF, EF_TOKEN_INFO, KeySpec,
-    KeyUsage, PKCS15_AID, PinSpec, TokenSpec, asn1,
+    self, DF_PKCS15, EF_AODF, EF_CDF, EF_DIR, EF_ODF, EF_PRKDF, EF_PUKDF, EF_TOKEN_INFO, KeySpec, KeyUsage, PKCS15_AID,
+    PinSpec, TokenSpec, asn1,
 };
 use der::asn1::BitString;
 use der::{Decode, Encode, Reader, SliceReader};
@@ -11,18 +11,11 @@ use proptest::prelude::*;
 
 /// Fake certificate bodies: the CDF only points at them, it never parses them.
 fn fake_cert(n: u8) -> Vec<u8> {
-    der::asn1::OctetString::new(vec![n; 40])
-        .unwrap()
-        .to_der()
-        .unwrap()
+    der::asn1::OctetString::new(vec![n; 40]).unwrap().to_der().unwrap()
 }
 
 fn public_key(seed: u8) -> Vec<u8> {
-    p256::SecretKey::from_slice(&[seed; 32])
-        .unwrap()
-        .public_key()
-        .to_sec1_bytes()
-        .to_vec()
+    p256::SecretKey::from_slice(&[seed; 32]).unwrap().public_key().to_sec1_bytes().to_vec()
 }
 
 fn token() -> TokenSpec {
@@ -34,12 +27,7 @@ fn token() -> TokenSpec {
 }
 
 fn pins() -> PinSpec {
-    PinSpec {
-        pin_min: 6,
-        pin_max: 8,
-        puk_min: 6,
-        puk_max: 16,
-    }
+    PinSpec { pin_min: 6, pin_max: 8, puk_min: 6, puk_max: 16 }
 }
 
 fn keys() -> Vec<KeySpec> {
@@ -64,10 +52,7 @@ fn keys() -> Vec<KeySpec> {
 fn ca_certs() -> Vec<(String, Vec<u8>)> {
     vec![
         ("TEST Zorgcard Root CA".into(), fake_cert(0x11)),
-        (
-            "TEST UZI-register Zorgverlener CA G3".into(),
-            fake_cert(0x12),
-        ),
+        ("TEST UZI-register Zorgverlener CA G3".into(), fake_cert(0x12)),
     ]
 }
 
@@ -76,11 +61,7 @@ fn full_layout() -> pkcs15::Pkcs15Layout {
 }
 
 fn app_file(layout: &pkcs15::Pkcs15Layout, fid: u16) -> Vec<u8> {
-    layout
-        .file(&[DF_PKCS15, fid])
-        .unwrap_or_else(|| panic!("no file 5015/{fid:04X}"))
-        .content
-        .clone()
+    layout.file(&[DF_PKCS15, fid]).unwrap_or_else(|| panic!("no file 5015/{fid:04X}")).content.clone()
 }
 
 /// Decode a file that is a plain concatenation of DER values (every PKCS#15 DF file).
@@ -94,11 +75,7 @@ fn decode_all<'a, T: Decode<'a, Error = der::Error>>(bytes: &'a [u8]) -> Vec<T> 
 }
 
 fn set_bits(bits: &BitString) -> Vec<usize> {
-    bits.bits()
-        .enumerate()
-        .filter(|(_, b)| *b)
-        .map(|(i, _)| i)
-        .collect()
+    bits.bits().enumerate().filter(|(_, b)| *b).map(|(i, _)| i).collect()
 }
 
 fn path(p: &asn1::Path) -> Vec<u8> {
@@ -160,10 +137,7 @@ fn token_info_fields() {
     let ti = app_file(&layout, EF_TOKEN_INFO);
     let info = asn1::TokenInfo::from_der(&ti).unwrap();
     assert_eq!(info.version, 0);
-    assert_eq!(
-        info.serial_number.unwrap().as_bytes(),
-        &[0x90, 0, 0, 0, 0, 0, 0, 0x01]
-    );
+    assert_eq!(info.serial_number.unwrap().as_bytes(), &[0x90, 0, 0, 0, 0, 0, 0, 0x01]);
     assert_eq!(info.manufacturer_id.as_deref(), Some("zorgcard TEST"));
     assert_eq!(info.label.as_deref(), Some("UZI-pas Z 900016528"));
     assert_eq!(set_bits(&info.token_flags), vec![2], "prnGeneration only");
@@ -191,10 +165,7 @@ fn aodf_user_pin_and_puk() {
     // case-sensitive, local, initialized; no needs-padding (5), no unblockingPin (6).
     assert_eq!(set_bits(&a.pin_flags), vec![0, 1, 4]);
     assert_eq!(a.pin_type, asn1::PinType::Utf8);
-    assert_eq!(
-        (a.min_length, a.stored_length, a.max_length),
-        (6, 8, Some(8))
-    );
+    assert_eq!((a.min_length, a.stored_length, a.max_length), (6, 8, Some(8)));
     assert_eq!(a.pin_reference, Some(1));
     assert_eq!(path(a.path.as_ref().unwrap()), app);
 
@@ -203,10 +174,7 @@ fn aodf_user_pin_and_puk() {
     let a = &puk.pin_attributes;
     // case-sensitive, local, change-disabled, initialized, unblockingPin.
     assert_eq!(set_bits(&a.pin_flags), vec![0, 1, 2, 4, 6]);
-    assert_eq!(
-        (a.min_length, a.stored_length, a.max_length),
-        (6, 16, Some(16))
-    );
+    assert_eq!((a.min_length, a.stored_length, a.max_length), (6, 16, Some(16)));
     assert_eq!(a.pin_reference, Some(2));
     assert_eq!(path(a.path.as_ref().unwrap()), app);
 }
@@ -230,10 +198,7 @@ fn prkdf_ec_keys() {
         assert_eq!(ck.key_reference, Some(key_ref));
         assert_eq!(set_bits(&ck.usage), expected_usage[i]);
         assert_eq!(set_bits(ck.access_flags.as_ref().unwrap()), vec![0, 3]);
-        assert_eq!(
-            path(&key.type_attributes.value),
-            vec![0x3F, 0x00, 0x50, 0x15]
-        );
+        assert_eq!(path(&key.type_attributes.value), vec![0x3F, 0x00, 0x50, 0x15]);
         assert_eq!(key.type_attributes.field_size, Some(256));
     }
 }
@@ -250,10 +215,7 @@ fn pukdf_points_at_spki_files() {
         let key_ref = i as u8 + 1;
         assert_eq!(key.common_key.id.as_bytes(), &[key_ref]);
         assert_eq!(set_bits(&key.common_key.usage), expected_usage[i]);
-        assert!(
-            key.common_object.flags.is_none(),
-            "public keys are not private"
-        );
+        assert!(key.common_object.flags.is_none(), "public keys are not private");
         let p = path(&key.type_attributes.value);
         assert_eq!(&p[..4], &[0x3F, 0x00, 0x50, 0x15]);
         let fid = u16::from_be_bytes([p[4], p[5]]);
@@ -284,19 +246,10 @@ fn cdf_user_and_ca_certificates() {
         assert_eq!(p, vec![0x3F, 0x00, 0x50, 0x15, (fid >> 8) as u8, fid as u8]);
         assert_eq!(app_file(&layout, fid), der);
     }
-    assert_eq!(
-        entries[3].common_object.label.as_deref(),
-        Some("TEST Zorgcard Root CA")
-    );
+    assert_eq!(entries[3].common_object.label.as_deref(), Some("TEST Zorgcard Root CA"));
     // authority DEFAULT FALSE: absent for user certificates, `01 01 FF` for CAs.
-    assert_eq!(
-        entries[0].common_certificate.to_der().unwrap(),
-        [0x30, 0x03, 0x04, 0x01, 0x01]
-    );
-    assert_eq!(
-        entries[3].common_certificate.to_der().unwrap(),
-        [0x30, 0x06, 0x04, 0x01, 0x11, 0x01, 0x01, 0xFF]
-    );
+    assert_eq!(entries[0].common_certificate.to_der().unwrap(), [0x30, 0x03, 0x04, 0x01, 0x01]);
+    assert_eq!(entries[3].common_certificate.to_der().unwrap(), [0x30, 0x06, 0x04, 0x01, 0x11, 0x01, 0x01, 0xFF]);
 }
 
 #[test]
@@ -326,12 +279,7 @@ fn keys_without_certificates_and_blank_cards() {
     let paths: Vec<_> = blank.files.iter().map(|f| f.path.clone()).collect();
     assert_eq!(
         paths,
-        vec![
-            vec![EF_DIR],
-            vec![DF_PKCS15, EF_ODF],
-            vec![DF_PKCS15, EF_TOKEN_INFO],
-            vec![DF_PKCS15, EF_AODF]
-        ]
+        vec![vec![EF_DIR], vec![DF_PKCS15, EF_ODF], vec![DF_PKCS15, EF_TOKEN_INFO], vec![DF_PKCS15, EF_AODF]]
     );
     let odf: Vec<asn1::OdfEntry> = decode_all(&app_file(&blank, EF_ODF));
     assert!(matches!(odf.as_slice(), [asn1::OdfEntry::AuthObjects(_)]));
@@ -349,46 +297,23 @@ fn empty_key_id_falls_back_to_the_key_reference() {
 
 #[test]
 fn named_bits_are_der_minimal() {
-    assert_eq!(
-        pkcs15::named_bits(&[2]).to_der().unwrap(),
-        [0x03, 0x02, 0x05, 0x20]
-    );
-    assert_eq!(
-        pkcs15::named_bits(&[9]).to_der().unwrap(),
-        [0x03, 0x03, 0x06, 0x00, 0x40]
-    );
-    assert_eq!(
-        pkcs15::named_bits(&[1, 8]).to_der().unwrap(),
-        [0x03, 0x03, 0x07, 0x40, 0x80]
-    );
-    assert_eq!(
-        pkcs15::named_bits(&[0, 1, 2, 3, 4, 5, 6, 7])
-            .to_der()
-            .unwrap(),
-        [0x03, 0x02, 0x00, 0xFF]
-    );
-    assert_eq!(
-        pkcs15::named_bits(&[]).to_der().unwrap(),
-        [0x03, 0x01, 0x00]
-    );
+    assert_eq!(pkcs15::named_bits(&[2]).to_der().unwrap(), [0x03, 0x02, 0x05, 0x20]);
+    assert_eq!(pkcs15::named_bits(&[9]).to_der().unwrap(), [0x03, 0x03, 0x06, 0x00, 0x40]);
+    assert_eq!(pkcs15::named_bits(&[1, 8]).to_der().unwrap(), [0x03, 0x03, 0x07, 0x40, 0x80]);
+    assert_eq!(pkcs15::named_bits(&[0, 1, 2, 3, 4, 5, 6, 7]).to_der().unwrap(), [0x03, 0x02, 0x00, 0xFF]);
+    assert_eq!(pkcs15::named_bits(&[]).to_der().unwrap(), [0x03, 0x01, 0x00]);
 }
 
 #[test]
 fn serial_encoding() {
-    assert_eq!(
-        pkcs15::serial_octets("9000000000000001"),
-        [0x90, 0, 0, 0, 0, 0, 0, 1]
-    );
+    assert_eq!(pkcs15::serial_octets("9000000000000001"), [0x90, 0, 0, 0, 0, 0, 0, 1]);
     assert_eq!(pkcs15::serial_octets("0A1B"), [0x0A, 0x1B]);
     // Odd length, lower case or other characters: stored as text.
     assert_eq!(pkcs15::serial_octets("123"), b"123");
     assert_eq!(pkcs15::serial_octets("0a1b"), b"0a1b");
     assert_eq!(pkcs15::serial_octets("ZC-0001"), b"ZC-0001");
     assert_eq!(pkcs15::serial_octets(""), b"");
-    assert_eq!(
-        pkcs15::serial_octets(&"7".repeat(300)).len(),
-        pkcs15::MAX_SERIAL_BYTES
-    );
+    assert_eq!(pkcs15::serial_octets(&"7".repeat(300)).len(), pkcs15::MAX_SERIAL_BYTES);
 }
 
 #[test]
@@ -458,8 +383,7 @@ fn dump(bytes: &[u8]) -> String {
                 walk(value, depth + 1, out);
             } else {
                 out.push_str(&format!(": {}", hex::encode_upper(value)));
-                let text_like =
-                    value.len() > 2 && value.iter().all(|c| c.is_ascii_graphic() || *c == b' ');
+                let text_like = value.len() > 2 && value.iter().all(|c| c.is_ascii_graphic() || *c == b' ');
                 if tag == 0x0C || (tag & 0xC0 != 0 && text_like) {
                     out.push_str(&format!(" \"{}\"", String::from_utf8_lossy(value)));
                 }

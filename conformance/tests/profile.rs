@@ -4,13 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use conformance::pki::HolderType;
-use conformance::profile::{
-    self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load,
-};
+use conformance::profile::{self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load};
 
 const UZI_ATR: [u8; 22] = [
-    0x3B, 0xDC, 0x18, 0xFF, 0x81, 0x91, 0xFE, 0x1F, 0xC3, 0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01,
-    0xE9, 0x10, 0x05, 0x02, 0x03, 0xD1,
+    0x3B, 0xDC, 0x18, 0xFF, 0x81, 0x91, 0xFE, 0x1F, 0xC3, 0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xE9, 0x10, 0x05,
+    0x02, 0x03, 0xD1,
 ];
 
 #[test]
@@ -69,22 +67,14 @@ fn load_by_path_and_unknown_name() {
 
     let missing = load("/nonexistent/dir/x.toml").unwrap_err();
     assert!(matches!(missing, ProfileError::Io { .. }));
-    assert!(
-        missing.to_string().contains("/nonexistent/dir/x.toml"),
-        "{missing}"
-    );
+    assert!(missing.to_string().contains("/nonexistent/dir/x.toml"), "{missing}");
 }
 
 #[test]
 fn fixture_errors_show_workspace_relative_paths() {
     let dir = profile::fixtures_dir().join("profiles");
-    let e =
-        profile::parse("x", &dir.join("x.toml"), "format = 1\ndescription = \"\"\n").unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("profile `fixtures/profiles/x.toml`: "),
-        "{e}"
-    );
+    let e = profile::parse("x", &dir.join("x.toml"), "format = 1\ndescription = \"\"\n").unwrap_err();
+    assert!(e.to_string().starts_with("profile `fixtures/profiles/x.toml`: "), "{e}");
 }
 
 /// Write `text` to a temp file, load it, check the error names the file and `field`, and
@@ -97,11 +87,7 @@ fn broken(file_name: &str, text: &str, field: &str) -> String {
     let msg = err.to_string();
     assert!(msg.contains(path.to_str().unwrap()), "no path in: {msg}");
     assert!(msg.contains(field), "no `{field}` in: {msg}");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        text,
-        "the file changed"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the file changed");
     msg
 }
 
@@ -120,34 +106,20 @@ fn truncated_file() {
     let cut = &text[..text.find("[pin]").unwrap() + 10]; // "[pin]\nvalu"
     let last_line = cut.lines().count();
     let msg = broken("truncated.toml", cut, "line ");
-    assert!(
-        msg.contains(&format!("line {last_line}, column 5")),
-        "{msg}"
-    );
+    assert!(msg.contains(&format!("line {last_line}, column 5")), "{msg}");
 }
 
 #[test]
 fn garbage_file() {
-    let msg = broken(
-        "garbage.toml",
-        "format = 1\n\u{0}\u{1}PK\u{3}\u{4} ]]]",
-        "line 2",
-    );
+    let msg = broken("garbage.toml", "format = 1\n\u{0}\u{1}PK\u{3}\u{4} ]]]", "line 2");
     assert!(msg.contains("column"), "{msg}");
 }
 
 #[test]
 fn wrong_tck() {
-    let text = replace(
-        &fixture_text("uzi-zorgverlener"),
-        "02 03 D1\"",
-        "02 03 12\"",
-    );
+    let text = replace(&fixture_text("uzi-zorgverlener"), "02 03 D1\"", "02 03 12\"");
     let msg = broken("wrong-tck.toml", &text, "field `atr`");
-    assert!(
-        msg.contains("TCK byte is 0x12 but the XOR of T0..last is 0xD1"),
-        "{msg}"
-    );
+    assert!(msg.contains("TCK byte is 0x12 but the XOR of T0..last is 0xD1"), "{msg}");
 }
 
 #[test]
@@ -161,47 +133,27 @@ fn wrong_historical_count_and_ts() {
 
 #[test]
 fn five_digit_puk() {
-    let text = replace(
-        &fixture_text("uzi-zorgverlener"),
-        "value = \"12345678\"",
-        "value = \"12345\"",
-    );
+    let text = replace(&fixture_text("uzi-zorgverlener"), "value = \"12345678\"", "value = \"12345\"");
     broken("short-puk.toml", &text, "field `puk.value`");
 }
 
 #[test]
 fn puk_with_letters_and_puk_policy_below_six() {
-    let text = replace(
-        &fixture_text("uzi-zorgverlener"),
-        "value = \"12345678\"",
-        "value = \"1234567A\"",
-    );
+    let text = replace(&fixture_text("uzi-zorgverlener"), "value = \"12345678\"", "value = \"1234567A\"");
     broken("puk-letters.toml", &text, "field `puk.value`");
-    let text = replace(
-        &fixture_text("uzi-zorgverlener"),
-        "min_len = 6\nmax_len = 16",
-        "min_len = 5\nmax_len = 16",
-    );
+    let text = replace(&fixture_text("uzi-zorgverlener"), "min_len = 6\nmax_len = 16", "min_len = 5\nmax_len = 16");
     broken("puk-policy.toml", &text, "field `puk.min_len`");
 }
 
 #[test]
 fn pin_outside_its_own_policy() {
-    let text = replace(
-        &fixture_text("zorg-id"),
-        "value = \"123456\"",
-        "value = \"123456789\"",
-    );
+    let text = replace(&fixture_text("zorg-id"), "value = \"123456\"", "value = \"123456789\"");
     broken("long-pin.toml", &text, "field `pin.value`");
 }
 
 #[test]
 fn m_card_with_signature_key() {
-    let text = replace(
-        &fixture_text("uzi-medewerker-niet-op-naam"),
-        "keys = [1, 3]",
-        "keys = [1, 2, 3]",
-    );
+    let text = replace(&fixture_text("uzi-medewerker-niet-op-naam"), "keys = [1, 3]", "keys = [1, 2, 3]");
     let msg = broken("m-sign.toml", &text, "field `keys`");
     assert!(msg.contains("no signature key"), "{msg}");
 }
@@ -218,76 +170,40 @@ fn m_card_with_a_name() {
 
 #[test]
 fn z_card_needs_a_title() {
-    let text = replace(
-        &fixture_text("uzi-zorgverlener"),
-        "title = \"Huisarts\"\n",
-        "",
-    );
+    let text = replace(&fixture_text("uzi-zorgverlener"), "title = \"Huisarts\"\n", "");
     broken("z-title.toml", &text, "field `holder.title`");
 }
 
 #[test]
 fn holder_number_formats() {
     let z = fixture_text("uzi-zorgverlener");
-    broken(
-        "uzi.toml",
-        &replace(&z, "\"900016528\"", "\"90001652\""),
-        "field `holder.uzi_number`",
-    );
-    broken(
-        "role.toml",
-        &replace(&z, "\"01.015\"", "\"01015\""),
-        "field `holder.role`",
-    );
-    broken(
-        "agb.toml",
-        &replace(&z, "\"90000015\"", "\"9000001X\""),
-        "field `holder.agb_code`",
-    );
-    broken(
-        "ura.toml",
-        &replace(&z, "\"90000001\"", "\"900000001\""),
-        "field `holder.subscriber_number`",
-    );
+    broken("uzi.toml", &replace(&z, "\"900016528\"", "\"90001652\""), "field `holder.uzi_number`");
+    broken("role.toml", &replace(&z, "\"01.015\"", "\"01015\""), "field `holder.role`");
+    broken("agb.toml", &replace(&z, "\"90000015\"", "\"9000001X\""), "field `holder.agb_code`");
+    broken("ura.toml", &replace(&z, "\"90000001\"", "\"900000001\""), "field `holder.subscriber_number`");
 }
 
 #[test]
 fn serial_too_long() {
-    let text = replace(
-        &fixture_text("zorg-id"),
-        "\"9100000000000001\"",
-        "\"91000000000000011\"",
-    );
+    let text = replace(&fixture_text("zorg-id"), "\"9100000000000001\"", "\"91000000000000011\"");
     broken("serial.toml", &text, "field `serial`");
 }
 
 #[test]
 fn uzi_keys_are_injected() {
-    let text = replace(
-        &fixture_text("uzi-medewerker"),
-        "key_source = \"injected\"",
-        "key_source = \"on-card\"",
-    );
+    let text = replace(&fixture_text("uzi-medewerker"), "key_source = \"injected\"", "key_source = \"on-card\"");
     broken("source.toml", &text, "field `key_source`");
 }
 
 #[test]
 fn unknown_field() {
-    let text = replace(
-        &fixture_text("zorg-id"),
-        "serial = ",
-        "colour = \"blue\"\nserial = ",
-    );
+    let text = replace(&fixture_text("zorg-id"), "serial = ", "colour = \"blue\"\nserial = ");
     let line = text[..text.find("colour").unwrap()].lines().count() + 1;
     let msg = broken("unknown.toml", &text, "colour");
     assert!(msg.contains("unknown field"), "{msg}");
     assert!(msg.contains(&format!("line {line}, column 1")), "{msg}");
 
-    let text = replace(
-        &fixture_text("zorg-id"),
-        "agb_code = ",
-        "big_number = \"1\"\nagb_code = ",
-    );
+    let text = replace(&fixture_text("zorg-id"), "agb_code = ", "big_number = \"1\"\nagb_code = ");
     broken("unknown-holder.toml", &text, "big_number");
 }
 
@@ -319,11 +235,7 @@ fn atr_checks() {
     assert!(check_atr(&UZI_ATR).is_ok());
     // T=0 only: no TCK.
     assert!(check_atr(&[0x3B, 0x02, 0x14, 0x50]).is_ok());
-    assert!(
-        check_atr(&[0x3B, 0x02, 0x14, 0x50, 0x00])
-            .unwrap_err()
-            .contains("no TCK")
-    );
+    assert!(check_atr(&[0x3B, 0x02, 0x14, 0x50, 0x00]).unwrap_err().contains("no TCK"));
     assert!(check_atr(&[]).is_err());
     assert!(check_atr(&[0x3B]).unwrap_err().contains("T0"));
     assert!(check_atr(&[0x3B, 0x80]).unwrap_err().contains("TD1"));
