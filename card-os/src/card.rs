@@ -363,7 +363,12 @@ impl CardState {
 
     /// Write a new image with `patches` and `data_used` bytes of file contents, then reload the metadata from
     /// it, so RAM always mirrors what would survive a power cut.
-    pub(crate) fn commit<P: Platform>(&mut self, platform: &mut P, data_used: u16, patches: &[Patch<'_>]) -> Result<(), Status> {
+    pub(crate) fn commit<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        data_used: u16,
+        patches: &[Patch<'_>],
+    ) -> Result<(), Status> {
         let len = DATA_OFF + data_used as usize;
         if self.banks.commit(platform.nvm_mut(), len, patches).is_err() {
             self.halted = true;

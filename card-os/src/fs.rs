@@ -162,7 +162,9 @@ impl FileSpec {
                 (0x83, [hi, lo]) => id = Some(FileId(u16::from_be_bytes([*hi, *lo]))),
                 (0x80, [hi, lo]) => size = Some(u16::from_be_bytes([*hi, *lo])),
                 (0x84, n) if !n.is_empty() => name = Some(DfName::from_slice(n).map_err(|_| Status::IncorrectData)?),
-                (0x86, [r, u]) => access = Some((crate::apdu::access_from_byte(*r)?, crate::apdu::access_from_byte(*u)?)),
+                (0x86, [r, u]) => {
+                    access = Some((crate::apdu::access_from_byte(*r)?, crate::apdu::access_from_byte(*u)?))
+                }
                 (0x88, [s]) if (1..=30).contains(s) => sfi = Some(*s),
                 (0x8A, _) => {}
                 _ => return Err(Status::IncorrectData),
@@ -206,12 +208,7 @@ impl FileTable {
     }
 
     fn children(&self, df: FileIndex) -> impl Iterator<Item = (FileIndex, &FileEntry)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(move |(_, e)| e.parent == df)
-            .map(|(i, e)| (i as FileIndex, e))
+        self.entries.iter().enumerate().skip(1).filter(move |(_, e)| e.parent == df).map(|(i, e)| (i as FileIndex, e))
     }
 
     /// A direct child of `df` with this FID.
@@ -234,9 +231,7 @@ impl FileTable {
 
     /// An EF of the DF with this short EF identifier.
     pub fn by_sfi(&self, df: FileIndex, sfi: u8) -> Option<FileIndex> {
-        self.children(df)
-            .find(|(_, e)| matches!(e.kind, FileKind::Ef { sfi: Some(s), .. } if s == sfi))
-            .map(|(i, _)| i)
+        self.children(df).find(|(_, e)| matches!(e.kind, FileKind::Ef { sfi: Some(s), .. } if s == sfi)).map(|(i, _)| i)
     }
 
     /// Resolve a SELECT target, starting from the current DF (ISO 7816-4 §7.1.1 search order for P1 `00`:
@@ -280,7 +275,13 @@ impl FileTable {
     }
 
     /// FCP (`62`) or FCI (`6F`) template for a file (ISO 7816-4 §7.4, table 12).
-    pub fn control_parameters(&self, index: FileIndex, template: u8, life_cycle: u8, out: &mut Vec<u8, 64>) -> Result<(), Status> {
+    pub fn control_parameters(
+        &self,
+        index: FileIndex,
+        template: u8,
+        life_cycle: u8,
+        out: &mut Vec<u8, 64>,
+    ) -> Result<(), Status> {
         let entry = self.get(index).ok_or(Status::FileNotFound)?;
         let mut body: Vec<u8, 62> = Vec::new();
         let mut put = |bytes: &[u8]| body.extend_from_slice(bytes).map_err(|_| Status::NoPreciseDiagnosis);
@@ -330,7 +331,12 @@ impl CardState {
     }
 
     /// SELECT (ISO 7816-4 §11.2.2). Selecting the IsoApplet AID answers its version bytes, as IsoApplet does.
-    pub(crate) fn select(&mut self, by: &SelectBy, what: SelectAnswer, answer: &mut Vec<u8, MAX_ANSWER>) -> Result<(), Status> {
+    pub(crate) fn select(
+        &mut self,
+        by: &SelectBy,
+        what: SelectAnswer,
+        answer: &mut Vec<u8, MAX_ANSWER>,
+    ) -> Result<(), Status> {
         let index = self.meta.files.resolve(self.session.current_df, by)?;
         let entry = self.meta.files.get(index).ok_or(Status::FileNotFound)?;
         if entry.is_df() {
@@ -394,7 +400,13 @@ impl CardState {
     }
 
     /// UPDATE BINARY (ISO 7816-4 §11.3.5), atomic against power loss.
-    pub(crate) fn update_binary<P: Platform>(&mut self, platform: &mut P, sfi: Option<u8>, offset: usize, data: &[u8]) -> Result<(), Status> {
+    pub(crate) fn update_binary<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        sfi: Option<u8>,
+        offset: usize,
+        data: &[u8],
+    ) -> Result<(), Status> {
         let (index, size, start) = self.binary_target(sfi)?;
         let update = self.meta.files.entries[index as usize].update;
         if !self.may(update) {

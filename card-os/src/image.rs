@@ -164,9 +164,7 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
         let id = FileId(u16::from_be_bytes([r[0], r[1]]));
         let parent = r[2];
         let kind = match r[3] {
-            0x38 => FileKind::Df {
-                name: bounded::<16>(&r[12..], 16).ok_or(bad("DF name length"))?,
-            },
+            0x38 => FileKind::Df { name: bounded::<16>(&r[12..], 16).ok_or(bad("DF name length"))? },
             0x01 => {
                 let size = u16::from_be_bytes([r[8], r[9]]);
                 let offset = u16::from_be_bytes([r[10], r[11]]);
@@ -319,5 +317,10 @@ pub fn inspect(nvm_bytes: &[u8]) -> Result<ImageSummary, ImageError> {
     let nvm = SliceNvm(nvm_bytes);
     let banks = Banks::find(&nvm)?;
     let meta = Meta::load(&nvm, &banks)?;
-    Ok(ImageSummary { sequence: banks.seq, body_len: banks.body_len, life_cycle: meta.life_cycle(), serial: meta.serial })
+    Ok(ImageSummary {
+        sequence: banks.seq,
+        body_len: banks.body_len,
+        life_cycle: meta.life_cycle(),
+        serial: meta.serial,
+    })
 }

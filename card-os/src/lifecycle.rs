@@ -146,7 +146,6 @@ impl Validity {
     }
 }
 
-
 use heapless::Vec;
 
 use crate::apdu::DataObject;

@@ -133,7 +133,12 @@ impl Banks {
 
     /// Write a new image into the other bank: the current body with `patches` applied, `new_len` bytes long
     /// (bytes past the old body are zero). The header goes last; only then is the new bank current.
-    pub fn commit<N: Nvm + ?Sized>(&mut self, nvm: &mut N, new_len: usize, patches: &[Patch<'_>]) -> Result<(), NvmError> {
+    pub fn commit<N: Nvm + ?Sized>(
+        &mut self,
+        nvm: &mut N,
+        new_len: usize,
+        patches: &[Patch<'_>],
+    ) -> Result<(), NvmError> {
         if new_len > MAX_BODY || patches.iter().any(|p| p.offset + p.bytes.len() > new_len) {
             return Err(NvmError::OutOfRange);
         }

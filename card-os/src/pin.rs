@@ -144,7 +144,6 @@ pub fn matches(stored: &Secret, presented: &[u8]) -> bool {
     bool::from(same_len & same_bytes)
 }
 
-
 use crate::apdu::{ChangeMode, ResetMode, VerifyAction};
 use crate::card::CardState;
 use crate::image::encode;
@@ -188,7 +187,12 @@ impl CardState {
     }
 
     /// VERIFY (ISO 7816-4 §11.5.6).
-    pub(crate) fn verify<P: Platform>(&mut self, platform: &mut P, r: PinRef, action: VerifyAction<'_>) -> Result<(), Status> {
+    pub(crate) fn verify<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        r: PinRef,
+        action: VerifyAction<'_>,
+    ) -> Result<(), Status> {
         match action {
             VerifyAction::LogOut => {
                 if r == PinRef::User {
@@ -228,7 +232,12 @@ impl CardState {
 
     /// CHANGE REFERENCE DATA (ISO 7816-4 §11.5.7): `old‖new` for the user PIN, or the first value of the PIN or
     /// PUK during personalisation.
-    pub(crate) fn change_reference_data<P: Platform>(&mut self, platform: &mut P, r: PinRef, mode: ChangeMode<'_>) -> Result<(), Status> {
+    pub(crate) fn change_reference_data<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        r: PinRef,
+        mode: ChangeMode<'_>,
+    ) -> Result<(), Status> {
         let pin = *self.meta.pin(r);
         match mode {
             ChangeMode::NewOnly(new) => {
@@ -267,7 +276,12 @@ impl CardState {
     }
 
     /// RESET RETRY COUNTER (ISO 7816-4 §11.5.10) with the PUK. The last wrong PUK blocks the card for good.
-    pub(crate) fn reset_retry_counter<P: Platform>(&mut self, platform: &mut P, r: PinRef, mode: ResetMode<'_>) -> Result<(), Status> {
+    pub(crate) fn reset_retry_counter<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        r: PinRef,
+        mode: ResetMode<'_>,
+    ) -> Result<(), Status> {
         let puk = *self.meta.pin(PinRef::Puk);
         let pin = *self.meta.pin(r);
         self.presentable(PinRef::Puk)?;

@@ -6,9 +6,9 @@
 
 use heapless::Vec;
 use p256::ecdsa::{Signature, SigningKey};
+use p256::elliptic_curve::Generate;
 use p256::{FieldBytes, NistP256, NonZeroScalar};
 use sha2::{Digest, Sha256};
-use p256::elliptic_curve::Generate;
 use zeroize::Zeroize;
 
 use crate::apdu::{KeyPairAction, SignAlgorithm, Template};
@@ -22,7 +22,12 @@ use crate::status::Status;
 
 impl CardState {
     /// MSE SET (ISO 7816-8 §5.2, ISO 7816-4 §11.5.11): choose the key for the next signature or authentication.
-    pub(crate) fn manage_security_environment(&mut self, template: Template, key: KeyRef, algorithm: SignAlgorithm) -> Result<(), Status> {
+    pub(crate) fn manage_security_environment(
+        &mut self,
+        template: Template,
+        key: KeyRef,
+        algorithm: SignAlgorithm,
+    ) -> Result<(), Status> {
         if self.meta.keys[key.index()].is_none() {
             return Err(Status::ReferenceNotFound);
         }
@@ -149,13 +154,24 @@ impl CardState {
     }
 
     /// PUT DATA with a private scalar: the UZI personaliser's key injection (CPS §6.1.1).
-    pub(crate) fn import_private_key<P: Platform>(&mut self, platform: &mut P, key: KeyRef, scalar: &[u8]) -> Result<(), Status> {
+    pub(crate) fn import_private_key<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        key: KeyRef,
+        scalar: &[u8],
+    ) -> Result<(), Status> {
         self.require_personalisation()?;
         let signing = SigningKey::from_slice(scalar).map_err(|_| Status::IncorrectData)?;
         self.store_key(platform, key, &signing, KeyOrigin::Imported).map(|_| ())
     }
 
-    fn store_key<P: Platform>(&mut self, platform: &mut P, key: KeyRef, signing: &SigningKey, origin: KeyOrigin) -> Result<[u8; 65], Status> {
+    fn store_key<P: Platform>(
+        &mut self,
+        platform: &mut P,
+        key: KeyRef,
+        signing: &SigningKey,
+        origin: KeyOrigin,
+    ) -> Result<[u8; 65], Status> {
         let point = signing.verifying_key().to_sec1_point(false);
         let public: [u8; 65] = point.as_bytes().try_into().map_err(|_| Status::NoPreciseDiagnosis)?;
         let mut scalar: [u8; 32] = signing.to_bytes().into();

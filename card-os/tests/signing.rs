@@ -1,9 +1,9 @@
 //! Signing: MSE + PSO CDS, INTERNAL AUTHENTICATE, key generation and import (ISO 7816-8).
 mod common;
 use common::*;
+use p256::ecdsa::Signature;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use p256::ecdsa::Signature;
 use sha2::Digest;
 
 #[test]
@@ -62,7 +62,11 @@ fn internal_authenticate_signs_the_challenge() {
     let (der, sw) = tx_bytes(&mut card, &apdu(0x88, 0, 1, &challenge, Some(0)));
     assert_eq!(sw, 0x9000);
     key.verify(&challenge, &Signature::from_der(&der).unwrap()).unwrap();
-    assert_eq!(tx_bytes(&mut card, &apdu(0x88, 0, 2, &challenge, Some(0))).1, 0x6985, "signature key is not for authentication");
+    assert_eq!(
+        tx_bytes(&mut card, &apdu(0x88, 0, 2, &challenge, Some(0))).1,
+        0x6985,
+        "signature key is not for authentication"
+    );
 }
 
 #[test]

@@ -70,9 +70,11 @@ pub fn new_card(profile: &Profile, pki: &TestPki, options: &NewCardOptions) -> R
     let mut reader = InProcessReader::with_card(card);
     let mut certificates = Vec::new();
     if profile.personalised {
-        reader
-            .power_on()
-            .map_err(|source| CardNewError::Reader { profile: profile.name.clone(), step: "power on".into(), source })?;
+        reader.power_on().map_err(|source| CardNewError::Reader {
+            profile: profile.name.clone(),
+            step: "power on".into(),
+            source,
+        })?;
         let issued_at = options.issued_at.unwrap_or_else(|| card_os::Clock::now(&clock.clock()) as i64);
         certificates = personalise(&mut reader, profile, pki, &serial, issued_at)?;
         reader.power_off();
@@ -180,7 +182,8 @@ impl<'a> Personaliser<'a> {
 
     /// GENERATE ASYMMETRIC KEY PAIR on the card; the public point from the `7F49` answer.
     pub fn generate_key(&mut self, key_ref: u8) -> Result<Vec<u8>, CardNewError> {
-        let answer = self.send(&format!("GENERATE KEY {key_ref}"), &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?;
+        let answer =
+            self.send(&format!("GENERATE KEY {key_ref}"), &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?;
         match answer.as_slice() {
             [0x7F, 0x49, 0x43, 0x86, 0x41, point @ ..] if point.len() == 65 => Ok(point.to_vec()),
             _ => Err(CardNewError::Invalid {
@@ -254,10 +257,10 @@ pub fn personalise(
 ) -> Result<Vec<(u8, Vec<u8>)>, CardNewError> {
     let name = profile.name.clone();
     let pki_err = |e| CardNewError::Pki(name.clone(), e);
-    let holder_spec = profile
-        .holder
-        .as_ref()
-        .ok_or_else(|| CardNewError::Invalid { profile: name.clone(), problem: "a personalised card needs a holder".into() })?;
+    let holder_spec = profile.holder.as_ref().ok_or_else(|| CardNewError::Invalid {
+        profile: name.clone(),
+        problem: "a personalised card needs a holder".into(),
+    })?;
     let (issuer, holder_type) = match profile.kind {
         CardKind::Uzi(t) => (Issuer::Uzi(t), t),
         CardKind::ZorgId => (Issuer::ZorgId, crate::pki::HolderType::N),
@@ -301,7 +304,9 @@ pub fn personalise(
         .ca_chain(issuer)
         .into_iter()
         .enumerate()
-        .map(|(i, der)| (if i == 0 { issuer.common_name().to_string() } else { crate::pki::ROOT_COMMON_NAME.to_string() }, der))
+        .map(|(i, der)| {
+            (if i == 0 { issuer.common_name().to_string() } else { crate::pki::ROOT_COMMON_NAME.to_string() }, der)
+        })
         .collect();
     let token = TokenSpec {
         serial: serial.into(),

@@ -19,8 +19,20 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
     let _ = writeln!(out, "serial      {}", String::from_utf8_lossy(&info.serial));
     let _ = writeln!(out, "ATR         {}", hex::encode_upper(&info.atr));
     let _ = writeln!(out, "life cycle  {}", info.life_cycle);
-    let _ = writeln!(out, "PIN         {} of {} tries left{}", info.pin.left, info.pin.max, if info.pin.initialised { "" } else { " (not set)" });
-    let _ = writeln!(out, "PUK         {} of {} tries left{}", info.puk.left, info.puk.max, if info.puk.initialised { "" } else { " (not set)" });
+    let _ = writeln!(
+        out,
+        "PIN         {} of {} tries left{}",
+        info.pin.left,
+        info.pin.max,
+        if info.pin.initialised { "" } else { " (not set)" }
+    );
+    let _ = writeln!(
+        out,
+        "PUK         {} of {} tries left{}",
+        info.puk.left,
+        info.puk.max,
+        if info.puk.initialised { "" } else { " (not set)" }
+    );
     match info.validity {
         Some(v) => {
             let _ = writeln!(out, "validity    usable from {} , expired from {} (3 years)", v.from, v.until);
@@ -35,7 +47,13 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
             KeyRef::Signature => "signature (non-repudiation)",
             KeyRef::Encryption => "encryption",
         };
-        let _ = writeln!(out, "key {:02X}      {role}, {:?}, P-256 public key {}…", key.key.to_byte(), key.origin, &hex::encode_upper(&key.public[..9]));
+        let _ = writeln!(
+            out,
+            "key {:02X}      {role}, {:?}, P-256 public key {}…",
+            key.key.to_byte(),
+            key.origin,
+            &hex::encode_upper(&key.public[..9])
+        );
     }
     if !matches!(info.life_cycle, LifeCycle::Blank | LifeCycle::Terminated) && reader.power_on().is_ok() {
         for (fid, what) in [(0x4301u16, "authentication"), (0x4302, "signature"), (0x4303, "encryption")] {
@@ -62,7 +80,10 @@ pub fn read_file(reader: &mut dyn Transmit, path: &[u8]) -> Option<Vec<u8>> {
     select.extend_from_slice(path);
     select.push(0x00);
     let fcp = reader.transmit(&select).ok()?;
-    let size = fcp.windows(2).position(|w| w == [0x80, 0x02]).map(|i| u16::from_be_bytes([fcp[i + 2], fcp[i + 3]]) as usize)?;
+    let size = fcp
+        .windows(2)
+        .position(|w| w == [0x80, 0x02])
+        .map(|i| u16::from_be_bytes([fcp[i + 2], fcp[i + 3]]) as usize)?;
     let mut data = Vec::with_capacity(size);
     while data.len() < size {
         let n = (size - data.len()).min(0xE0);

@@ -29,8 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use der::asn1::{
-    Ia5String, Ia5StringRef, ObjectIdentifier, PrintableString, PrintableStringRef,
-    TeletexStringRef, Utf8StringRef,
+    Ia5String, Ia5StringRef, ObjectIdentifier, PrintableString, PrintableStringRef, TeletexStringRef, Utf8StringRef,
 };
 use der::pem::LineEnding;
 use der::referenced::OwnedToRef;
@@ -40,8 +39,7 @@ use p256::ecdsa::{DerSignature, SigningKey};
 use p256::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 use spki::{
-    DynSignatureAlgorithmIdentifier, SignatureBitStringEncoding, SubjectPublicKeyInfoOwned,
-    SubjectPublicKeyInfoRef,
+    DynSignatureAlgorithmIdentifier, SignatureBitStringEncoding, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
 };
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::builder::profile::BuilderProfile;
@@ -52,8 +50,8 @@ use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints,
-    CrlNumber, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints, CrlNumber, ExtendedKeyUsage,
+    KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -99,21 +97,16 @@ pub const OID_CA_ZORG_ID_TEST: &str = "2.16.528.1.1007.99.400";
 
 /// TEST certificate policy OIDs for the authentication / signature / encryption certificates.
 /// The real UZI policies live under 2.16.528.1.1003.1.2.8.*; these deliberately do not.
-pub const OID_POLICY_AUTH_TEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.211");
+pub const OID_POLICY_AUTH_TEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.211");
 /// TEST policy OID of the non-repudiation (signature) certificate.
-pub const OID_POLICY_SIGN_TEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.212");
+pub const OID_POLICY_SIGN_TEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.212");
 /// TEST policy OID of the encryption certificate.
-pub const OID_POLICY_ENC_TEST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.213");
+pub const OID_POLICY_ENC_TEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.213");
 
 const OID_EKU_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
-const OID_EKU_EMAIL_PROTECTION: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
+const OID_EKU_EMAIL_PROTECTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
 /// Microsoft Document Signing.
-const OID_EKU_MS_DOCUMENT_SIGNING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.12");
+const OID_EKU_MS_DOCUMENT_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.12");
 /// Microsoft Encrypting File System.
 const OID_EKU_MS_EFS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.4");
 
@@ -182,11 +175,7 @@ pub enum CertRole {
 
 impl CertRole {
     /// All roles, in the order they appear on a card.
-    pub const ALL: [CertRole; 3] = [
-        CertRole::Authentication,
-        CertRole::Signature,
-        CertRole::Encryption,
-    ];
+    pub const ALL: [CertRole; 3] = [CertRole::Authentication, CertRole::Signature, CertRole::Encryption];
 
     /// One byte identifying the role in serial-number derivation.
     fn tag(self) -> u8 {
@@ -218,12 +207,8 @@ pub enum Issuer {
 
 impl Issuer {
     /// All issuing (intermediate) CAs.
-    pub const ALL: [Issuer; 4] = [
-        Issuer::Uzi(HolderType::Z),
-        Issuer::Uzi(HolderType::N),
-        Issuer::Uzi(HolderType::M),
-        Issuer::ZorgId,
-    ];
+    pub const ALL: [Issuer; 4] =
+        [Issuer::Uzi(HolderType::Z), Issuer::Uzi(HolderType::N), Issuer::Uzi(HolderType::M), Issuer::ZorgId];
 
     /// File stem of this CA in `fixtures/pki/` (`<stem>.key.pem`, `<stem>.cert.pem`) and of
     /// its CRL (`<CRL_BASE_URL>/<stem>.crl`).
@@ -360,9 +345,7 @@ pub enum PkiError {
         issuer: &'static str,
     },
     /// A time is outside what an X.509 certificate can carry.
-    #[error(
-        "time {unix} (Unix seconds) is out of range for X.509 ({what}); use a time between 1970 and 9999"
-    )]
+    #[error("time {unix} (Unix seconds) is out of range for X.509 ({what}); use a time between 1970 and 9999")]
     Time {
         /// Which time.
         what: &'static str,
@@ -424,10 +407,7 @@ impl std::fmt::Debug for TestPki {
         // Never print key material, even test keys.
         f.debug_struct("TestPki")
             .field("root", &self.root.file_stem)
-            .field(
-                "issuing",
-                &self.issuing.iter().map(|c| c.file_stem).collect::<Vec<_>>(),
-            )
+            .field("issuing", &self.issuing.iter().map(|c| c.file_stem).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -440,20 +420,9 @@ impl TestPki {
     pub fn load(dir: &Path) -> Result<TestPki, PkiError> {
         let root_key = read_key(&dir.join(format!("{ROOT_FILE_STEM}.key.pem")))?;
         let root_name = ca_name(ROOT_COMMON_NAME, "zorgcard TEST", None)?;
-        let root_cert = build_ca_cert(
-            &root_key,
-            &root_key,
-            root_name.clone(),
-            root_name.clone(),
-            ROOT_FILE_STEM,
-            None,
-        )?;
-        let root = Ca {
-            der: root_cert.to_der()?,
-            cert: root_cert,
-            key: root_key,
-            file_stem: ROOT_FILE_STEM,
-        };
+        let root_cert =
+            build_ca_cert(&root_key, &root_key, root_name.clone(), root_name.clone(), ROOT_FILE_STEM, None)?;
+        let root = Ca { der: root_cert.to_der()?, cert: root_cert, key: root_key, file_stem: ROOT_FILE_STEM };
 
         let mut issuing = Vec::with_capacity(Issuer::ALL.len());
         for issuer in Issuer::ALL {
@@ -463,20 +432,8 @@ impl TestPki {
                 Issuer::ZorgId => ("TEST VZVZ", None),
             };
             let subject = ca_name(issuer.common_name(), org, org_id)?;
-            let cert = build_ca_cert(
-                &key,
-                &root.key,
-                subject,
-                root_name.clone(),
-                issuer.file_stem(),
-                Some(0),
-            )?;
-            issuing.push(Ca {
-                der: cert.to_der()?,
-                cert,
-                key,
-                file_stem: issuer.file_stem(),
-            });
+            let cert = build_ca_cert(&key, &root.key, subject, root_name.clone(), issuer.file_stem(), Some(0))?;
+            issuing.push(Ca { der: cert.to_der()?, cert, key, file_stem: issuer.file_stem() });
         }
         Ok(TestPki { root, issuing })
     }
@@ -516,10 +473,8 @@ impl TestPki {
         issued_at: i64,
     ) -> Result<Vec<u8>, PkiError> {
         validate_holder(issuer, holder)?;
-        let public_key =
-            p256::PublicKey::from_sec1_bytes(public_key_sec1).map_err(|_| PkiError::PublicKey {
-                len: public_key_sec1.len(),
-            })?;
+        let public_key = p256::PublicKey::from_sec1_bytes(public_key_sec1)
+            .map_err(|_| PkiError::PublicKey { len: public_key_sec1.len() })?;
         let spki = SubjectPublicKeyInfoOwned::from_key(&public_key)?;
 
         let not_before = unix_to_time(issued_at, "issued_at")?;
@@ -531,15 +486,11 @@ impl TestPki {
         let profile = Profile {
             subject,
             issuer: ca.cert.tbs_certificate().subject().clone(),
-            basic_constraints: BasicConstraints {
-                ca: false,
-                path_len_constraint: None,
-            },
+            basic_constraints: BasicConstraints { ca: false, path_len_constraint: None },
             extra: extensions,
         };
         let serial = derived_serial(&[b"zorgcard end-entity", card_serial, &[role.tag()]])?;
-        let builder =
-            CertificateBuilder::new(profile, serial, Validity::new(not_before, not_after), spki)?;
+        let builder = CertificateBuilder::new(profile, serial, Validity::new(not_before, not_after), spki)?;
         let cert = builder.build::<_, DerSignature>(&ca.key)?;
         Ok(cert.to_der()?)
     }
@@ -565,12 +516,7 @@ impl TestPki {
     pub fn ca_certificate_files(&self) -> Result<Vec<(String, String)>, PkiError> {
         std::iter::once(&self.root)
             .chain(self.issuing.iter())
-            .map(|ca| {
-                Ok((
-                    format!("{}.cert.pem", ca.file_stem),
-                    ca.cert.to_pem(LineEnding::LF)?,
-                ))
-            })
+            .map(|ca| Ok((format!("{}.cert.pem", ca.file_stem), ca.cert.to_pem(LineEnding::LF)?)))
             .collect()
     }
 
@@ -580,12 +526,7 @@ impl TestPki {
     /// identifier (x509-cert's `CrlBuilder` would copy the CA certificate's AKI, which for an
     /// intermediate names the root's key, so the `TbsCertList` is assembled here and signed
     /// with the CA key).
-    pub fn crl(
-        &self,
-        issuer: Issuer,
-        revoked: &[RevokedEntry],
-        this_update: i64,
-    ) -> Result<Vec<u8>, PkiError> {
+    pub fn crl(&self, issuer: Issuer, revoked: &[RevokedEntry], this_update: i64) -> Result<Vec<u8>, PkiError> {
         let ca = self.ca(issuer);
         let issuer_name = ca.cert.tbs_certificate().subject().clone();
 
@@ -600,24 +541,13 @@ impl TestPki {
             })
             .collect::<Result<Vec<_>, PkiError>>()?;
 
-        let crl_number =
-            CrlNumber::try_from(u64::try_from(this_update).map_err(|_| PkiError::Time {
-                what: "this_update",
-                unix: this_update,
-            })?)?;
-        let ski = SubjectKeyIdentifier::try_from(
-            ca.cert
-                .tbs_certificate()
-                .subject_public_key_info()
-                .owned_to_ref(),
+        let crl_number = CrlNumber::try_from(
+            u64::try_from(this_update).map_err(|_| PkiError::Time { what: "this_update", unix: this_update })?,
         )?;
-        let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(ski.0),
-            ..Default::default()
-        };
+        let ski = SubjectKeyIdentifier::try_from(ca.cert.tbs_certificate().subject_public_key_info().owned_to_ref())?;
+        let aki = AuthorityKeyIdentifier { key_identifier: Some(ski.0), ..Default::default() };
         let aki_ext = (&aki).to_extension(&issuer_name, &[])?;
-        let number_ext =
-            (&crl_number).to_extension(&issuer_name, std::slice::from_ref(&aki_ext))?;
+        let number_ext = (&crl_number).to_extension(&issuer_name, std::slice::from_ref(&aki_ext))?;
         let crl_extensions = vec![aki_ext, number_ext];
 
         let signature_algorithm = ca.key.signature_algorithm_identifier()?;
@@ -630,33 +560,19 @@ impl TestPki {
                 this_update.saturating_add(CRL_VALIDITY_SECS),
                 "this_update + CRL validity",
             )?),
-            revoked_certificates: if revoked_certificates.is_empty() {
-                None
-            } else {
-                Some(revoked_certificates)
-            },
+            revoked_certificates: if revoked_certificates.is_empty() { None } else { Some(revoked_certificates) },
             crl_extensions: Some(crl_extensions),
         };
         let tbs_der = tbs.to_der()?;
-        let sig: DerSignature = ca
-            .key
-            .try_sign(&tbs_der)
-            .map_err(|e| PkiError::Build(e.to_string()))?;
-        let crl = CertificateList {
-            tbs_cert_list: tbs,
-            signature_algorithm,
-            signature: sig.to_bitstring()?,
-        };
+        let sig: DerSignature = ca.key.try_sign(&tbs_der).map_err(|e| PkiError::Build(e.to_string()))?;
+        let crl = CertificateList { tbs_cert_list: tbs, signature_algorithm, signature: sig.to_bitstring()? };
         Ok(crl.to_der()?)
     }
 }
 
 /// `<workspace>/fixtures/pki`, where the committed TEST PKI lives.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
-        .join("pki")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join("pki")
 }
 
 /// The same calendar date three years later at the same time of day (UTC); 29 February
@@ -781,11 +697,7 @@ pub fn certificate_summary(der: &[u8]) -> Result<CertSummary, PkiError> {
                 (ku.encipher_only(), "encipherOnly"),
                 (ku.decipher_only(), "decipherOnly"),
             ];
-            names
-                .iter()
-                .filter(|(set, _)| *set)
-                .map(|(_, n)| (*n).to_string())
-                .collect()
+            names.iter().filter(|(set, _)| *set).map(|(_, n)| (*n).to_string()).collect()
         }
         None => Vec::new(),
     };
@@ -794,11 +706,7 @@ pub fn certificate_summary(der: &[u8]) -> Result<CertSummary, PkiError> {
         None => Vec::new(),
     };
     let policies = match tbs.get_extension::<CertificatePolicies>().map_err(parse)? {
-        Some((_, p)) => {
-            p.0.iter()
-                .map(|pi| pi.policy_identifier.to_string())
-                .collect()
-        }
+        Some((_, p)) => p.0.iter().map(|pi| pi.policy_identifier.to_string()).collect(),
         None => Vec::new(),
     };
     let is_ca = match tbs.get_extension::<BasicConstraints>().map_err(parse)? {
@@ -821,11 +729,7 @@ pub fn certificate_summary(der: &[u8]) -> Result<CertSummary, PkiError> {
         policies,
         is_ca,
         has_email,
-        public_key_sec1: tbs
-            .subject_public_key_info()
-            .subject_public_key
-            .raw_bytes()
-            .to_vec(),
+        public_key_sec1: tbs.subject_public_key_info().subject_public_key.raw_bytes().to_vec(),
     })
 }
 
@@ -863,24 +767,15 @@ impl BuilderProfile for Profile {
         let ski = SubjectKeyIdentifier::try_from(spk)?;
         exts.push((&ski).to_extension(tbs.subject(), &exts)?);
         let issuer_ski = SubjectKeyIdentifier::try_from(issuer_spk)?;
-        let aki = AuthorityKeyIdentifier {
-            key_identifier: Some(issuer_ski.0),
-            ..Default::default()
-        };
+        let aki = AuthorityKeyIdentifier { key_identifier: Some(issuer_ski.0), ..Default::default() };
         exts.push((&aki).to_extension(tbs.subject(), &exts)?);
         Ok(exts)
     }
 }
 
 fn read_key(path: &Path) -> Result<SigningKey, PkiError> {
-    let pem = std::fs::read_to_string(path).map_err(|source| PkiError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| PkiError::Key {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    let pem = std::fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|e| PkiError::Key { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 /// `C=NL, O=<org>[, organizationIdentifier=<id>], CN=<cn>`, the order of the real UZI-register
@@ -907,26 +802,19 @@ fn build_ca_cert(
     let profile = Profile {
         subject,
         issuer,
-        basic_constraints: BasicConstraints {
-            ca: true,
-            path_len_constraint: path_len,
-        },
+        basic_constraints: BasicConstraints { ca: true, path_len_constraint: path_len },
         extra,
     };
     let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key())?;
     let serial = derived_serial(&[b"zorgcard TEST CA", file_stem.as_bytes()])?;
-    let validity = Validity::new(
-        unix_to_time(CA_NOT_BEFORE, "CA notBefore")?,
-        unix_to_time(CA_NOT_AFTER, "CA notAfter")?,
-    );
+    let validity =
+        Validity::new(unix_to_time(CA_NOT_BEFORE, "CA notBefore")?, unix_to_time(CA_NOT_AFTER, "CA notAfter")?);
     let builder = CertificateBuilder::new(profile, serial, validity, spki)?;
     Ok(builder.build::<_, DerSignature>(issuer_key)?)
 }
 
 fn check_digits(field: &'static str, value: &str, len: Option<usize>) -> Result<(), PkiError> {
-    let ok = !value.is_empty()
-        && value.bytes().all(|b| b.is_ascii_digit())
-        && len.is_none_or(|l| value.len() == l);
+    let ok = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) && len.is_none_or(|l| value.len() == l);
     if ok {
         Ok(())
     } else {
@@ -942,10 +830,7 @@ fn check_digits(field: &'static str, value: &str, len: Option<usize>) -> Result<
 
 fn check_text(field: &'static str, value: &str) -> Result<(), PkiError> {
     if value.trim().is_empty() {
-        return Err(PkiError::Holder {
-            field,
-            reason: "must not be empty".into(),
-        });
+        return Err(PkiError::Holder { field, reason: "must not be empty".into() });
     }
     if value.contains('@') {
         return Err(PkiError::Holder {
@@ -962,10 +847,7 @@ fn validate_holder(issuer: Issuer, holder: &Holder) -> Result<(), PkiError> {
     if let Issuer::Uzi(t) = issuer
         && t != holder.holder_type
     {
-        return Err(PkiError::IssuerMismatch {
-            holder_type: holder.holder_type,
-            issuer: issuer.common_name(),
-        });
+        return Err(PkiError::IssuerMismatch { holder_type: holder.holder_type, issuer: issuer.common_name() });
     }
     check_digits("uzi_number", &holder.uzi_number, Some(9))?;
     check_digits("subscriber_number", &holder.subscriber_number, None)?;
@@ -973,11 +855,7 @@ fn validate_holder(issuer: Issuer, holder: &Holder) -> Result<(), PkiError> {
     check_text("common_name", &holder.common_name)?;
     check_text("organisation", &holder.organisation)?;
     check_text("role", &holder.role)?;
-    if !holder
-        .role
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'-')
-    {
+    if !holder.role.bytes().all(|b| b.is_ascii_graphic() && b != b'-') {
         return Err(PkiError::Holder {
             field: "role",
             reason: format!(
@@ -987,16 +865,15 @@ fn validate_holder(issuer: Issuer, holder: &Holder) -> Result<(), PkiError> {
         });
     }
     if needs_personal_name(issuer, holder) {
-        for (field, value) in [
-            ("given_name", &holder.given_name),
-            ("surname", &holder.surname),
-        ] {
+        for (field, value) in [("given_name", &holder.given_name), ("surname", &holder.surname)] {
             match value {
                 Some(v) => check_text(field, v)?,
                 None => {
                     return Err(PkiError::Holder {
                         field,
-                        reason: "required for named holders (Z and N cards, ZORG-ID); only M cards have no personal name".into(),
+                        reason:
+                            "required for named holders (Z and N cards, ZORG-ID); only M cards have no personal name"
+                                .into(),
                     });
                 }
             }
@@ -1082,21 +959,15 @@ fn end_entity_extensions(
 
     // extendedKeyUsage (CPS §7.1).
     let eku = ExtendedKeyUsage(match role {
-        CertRole::Authentication => vec![
-            OID_EKU_CLIENT_AUTH,
-            OID_EKU_EMAIL_PROTECTION,
-            OID_EKU_MS_DOCUMENT_SIGNING,
-        ],
+        CertRole::Authentication => vec![OID_EKU_CLIENT_AUTH, OID_EKU_EMAIL_PROTECTION, OID_EKU_MS_DOCUMENT_SIGNING],
         CertRole::Signature => vec![OID_EKU_EMAIL_PROTECTION, OID_EKU_MS_DOCUMENT_SIGNING],
         CertRole::Encryption => vec![OID_EKU_EMAIL_PROTECTION, OID_EKU_MS_EFS],
     });
     exts.push((&eku).to_extension(subject, &exts)?);
 
     // certificatePolicies with the TEST policy OID of the role.
-    let policies = CertificatePolicies(vec![PolicyInformation {
-        policy_identifier: role.policy_oid(),
-        policy_qualifiers: None,
-    }]);
+    let policies =
+        CertificatePolicies(vec![PolicyInformation { policy_identifier: role.policy_oid(), policy_qualifiers: None }]);
     exts.push((&policies).to_extension(subject, &exts)?);
 
     // subjectAltName: otherName 2.5.5.5 (IA5String), plus the UPN on the authentication cert.
@@ -1116,9 +987,9 @@ fn end_entity_extensions(
 
     // cRLDistributionPoints at the local test CRL server.
     let dp = CrlDistributionPoints(vec![DistributionPoint {
-        distribution_point: Some(DistributionPointName::FullName(vec![
-            GeneralName::UniformResourceIdentifier(Ia5String::new(&issuer.crl_url())?),
-        ])),
+        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::UniformResourceIdentifier(
+            Ia5String::new(&issuer.crl_url())?,
+        )])),
         reasons: None,
         crl_issuer: None,
     }]);
@@ -1128,17 +999,11 @@ fn end_entity_extensions(
 }
 
 fn atv_utf8(oid: ObjectIdentifier, value: &str) -> Result<AttributeTypeAndValue, PkiError> {
-    Ok(AttributeTypeAndValue {
-        oid,
-        value: Any::encode_from(&Utf8StringRef::new(value)?)?,
-    })
+    Ok(AttributeTypeAndValue { oid, value: Any::encode_from(&Utf8StringRef::new(value)?)? })
 }
 
 fn atv_printable(oid: ObjectIdentifier, value: &str) -> Result<AttributeTypeAndValue, PkiError> {
-    Ok(AttributeTypeAndValue {
-        oid,
-        value: Any::encode_from(&PrintableString::new(value)?)?,
-    })
+    Ok(AttributeTypeAndValue { oid, value: Any::encode_from(&PrintableString::new(value)?)? })
 }
 
 /// A `Name` with one attribute per RDN, in the given (DER) order. x509-cert only exposes the
@@ -1173,14 +1038,9 @@ fn crl_serial(serial: &[u8]) -> Result<SerialNumber, PkiError> {
         let start = serial.iter().position(|&b| b != 0).unwrap_or(serial.len());
         &serial[start..]
     };
-    let err = |reason: String| PkiError::Serial {
-        serial_hex: hex::encode(serial),
-        reason,
-    };
+    let err = |reason: String| PkiError::Serial { serial_hex: hex::encode(serial), reason };
     if trimmed.is_empty() {
-        return Err(err(
-            "a serial number must be a positive integer, not zero".into()
-        ));
+        return Err(err("a serial number must be a positive integer, not zero".into()));
     }
     SerialNumber::new(trimmed).map_err(|e| err(format!("{e}; at most 20 bytes")))
 }
@@ -1200,9 +1060,7 @@ fn time_to_unix(t: Time) -> i64 {
 fn any_to_string(any: &Any) -> Option<String> {
     match any.tag() {
         Tag::Utf8String => Utf8StringRef::try_from(any).ok().map(|s| s.to_string()),
-        Tag::PrintableString => PrintableStringRef::try_from(any)
-            .ok()
-            .map(|s| s.to_string()),
+        Tag::PrintableString => PrintableStringRef::try_from(any).ok().map(|s| s.to_string()),
         Tag::Ia5String => Ia5StringRef::try_from(any).ok().map(|s| s.to_string()),
         Tag::TeletexString => TeletexStringRef::try_from(any).ok().map(|s| s.to_string()),
         _ => None,
@@ -1231,9 +1089,7 @@ fn attr_short_name(oid: &ObjectIdentifier) -> Option<&'static str> {
 fn name_to_string(name: &Name) -> String {
     name.iter()
         .map(|atv| {
-            let key = attr_short_name(&atv.oid)
-                .map(str::to_string)
-                .unwrap_or_else(|| atv.oid.to_string());
+            let key = attr_short_name(&atv.oid).map(str::to_string).unwrap_or_else(|| atv.oid.to_string());
             match any_to_string(&atv.value) {
                 Some(v) => format!("{key}={v}"),
                 None => format!("{key}=#{}", hex::encode(atv.value.value())),

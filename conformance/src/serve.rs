@@ -57,7 +57,12 @@ pub struct ServedSlot {
 }
 
 /// Make (or load) the card of one slot, in a reader that saves it to its image file if it has one.
-pub fn prepare_reader(spec: &SlotSpec, slot: usize, duplicate: bool, pki: &TestPki) -> Result<(InProcessReader, String), ServeError> {
+pub fn prepare_reader(
+    spec: &SlotSpec,
+    slot: usize,
+    duplicate: bool,
+    pki: &TestPki,
+) -> Result<(InProcessReader, String), ServeError> {
     if let Some(path) = &spec.card {
         if path.exists() {
             return Ok((InProcessReader::open(path)?, format!("{}", path.display())));
@@ -83,23 +88,29 @@ pub fn distinct_serial(serial: &str, slot: usize) -> String {
 }
 
 /// Start every slot; slot *i* connects to `base` port + `first_slot` + *i*.
-pub fn serve(specs: &[SlotSpec], base: SocketAddr, first_slot: usize, listen: bool, trace: Trace) -> Result<Vec<ServedSlot>, ServeError> {
+pub fn serve(
+    specs: &[SlotSpec],
+    base: SocketAddr,
+    first_slot: usize,
+    listen: bool,
+    trace: Trace,
+) -> Result<Vec<ServedSlot>, ServeError> {
     let pki = TestPki::fixtures()?;
     let mut served = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let slot = first_slot + i;
         let duplicate = specs.iter().filter(|s| s.profile == spec.profile && s.card.is_none()).count() > 1;
         let (reader, label) = prepare_reader(spec, slot, duplicate, &pki)?;
-        let serial = reader
-            .card()
-            .map(|c| String::from_utf8_lossy(&c.info().serial).into_owned())
-            .unwrap_or_default();
+        let serial = reader.card().map(|c| String::from_utf8_lossy(&c.info().serial).into_owned()).unwrap_or_default();
         let mut addr = base;
         addr.set_port(base.port().saturating_add(slot as u16));
         let config = if listen { VpcdConfig::listen(addr) } else { VpcdConfig::connect(addr) }.slot(slot);
         let shared = reader.into_shared();
-        let handle = VpcdServer::spawn(config, shared.clone(), trace.clone())
-            .map_err(|source| ServeError::Vpcd { slot, addr, source })?;
+        let handle = VpcdServer::spawn(config, shared.clone(), trace.clone()).map_err(|source| ServeError::Vpcd {
+            slot,
+            addr,
+            source,
+        })?;
         served.push(ServedSlot { slot, addr, label, serial, reader: shared, handle });
     }
     Ok(served)

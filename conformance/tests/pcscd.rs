@@ -245,17 +245,52 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
     tool_ok(
         "pkcs11-tool",
         &[
-            "--module", PKCS11, "--login", "--pin", "123456", "--sign", "--mechanism", mechanism, "--id", "01",
-            "--signature-format", "openssl", "-i", data.to_str().unwrap(), "-o", sig.to_str().unwrap(),
+            "--module",
+            PKCS11,
+            "--login",
+            "--pin",
+            "123456",
+            "--sign",
+            "--mechanism",
+            mechanism,
+            "--id",
+            "01",
+            "--signature-format",
+            "openssl",
+            "-i",
+            data.to_str().unwrap(),
+            "-o",
+            sig.to_str().unwrap(),
         ],
     );
     let cert = write(dir, "auth.der", &served.certificates[0].1);
     let pubkey = dir.join("pub.pem");
-    tool_ok("openssl", &["x509", "-inform", "DER", "-in", cert.to_str().unwrap(), "-pubkey", "-noout", "-out", pubkey.to_str().unwrap()]);
+    tool_ok(
+        "openssl",
+        &[
+            "x509",
+            "-inform",
+            "DER",
+            "-in",
+            cert.to_str().unwrap(),
+            "-pubkey",
+            "-noout",
+            "-out",
+            pubkey.to_str().unwrap(),
+        ],
+    );
     let digest = if mechanism == "ECDSA-SHA1" { "-sha1" } else { "-sha256" };
     let verified = tool_ok(
         "openssl",
-        &["dgst", digest, "-verify", pubkey.to_str().unwrap(), "-signature", sig.to_str().unwrap(), data.to_str().unwrap()],
+        &[
+            "dgst",
+            digest,
+            "-verify",
+            pubkey.to_str().unwrap(),
+            "-signature",
+            sig.to_str().unwrap(),
+            data.to_str().unwrap(),
+        ],
     );
     assert!(verified.contains("Verified OK"), "{verified}");
 }
@@ -382,7 +417,10 @@ fn zorgcard_serve_binary_prints_ready_and_opensc_sees_the_card() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.0.stdout.take().unwrap()), &mut line).unwrap();
     assert!(line.starts_with("ready"), "first line: {line}");
     let list = tool_ok("pkcs15-tool", &["-r", "0", "--list-certificates"]);
-    assert!(list.contains("Authenticatie") && !list.contains("Handtekening"), "an M pass has no signature certificate:\n{list}");
+    assert!(
+        list.contains("Authenticatie") && !list.contains("Handtekening"),
+        "an M pass has no signature certificate:\n{list}"
+    );
     std::io::Write::write_all(child.0.stdin.as_mut().unwrap(), b"quit\n").unwrap();
     assert!(child.0.wait().unwrap().success(), "`quit` ends zorgcard serve");
 }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conformance::pki::{
-    CertRole, Holder, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years,
-    certificate_pem, certificate_summary, crl_pem, fixtures_dir,
+    CertRole, Holder, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years, certificate_pem,
+    certificate_summary, crl_pem, fixtures_dir,
 };
 use p256::elliptic_curve::Generate;
 
@@ -21,15 +21,8 @@ fn openssl() -> &'static str {
 
 /// Runs openssl, returns (success, stdout + stderr).
 fn run_openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new(openssl())
-        .args(args)
-        .output()
-        .expect("run /usr/bin/openssl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(openssl()).args(args).output().expect("run /usr/bin/openssl");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -99,11 +92,7 @@ fn write_chain(dir: &Path, pki: &TestPki, issuer: Issuer, leaf: &[u8]) -> [PathB
     assert_eq!(chain[1], pki.root_der());
     [
         write(dir, "root.pem", &certificate_pem(&chain[1]).unwrap()),
-        write(
-            dir,
-            "intermediate.pem",
-            &certificate_pem(&chain[0]).unwrap(),
-        ),
+        write(dir, "intermediate.pem", &certificate_pem(&chain[0]).unwrap()),
         write(dir, "cert.pem", &certificate_pem(leaf).unwrap()),
     ]
 }
@@ -119,20 +108,14 @@ fn expected_san(issuer: Issuer, h: &Holder) -> String {
         Issuer::Uzi(HolderType::M) => ("2.16.528.1.1003.1.3.5.5.4", "M"),
         Issuer::ZorgId => ("2.16.528.1.1007.99.400", "N"),
     };
-    format!(
-        "{oid}-1-{}-{letter}-{}-{}-{}",
-        h.uzi_number, h.subscriber_number, h.role, h.agb_code
-    )
+    format!("{oid}-1-{}-{letter}-{}-{}-{}", h.uzi_number, h.subscriber_number, h.role, h.agb_code)
 }
 
 fn expected_key_usage(role: CertRole) -> Vec<String> {
     match role {
         CertRole::Authentication => vec!["digitalSignature".to_string()],
         CertRole::Signature => vec!["nonRepudiation".to_string()],
-        CertRole::Encryption => vec![
-            "keyEncipherment".to_string(),
-            "dataEncipherment".to_string(),
-        ],
+        CertRole::Encryption => vec!["keyEncipherment".to_string(), "dataEncipherment".to_string()],
     }
 }
 
@@ -173,26 +156,8 @@ fn loading_is_deterministic() {
     }
     let pk = fresh_public_key();
     let h = holder(HolderType::Z);
-    let c1 = a
-        .issue(
-            Issuer::Uzi(HolderType::Z),
-            &h,
-            CertRole::Signature,
-            &pk,
-            b"card-0001",
-            ISSUED_AT,
-        )
-        .unwrap();
-    let c2 = b
-        .issue(
-            Issuer::Uzi(HolderType::Z),
-            &h,
-            CertRole::Signature,
-            &pk,
-            b"card-0001",
-            ISSUED_AT,
-        )
-        .unwrap();
+    let c1 = a.issue(Issuer::Uzi(HolderType::Z), &h, CertRole::Signature, &pk, b"card-0001", ISSUED_AT).unwrap();
+    let c2 = b.issue(Issuer::Uzi(HolderType::Z), &h, CertRole::Signature, &pk, b"card-0001", ISSUED_AT).unwrap();
     assert_eq!(c1, c2, "issuing is a pure function of its inputs");
 }
 
@@ -200,26 +165,16 @@ fn loading_is_deterministic() {
 fn ca_certificates_have_test_names_and_verify() {
     let pki = pki();
     let dir = tempfile::tempdir().unwrap();
-    let root = write(
-        dir.path(),
-        "root.pem",
-        &certificate_pem(&pki.root_der()).unwrap(),
-    );
+    let root = write(dir.path(), "root.pem", &certificate_pem(&pki.root_der()).unwrap());
     let root_sum = certificate_summary(&pki.root_der()).unwrap();
-    assert_eq!(
-        root_sum.subject,
-        "C=NL, O=zorgcard TEST, CN=TEST Zorgcard Root CA"
-    );
+    assert_eq!(root_sum.subject, "C=NL, O=zorgcard TEST, CN=TEST Zorgcard Root CA");
     assert!(root_sum.is_ca);
     assert_eq!(root_sum.key_usage, ["keyCertSign", "cRLSign"]);
     for issuer in Issuer::ALL {
         let der = pki.ca_der(issuer);
         let sum = certificate_summary(&der).unwrap();
         assert!(sum.subject.contains("TEST"), "{}", sum.subject);
-        assert!(
-            sum.subject
-                .ends_with(&format!("CN={}", issuer.common_name()))
-        );
+        assert!(sum.subject.ends_with(&format!("CN={}", issuer.common_name())));
         assert_eq!(sum.issuer, root_sum.subject);
         assert!(sum.is_ca);
         let inter = write(dir.path(), "inter.pem", &certificate_pem(&der).unwrap());
@@ -230,25 +185,14 @@ fn ca_certificates_have_test_names_and_verify() {
         assert!(text.contains("ecdsa-with-SHA256"), "{text}");
         if matches!(issuer, Issuer::Uzi(_)) {
             assert!(
-                sum.subject
-                    .starts_with("C=NL, O=TEST CIBG, organizationIdentifier=NTRNL-50000535, CN="),
+                sum.subject.starts_with("C=NL, O=TEST CIBG, organizationIdentifier=NTRNL-50000535, CN="),
                 "{}",
                 sum.subject
             );
         } else {
-            assert_eq!(
-                sum.subject,
-                "C=NL, O=TEST VZVZ, CN=TEST ZORG-ID Smartcard CA"
-            );
+            assert_eq!(sum.subject, "C=NL, O=TEST VZVZ, CN=TEST ZORG-ID Smartcard CA");
         }
-        let (ok, text) = run_openssl(&[
-            "verify",
-            "-attime",
-            &ISSUED_AT.to_string(),
-            "-CAfile",
-            s(&root),
-            s(&inter),
-        ]);
+        let (ok, text) = run_openssl(&["verify", "-attime", &ISSUED_AT.to_string(), "-CAfile", s(&root), s(&inter)]);
         assert!(ok && text.contains(": OK"), "{text}");
     }
 }
@@ -267,31 +211,19 @@ fn issue_uzi_and_zorg_id_certificates() {
     for (issuer, h) in cases {
         for role in CertRole::ALL {
             let pk = fresh_public_key();
-            let der = pki
-                .issue(issuer, &h, role, &pk, b"\x01\x02card", ISSUED_AT)
-                .unwrap();
+            let der = pki.issue(issuer, &h, role, &pk, b"\x01\x02card", ISSUED_AT).unwrap();
             let sum = certificate_summary(&der).unwrap();
             let ctx = format!("{issuer:?} {role:?}");
 
             // Subject: C, O, CN, serialNumber (UZI number), GN/SN for named holders,
             // title for Z only; no e-mail anywhere.
-            assert_eq!(
-                sum.uzi_number.as_deref(),
-                Some(h.uzi_number.as_str()),
-                "{ctx}"
-            );
+            assert_eq!(sum.uzi_number.as_deref(), Some(h.uzi_number.as_str()), "{ctx}");
             assert!(
-                sum.subject
-                    .starts_with(&format!("C=NL, O={}, CN={}", h.organisation, h.common_name)),
+                sum.subject.starts_with(&format!("C=NL, O={}, CN={}", h.organisation, h.common_name)),
                 "{ctx}: {}",
                 sum.subject
             );
-            assert!(
-                sum.subject
-                    .contains(&format!("serialNumber={}", h.uzi_number)),
-                "{ctx}: {}",
-                sum.subject
-            );
+            assert!(sum.subject.contains(&format!("serialNumber={}", h.uzi_number)), "{ctx}: {}", sum.subject);
             let named = issuer == Issuer::ZorgId || h.holder_type != HolderType::M;
             assert_eq!(sum.subject.contains("GN="), named, "{ctx}: {}", sum.subject);
             assert_eq!(sum.subject.contains("SN="), named, "{ctx}: {}", sum.subject);
@@ -301,21 +233,14 @@ fn issue_uzi_and_zorg_id_certificates() {
                 "{ctx}: {}",
                 sum.subject
             );
-            assert!(
-                sum.issuer
-                    .ends_with(&format!("CN={}", issuer.common_name()))
-            );
+            assert!(sum.issuer.ends_with(&format!("CN={}", issuer.common_name())));
             assert!(!sum.has_email, "{ctx}");
             assert!(!sum.is_ca, "{ctx}");
 
             // SubjectAltName: exact 2.5.5.5 string; UPN on the authentication cert only.
             assert_eq!(sum.san_uzi, Some(expected_san(issuer, &h)), "{ctx}");
             let upn = format!("{}@{}", h.uzi_number, h.subscriber_number);
-            assert_eq!(
-                sum.upn,
-                (role == CertRole::Authentication).then_some(upn),
-                "{ctx}"
-            );
+            assert_eq!(sum.upn, (role == CertRole::Authentication).then_some(upn), "{ctx}");
 
             // keyUsage per role; policies per role.
             assert_eq!(sum.key_usage, expected_key_usage(role), "{ctx}");
@@ -352,22 +277,9 @@ fn issue_uzi_and_zorg_id_certificates() {
                 CertRole::Signature => "Non Repudiation",
                 CertRole::Encryption => "Key Encipherment, Data Encipherment",
             };
-            assert!(
-                text.contains(&format!(
-                    "X509v3 Key Usage: critical\n                {ku}\n"
-                )),
-                "{ctx}: {text}"
-            );
+            assert!(text.contains(&format!("X509v3 Key Usage: critical\n                {ku}\n")), "{ctx}: {text}");
             let attime = (ISSUED_AT + DAY).to_string();
-            let mut args = vec![
-                "verify",
-                "-attime",
-                &attime,
-                "-CAfile",
-                s(&root),
-                "-untrusted",
-                s(&inter),
-            ];
+            let mut args = vec!["verify", "-attime", &attime, "-CAfile", s(&root), "-untrusted", s(&inter)];
             if role == CertRole::Authentication {
                 // Key usage + EKU must allow TLS client authentication.
                 args.extend(["-purpose", "sslclient"]);
@@ -410,10 +322,7 @@ fn validity_is_three_years_with_29_february_rule() {
     let cert = write(dir.path(), "c.pem", &certificate_pem(&der).unwrap());
     let (ok, text) = run_openssl(&["x509", "-noout", "-dates", "-in", s(&cert)]);
     assert!(ok, "{text}");
-    assert!(
-        text.contains("notBefore=Feb 29 00:00:00 2024 GMT"),
-        "{text}"
-    );
+    assert!(text.contains("notBefore=Feb 29 00:00:00 2024 GMT"), "{text}");
     assert!(text.contains("notAfter=Feb 27 23:59:59 2027 GMT"), "{text}");
 }
 
@@ -422,47 +331,20 @@ fn crl_revokes_with_openssl() {
     let pki = pki();
     let issuer = Issuer::Uzi(HolderType::N);
     let h = holder(HolderType::N);
-    let revoked = pki
-        .issue(
-            issuer,
-            &h,
-            CertRole::Authentication,
-            &fresh_public_key(),
-            b"card-revoked",
-            ISSUED_AT,
-        )
-        .unwrap();
-    let good = pki
-        .issue(
-            issuer,
-            &h,
-            CertRole::Authentication,
-            &fresh_public_key(),
-            b"card-good",
-            ISSUED_AT,
-        )
-        .unwrap();
+    let revoked =
+        pki.issue(issuer, &h, CertRole::Authentication, &fresh_public_key(), b"card-revoked", ISSUED_AT).unwrap();
+    let good = pki.issue(issuer, &h, CertRole::Authentication, &fresh_public_key(), b"card-good", ISSUED_AT).unwrap();
     let revoked_serial = certificate_summary(&revoked).unwrap().serial;
     let this_update = ISSUED_AT + 10 * DAY;
     let crl = pki
-        .crl(
-            issuer,
-            &[RevokedEntry {
-                serial: revoked_serial.clone(),
-                revoked_at: ISSUED_AT + 5 * DAY,
-            }],
-            this_update,
-        )
+        .crl(issuer, &[RevokedEntry { serial: revoked_serial.clone(), revoked_at: ISSUED_AT + 5 * DAY }], this_update)
         .unwrap();
     // Deterministic.
     assert_eq!(
         crl,
         pki.crl(
             issuer,
-            &[RevokedEntry {
-                serial: revoked_serial.clone(),
-                revoked_at: ISSUED_AT + 5 * DAY,
-            }],
+            &[RevokedEntry { serial: revoked_serial.clone(), revoked_at: ISSUED_AT + 5 * DAY }],
             this_update,
         )
         .unwrap()
@@ -471,23 +353,9 @@ fn crl_revokes_with_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let crl_der = dir.path().join("crl.der");
     std::fs::write(&crl_der, &crl).unwrap();
-    let (ok, text) = run_openssl(&[
-        "crl",
-        "-inform",
-        "DER",
-        "-noout",
-        "-text",
-        "-in",
-        s(&crl_der),
-    ]);
+    let (ok, text) = run_openssl(&["crl", "-inform", "DER", "-noout", "-text", "-in", s(&crl_der)]);
     assert!(ok, "{text}");
-    assert!(
-        text.contains(&format!(
-            "Serial Number: {}",
-            hex::encode_upper(&revoked_serial)
-        )),
-        "{text}"
-    );
+    assert!(text.contains(&format!("Serial Number: {}", hex::encode_upper(&revoked_serial))), "{text}");
     assert!(text.contains("Version 2"), "{text}");
     assert!(text.contains(issuer.common_name()), "{text}");
     assert!(text.contains("X509v3 CRL Number"), "{text}");
@@ -520,15 +388,7 @@ fn crl_revokes_with_openssl() {
     let empty = pki.crl(Issuer::ZorgId, &[], this_update).unwrap();
     let empty_file = dir.path().join("empty.der");
     std::fs::write(&empty_file, &empty).unwrap();
-    let (ok, text) = run_openssl(&[
-        "crl",
-        "-inform",
-        "DER",
-        "-noout",
-        "-text",
-        "-in",
-        s(&empty_file),
-    ]);
+    let (ok, text) = run_openssl(&["crl", "-inform", "DER", "-noout", "-text", "-in", s(&empty_file)]);
     assert!(ok && text.contains("No Revoked Certificates"), "{text}");
 }
 
@@ -539,77 +399,33 @@ fn errors_name_the_problem() {
 
     // Wrong CA for the card type.
     let err = pki
-        .issue(
-            Issuer::Uzi(HolderType::Z),
-            &holder(HolderType::M),
-            CertRole::Authentication,
-            &pk,
-            b"x",
-            ISSUED_AT,
-        )
+        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::M), CertRole::Authentication, &pk, b"x", ISSUED_AT)
         .unwrap_err();
     assert!(matches!(err, PkiError::IssuerMismatch { .. }), "{err}");
-    assert!(
-        err.to_string().contains("Issuer::Uzi(HolderType::M)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("Issuer::Uzi(HolderType::M)"), "{err}");
 
     // Not a P-256 point.
     let err = pki
-        .issue(
-            Issuer::Uzi(HolderType::Z),
-            &holder(HolderType::Z),
-            CertRole::Authentication,
-            &pk[..64],
-            b"x",
-            ISSUED_AT,
-        )
+        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::Z), CertRole::Authentication, &pk[..64], b"x", ISSUED_AT)
         .unwrap_err();
     assert!(matches!(err, PkiError::PublicKey { len: 64 }), "{err}");
 
     // UZI numbers have 9 digits.
     let mut h = holder(HolderType::Z);
     h.uzi_number = "12345".into();
-    let err = pki
-        .issue(
-            Issuer::Uzi(HolderType::Z),
-            &h,
-            CertRole::Authentication,
-            &pk,
-            b"x",
-            ISSUED_AT,
-        )
-        .unwrap_err();
+    let err = pki.issue(Issuer::Uzi(HolderType::Z), &h, CertRole::Authentication, &pk, b"x", ISSUED_AT).unwrap_err();
     assert!(err.to_string().contains("uzi_number"), "{err}");
 
     // Named holders need given name and surname.
     let mut h = holder(HolderType::N);
     h.surname = None;
-    let err = pki
-        .issue(
-            Issuer::Uzi(HolderType::N),
-            &h,
-            CertRole::Signature,
-            &pk,
-            b"x",
-            ISSUED_AT,
-        )
-        .unwrap_err();
+    let err = pki.issue(Issuer::Uzi(HolderType::N), &h, CertRole::Signature, &pk, b"x", ISSUED_AT).unwrap_err();
     assert!(err.to_string().contains("surname"), "{err}");
 
     // No e-mail addresses.
     let mut h = holder(HolderType::N);
     h.common_name = "els@example.org".into();
-    let err = pki
-        .issue(
-            Issuer::Uzi(HolderType::N),
-            &h,
-            CertRole::Signature,
-            &pk,
-            b"x",
-            ISSUED_AT,
-        )
-        .unwrap_err();
+    let err = pki.issue(Issuer::Uzi(HolderType::N), &h, CertRole::Signature, &pk, b"x", ISSUED_AT).unwrap_err();
     assert!(err.to_string().contains("e-mail"), "{err}");
 
     // Missing fixture directory: the message names the file.
@@ -626,8 +442,5 @@ fn errors_name_the_problem() {
     assert!(err.to_string().contains("openssl ecparam"), "{err}");
 
     // Garbage is not a certificate.
-    assert!(matches!(
-        certificate_summary(b"\x30\x03\x02\x01\x01"),
-        Err(PkiError::Parse(_))
-    ));
+    assert!(matches!(certificate_summary(b"\x30\x03\x02\x01\x01"), Err(PkiError::Parse(_))));
 }

@@ -27,8 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pin: PinPolicy::UZI_PIN,
         puk: PinPolicy::UZI_PUK,
     };
-    let card = Card::format(HostPlatform::blank(), &profile)
-        .map_err(|e| format!("cannot format the card: it {e}"))?;
+    let card = Card::format(HostPlatform::blank(), &profile).map_err(|e| format!("cannot format the card: it {e}"))?;
     let reader = InProcessReader::with_card(card).into_shared();
     let handle = VpcdServer::spawn(addr.parse::<std::net::SocketAddr>()?, reader, trace)?;
     handle.wait_ready(std::time::Duration::MAX);

@@ -56,11 +56,7 @@ impl ImageFileError {
     }
 
     fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            action,
-            source,
-        }
+        Self::Io { path: path.to_path_buf(), action, source }
     }
 }
 
@@ -68,18 +64,13 @@ impl ImageFileError {
 pub fn load(path: impl AsRef<Path>) -> Result<Vec<u8>, ImageFileError> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ImageFileError::NotFound {
-            path: path.to_path_buf(),
-        },
+        io::ErrorKind::NotFound => ImageFileError::NotFound { path: path.to_path_buf() },
         _ => ImageFileError::io(path, "read", e),
     })?;
     card_os::image::inspect(&bytes).map_err(|e| invalid(path, e))?;
     // inspect() accepts a longer buffer (an NVM may be bigger than a card needs); a file must be exact.
     if bytes.len() != NVM_SIZE {
-        let problem = format!(
-            "has {} bytes, not the {NVM_SIZE} of a card image",
-            bytes.len()
-        );
+        let problem = format!("has {} bytes, not the {NVM_SIZE} of a card image", bytes.len());
         return Err(invalid(path, problem));
     }
     Ok(bytes)
@@ -94,10 +85,7 @@ pub fn open(path: impl AsRef<Path>) -> Result<Card<HostPlatform>, ImageFileError
 }
 
 fn invalid(path: &Path, problem: impl std::fmt::Display) -> ImageFileError {
-    ImageFileError::Invalid {
-        path: path.to_path_buf(),
-        problem: problem.to_string(),
-    }
+    ImageFileError::Invalid { path: path.to_path_buf(), problem: problem.to_string() }
 }
 
 /// Writes `bytes` to `path` so that a crash at any point leaves either the old file or the new one.
@@ -124,10 +112,7 @@ pub fn save_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ImageFile
 
 fn temp_path(dir: &Path, path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "card".into());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "card".into());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }

@@ -37,26 +37,15 @@ pub struct NvmSizeError {
 impl VecNvm {
     /// Blank memory, every byte `FF` like erased flash. Only `Card::format` makes a card out of it.
     pub fn blank() -> Self {
-        Self {
-            bytes: vec![0xFF; NVM_SIZE],
-            dirty: false,
-            power_budget: None,
-        }
+        Self { bytes: vec![0xFF; NVM_SIZE], dirty: false, power_budget: None }
     }
 
     /// Memory holding a saved image (see [`crate::image::load`]); not dirty.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, NvmSizeError> {
         if bytes.len() != NVM_SIZE {
-            return Err(NvmSizeError {
-                actual: bytes.len(),
-                expected: NVM_SIZE,
-            });
+            return Err(NvmSizeError { actual: bytes.len(), expected: NVM_SIZE });
         }
-        Ok(Self {
-            bytes,
-            dirty: false,
-            power_budget: None,
-        })
+        Ok(Self { bytes, dirty: false, power_budget: None })
     }
 
     /// The whole image, as [`crate::image::save_atomic`] writes it.
@@ -101,10 +90,7 @@ impl Default for VecNvm {
 impl std::fmt::Debug for VecNvm {
     /// The NVM holds PINs and private keys: never print its content.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VecNvm")
-            .field("len", &self.bytes.len())
-            .field("dirty", &self.dirty)
-            .finish_non_exhaustive()
+        f.debug_struct("VecNvm").field("len", &self.bytes.len()).field("dirty", &self.dirty).finish_non_exhaustive()
     }
 }
 
@@ -122,10 +108,7 @@ impl Nvm for VecNvm {
 
     fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), NvmError> {
         let end = offset.checked_add(data.len()).ok_or(NvmError::OutOfRange)?;
-        let dst = self
-            .bytes
-            .get_mut(offset..end)
-            .ok_or(NvmError::OutOfRange)?;
+        let dst = self.bytes.get_mut(offset..end).ok_or(NvmError::OutOfRange)?;
         if let Some(budget) = self.power_budget {
             let n = budget.min(data.len());
             dst[..n].copy_from_slice(&data[..n]);
@@ -176,9 +159,7 @@ impl ClockHandle {
 
     /// A clock reading through this handle.
     pub fn clock(&self) -> HostClock {
-        HostClock {
-            handle: self.clone(),
-        }
+        HostClock { handle: self.clone() }
     }
 }
 
@@ -229,11 +210,7 @@ impl HostPlatform {
 
     /// A platform around given memory (from an image on disk, see [`crate::image`]).
     pub fn with_nvm(nvm: VecNvm) -> Self {
-        Self {
-            nvm,
-            clock: HostClock::default(),
-            rng: UnwrapErr(SysRng),
-        }
+        Self { nvm, clock: HostClock::default(), rng: UnwrapErr(SysRng) }
     }
 
     /// The same platform with its clock driven by `handle` (share one handle among several cards if you like).
@@ -296,10 +273,7 @@ mod tests {
     fn out_of_range_is_an_error_not_a_panic() {
         let mut nvm = VecNvm::blank();
         assert_eq!(nvm.write(NVM_SIZE - 1, &[0, 0]), Err(NvmError::OutOfRange));
-        assert_eq!(
-            nvm.read(usize::MAX, &mut [0u8; 2]),
-            Err(NvmError::OutOfRange)
-        );
+        assert_eq!(nvm.read(usize::MAX, &mut [0u8; 2]), Err(NvmError::OutOfRange));
         assert!(!nvm.is_dirty());
     }
 
@@ -328,12 +302,6 @@ mod tests {
 
     #[test]
     fn wrong_size_is_refused() {
-        assert_eq!(
-            VecNvm::from_bytes(vec![0; 10]).unwrap_err(),
-            NvmSizeError {
-                actual: 10,
-                expected: NVM_SIZE
-            }
-        );
+        assert_eq!(VecNvm::from_bytes(vec![0; 10]).unwrap_err(), NvmSizeError { actual: 10, expected: NVM_SIZE });
     }
 }

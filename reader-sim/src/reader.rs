@@ -196,9 +196,7 @@ impl<T: Transmit + ?Sized> Transmit for Box<T> {
 impl Transmit for SharedReader {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
         // card-os never panics, so a poisoned lock can only come from a harness panic; the reader is still sound.
-        self.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .transmit(apdu)
+        self.lock().unwrap_or_else(PoisonError::into_inner).transmit(apdu)
     }
 }
 

@@ -93,14 +93,7 @@ pub struct Trace {
 impl Trace {
     fn with_sink(sink: Sink) -> Self {
         let enabled = !matches!(sink, Sink::Off);
-        Self {
-            state: Arc::new(Mutex::new(State {
-                sink,
-                slots: HashMap::new(),
-            })),
-            timestamps: true,
-            enabled,
-        }
+        Self { state: Arc::new(Mutex::new(State { sink, slots: HashMap::new() })), timestamps: true, enabled }
     }
 
     /// No trace: nothing is formatted, only ATR polls are counted.
@@ -221,10 +214,7 @@ impl Trace {
 
 impl fmt::Debug for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Trace")
-            .field("enabled", &self.enabled)
-            .field("timestamps", &self.timestamps)
-            .finish()
+        f.debug_struct("Trace").field("enabled", &self.enabled).field("timestamps", &self.timestamps).finish()
     }
 }
 
@@ -369,9 +359,7 @@ impl<T: Transmit> Transmit for Traced<T> {
         let result = self.inner.transmit(apdu);
         match &result {
             Ok(rapdu) => self.trace.response(self.slot, rapdu),
-            Err(e) => self
-                .trace
-                .event(self.slot, &TraceEvent::Error(e.to_string())),
+            Err(e) => self.trace.event(self.slot, &TraceEvent::Error(e.to_string())),
         }
         result
     }
@@ -410,66 +398,31 @@ mod tests {
     fn rfc3339_known_instants() {
         let at = |s: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(s) + Duration::from_millis(ms);
         assert_eq!(rfc3339_utc_ms(at(0, 0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_utc_ms(at(951_782_400, 7)),
-            "2000-02-29T00:00:00.007Z"
-        );
-        assert_eq!(
-            rfc3339_utc_ms(at(1_767_605_400, 125)),
-            "2026-01-05T09:30:00.125Z"
-        );
-        assert_eq!(
-            rfc3339_utc_ms(at(4_107_542_399, 999)),
-            "2100-02-28T23:59:59.999Z"
-        );
+        assert_eq!(rfc3339_utc_ms(at(951_782_400, 7)), "2000-02-29T00:00:00.007Z");
+        assert_eq!(rfc3339_utc_ms(at(1_767_605_400, 125)), "2026-01-05T09:30:00.125Z");
+        assert_eq!(rfc3339_utc_ms(at(4_107_542_399, 999)), "2100-02-28T23:59:59.999Z");
     }
 
     #[test]
     fn command_layout_follows_iso7816_cases() {
-        assert_eq!(
-            format_command(&[0x00, 0x84, 0x00, 0x00], None),
-            "00 84 00 00"
-        );
-        assert_eq!(
-            format_command(&[0x00, 0x84, 0x00, 0x00, 0x08], None),
-            "00 84 00 00 08"
-        );
-        assert_eq!(
-            format_command(&[0, 0xA4, 0, 0x0C, 2, 0x3F, 0x00], None),
-            "00 A4 00 0C 02 3F00"
-        );
-        assert_eq!(
-            format_command(&[0, 0xA4, 0, 0, 2, 0x3F, 0x00, 0], None),
-            "00 A4 00 00 02 3F00 00"
-        );
-        assert_eq!(
-            format_command(&[0, 0xB0, 0, 0, 0, 0x10, 0], None),
-            "00 B0 00 00 00 10 00"
-        );
+        assert_eq!(format_command(&[0x00, 0x84, 0x00, 0x00], None), "00 84 00 00");
+        assert_eq!(format_command(&[0x00, 0x84, 0x00, 0x00, 0x08], None), "00 84 00 00 08");
+        assert_eq!(format_command(&[0, 0xA4, 0, 0x0C, 2, 0x3F, 0x00], None), "00 A4 00 0C 02 3F00");
+        assert_eq!(format_command(&[0, 0xA4, 0, 0, 2, 0x3F, 0x00, 0], None), "00 A4 00 00 02 3F00 00");
+        assert_eq!(format_command(&[0, 0xB0, 0, 0, 0, 0x10, 0], None), "00 B0 00 00 00 10 00");
         assert_eq!(
             format_command(&[0, 0xD6, 0, 0, 0, 0, 2, 0xAA, 0xBB, 0x10, 0x00], None),
             "00 D6 00 00 00 00 02 AABB 10 00"
         );
-        assert_eq!(
-            format_command(&[0, 0xD6, 0, 0, 9, 1], None),
-            "00 D6 00 00 0901"
-        );
+        assert_eq!(format_command(&[0, 0xD6, 0, 0, 9, 1], None), "00 D6 00 00 0901");
         assert_eq!(format_command(&[0x00, 0x20], None), "00 20");
     }
 
     #[test]
     fn secret_bytes_are_masked() {
-        let verify = [
-            0x00, 0x20, 0x00, 0x01, 0x06, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36,
-        ];
-        assert_eq!(
-            format_command(&verify, Some(5)),
-            "00 20 00 01 06 ************"
-        );
-        assert_eq!(
-            format_command(&verify, Some(0)),
-            "** ** ** ** ** ************"
-        );
+        let verify = [0x00, 0x20, 0x00, 0x01, 0x06, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36];
+        assert_eq!(format_command(&verify, Some(5)), "00 20 00 01 06 ************");
+        assert_eq!(format_command(&verify, Some(0)), "** ** ** ** ** ************");
     }
 
     #[test]

@@ -87,10 +87,7 @@ impl VpcdConfig {
 
     /// Listen at `addr` for vpcd to connect (reverse mode), labelled slot 0.
     pub fn listen(addr: SocketAddr) -> Self {
-        Self {
-            mode: VpcdMode::Listen,
-            ..Self::connect(addr)
-        }
+        Self { mode: VpcdMode::Listen, ..Self::connect(addr) }
     }
 
     /// Slot `n` of the local vpcd: connect to `127.0.0.1:35963 + n`, labelled slot `n`.
@@ -122,11 +119,7 @@ impl From<SocketAddr> for VpcdConfig {
 /// Appends the frame for reply `payload` to `out` (cleared first). A payload the 16-bit length cannot carry is
 /// replaced by `67 00`, never truncated (vpicc-rs casts the length to `u16` and so corrupts the stream).
 pub fn encode_reply(payload: &[u8], out: &mut Vec<u8>) {
-    let payload = if payload.len() > MAX_FRAME_PAYLOAD {
-        &SW_WRONG_LENGTH[..]
-    } else {
-        payload
-    };
+    let payload = if payload.len() > MAX_FRAME_PAYLOAD { &SW_WRONG_LENGTH[..] } else { payload };
     out.clear();
     out.reserve(2 + payload.len());
     // The length fits: checked just above.
@@ -145,11 +138,7 @@ impl VpcdServer {
     /// after every dropped connection (pcscd restarted). The card keeps its state in `reader` throughout; a
     /// dropped connection powers it off, as pulling a card out of a reader would. Listen mode binds before
     /// returning, so an address in use is reported here.
-    pub fn spawn(
-        config: impl Into<VpcdConfig>,
-        reader: SharedReader,
-        trace: Trace,
-    ) -> io::Result<VpcdHandle> {
+    pub fn spawn(config: impl Into<VpcdConfig>, reader: SharedReader, trace: Trace) -> io::Result<VpcdHandle> {
         let config = config.into();
         let listener = match config.mode {
             VpcdMode::Listen => Some(bind(config.addr)?),
@@ -157,31 +146,12 @@ impl VpcdServer {
         };
         let listen_addr = listener.as_ref().map(TcpListener::local_addr).transpose()?;
         // Rebinding after a removal must get the same port, also when port 0 was asked.
-        let config = VpcdConfig {
-            addr: listen_addr.unwrap_or(config.addr),
-            ..config
-        };
-        let shared = Arc::new(Shared {
-            control: Mutex::new(Control::default()),
-            changed: Condvar::new(),
-        });
-        let slot = Slot {
-            config: config.clone(),
-            reader,
-            trace: trace.clone(),
-            shared: shared.clone(),
-            listener,
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("vpcd-slot-{}", config.slot))
-            .spawn(move || slot.run())?;
-        Ok(VpcdHandle {
-            shared,
-            thread: Some(thread),
-            listen_addr,
-            trace,
-            slot: config.slot,
-        })
+        let config = VpcdConfig { addr: listen_addr.unwrap_or(config.addr), ..config };
+        let shared = Arc::new(Shared { control: Mutex::new(Control::default()), changed: Condvar::new() });
+        let slot = Slot { config: config.clone(), reader, trace: trace.clone(), shared: shared.clone(), listener };
+        let thread =
+            std::thread::Builder::new().name(format!("vpcd-slot-{}", config.slot)).spawn(move || slot.run())?;
+        Ok(VpcdHandle { shared, thread: Some(thread), listen_addr, trace, slot: config.slot })
     }
 }
 
@@ -237,10 +207,7 @@ impl Shared {
                     if left.is_zero() {
                         return false;
                     }
-                    self.changed
-                        .wait_timeout(c, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+                    self.changed.wait_timeout(c, left).unwrap_or_else(PoisonError::into_inner).0
                 }
             };
         }
@@ -377,13 +344,11 @@ impl Slot {
                                 format!("cannot listen for vpcd at {}: {e}", self.config.addr)
                             }
                         };
-                        let what =
-                            format!("{what}; retrying up to every {:?}", self.config.backoff_max);
+                        let what = format!("{what}; retrying up to every {:?}", self.config.backoff_max);
                         self.trace.event(slot, &TraceEvent::Error(what));
                         failure_logged = true;
                     }
-                    self.shared
-                        .wait_for(backoff, |c| c.generation != generation);
+                    self.shared.wait_for(backoff, |c| c.generation != generation);
                     backoff = (backoff * 2).min(self.config.backoff_max);
                     continue;
                 }
@@ -393,9 +358,7 @@ impl Slot {
             if !self.register(&stream) {
                 continue;
             }
-            let peer = stream
-                .peer_addr()
-                .map_or_else(|_| "vpcd".to_owned(), |a| a.to_string());
+            let peer = stream.peer_addr().map_or_else(|_| "vpcd".to_owned(), |a| a.to_string());
             self.trace.event(slot, &TraceEvent::Connected(peer));
             let end = self.serve(&stream);
             // A dropped connection is a card pulled out of the reader: power off, verification lost.
@@ -405,9 +368,7 @@ impl Slot {
                 End::NoCard => "the reader's slot is empty".to_owned(),
                 End::Socket(_) if self.shared.lock().stop => "stopped".to_owned(),
                 End::Socket(_) if self.shared.lock().removed => "card removed".to_owned(),
-                End::Socket(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    "closed by vpcd".to_owned()
-                }
+                End::Socket(e) if e.kind() == io::ErrorKind::UnexpectedEof => "closed by vpcd".to_owned(),
                 End::Socket(e) => e.to_string(),
             };
             if closed_by_vpcd {
@@ -441,8 +402,7 @@ impl Slot {
             self.listener = None;
             // The reader's slot has no notification of its own: a card put into it is seen within 100 ms.
             let generation = self.shared.lock().generation;
-            self.shared
-                .wait_for(Duration::from_millis(100), |c| c.generation != generation);
+            self.shared.wait_for(Duration::from_millis(100), |c| c.generation != generation);
         }
     }
 
@@ -462,8 +422,7 @@ impl Slot {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let generation = self.shared.lock().generation;
-                self.shared
-                    .wait_for(Duration::from_millis(20), |c| c.generation != generation);
+                self.shared.wait_for(Duration::from_millis(20), |c| c.generation != generation);
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -519,8 +478,7 @@ impl Slot {
             let reply: Option<Vec<u8>> = match &buf[..n] {
                 [] => {
                     // vpcd never sends an empty frame; answering keeps a peer that waits for a reply alive.
-                    self.trace
-                        .event(slot, &TraceEvent::Error("empty frame from vpcd".into()));
+                    self.trace.event(slot, &TraceEvent::Error("empty frame from vpcd".into()));
                     Some(SW_WRONG_LENGTH.to_vec())
                 }
                 [code] => match self.control(*code) {
@@ -552,11 +510,7 @@ impl Slot {
                 Ok(None)
             }
             CTRL_ON | CTRL_RESET => {
-                let event = if code == CTRL_ON {
-                    TraceEvent::PowerOn
-                } else {
-                    TraceEvent::Reset
-                };
+                let event = if code == CTRL_ON { TraceEvent::PowerOn } else { TraceEvent::Reset };
                 self.trace.event(slot, &event);
                 let result = self.reader().power_on();
                 result.map(|_| None).map_err(|_| End::NoCard)
@@ -568,10 +522,7 @@ impl Slot {
             }
             other => {
                 // VirtualSmartcard.py logs an unknown control code and goes on; so do we.
-                self.trace.event(
-                    slot,
-                    &TraceEvent::Error(format!("unknown vpcd control code {other:02X} ignored")),
-                );
+                self.trace.event(slot, &TraceEvent::Error(format!("unknown vpcd control code {other:02X} ignored")));
                 Ok(None)
             }
         }

@@ -28,26 +28,12 @@ fn load_fails(name: &str, bytes: &[u8]) -> String {
     assert!(matches!(err, ImageFileError::Invalid { .. }), "{err}");
     assert_eq!(err.path(), path);
     let message = err.to_string();
-    assert!(
-        message.contains(&format!("card image `{}`", path.display())),
-        "{message}"
-    );
+    assert!(message.contains(&format!("card image `{}`", path.display())), "{message}");
     assert!(message.ends_with(FIX), "{message}");
     assert!(open(&path).is_err());
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        bytes,
-        "a failed load changed the file"
-    );
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().modified().unwrap(),
-        modified
-    );
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "a failed load left a file behind"
-    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "a failed load changed the file");
+    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "a failed load left a file behind");
     message
 }
 
@@ -68,10 +54,7 @@ fn a_good_image_loads_and_boots() {
 fn a_truncated_image_names_the_file_and_where_it_ends() {
     let image = good_image();
     let message = load_fails("alice.card", &image[..812]);
-    assert!(
-        message.contains(&format!("is truncated at byte 812 (expected {NVM_SIZE})")),
-        "{message}"
-    );
+    assert!(message.contains(&format!("is truncated at byte 812 (expected {NVM_SIZE})")), "{message}");
     let message = load_fails("empty.card", &[]);
     assert!(message.contains("truncated at byte 0"), "{message}");
 }
@@ -81,10 +64,7 @@ fn a_longer_file_is_not_an_image() {
     let mut image = good_image();
     image.extend_from_slice(b"trailing");
     let message = load_fails("long.card", &image);
-    assert!(
-        message.contains(&format!("{} bytes", NVM_SIZE + 8)),
-        "{message}"
-    );
+    assert!(message.contains(&format!("{} bytes", NVM_SIZE + 8)), "{message}");
 }
 
 #[test]
@@ -141,11 +121,7 @@ fn readers_never_see_a_half_written_image() {
             let mut reads = 0;
             while !done.load(Ordering::Relaxed) {
                 let seen = std::fs::read(&path).unwrap();
-                assert!(
-                    seen == a || seen == b,
-                    "a read saw a mix of {} bytes",
-                    seen.len()
-                );
+                assert!(seen == a || seen == b, "a read saw a mix of {} bytes", seen.len());
                 reads += 1;
             }
             reads
@@ -157,11 +133,7 @@ fn readers_never_see_a_half_written_image() {
     done.store(true, Ordering::Relaxed);
     assert!(watcher.join().unwrap() > 0);
     assert_eq!(std::fs::read(&path).unwrap(), a);
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "temporary files left behind"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary files left behind");
 }
 
 /// A save that fails leaves the old image untouched and no temporary file.
@@ -175,11 +147,7 @@ fn a_failed_save_leaves_the_old_file() {
     let err = save_atomic(&path, &good_image()).unwrap_err();
     assert!(err.to_string().contains("erin.card"), "{err}");
     assert_eq!(std::fs::read(path.join("keep")).unwrap(), b"old");
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "temporary file left behind"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
 
     let in_missing_dir = dir.path().join("nowhere").join("x.card");
     assert!(save_atomic(&in_missing_dir, b"new").is_err());

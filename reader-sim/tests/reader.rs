@@ -9,10 +9,7 @@ use reader_sim::{InProcessReader, ReaderError, Transmit};
 #[test]
 fn an_empty_reader_reports_no_card() {
     let mut reader = InProcessReader::new();
-    assert!(matches!(
-        reader.transmit(&GET_LIFE_CYCLE),
-        Err(ReaderError::NoCard)
-    ));
+    assert!(matches!(reader.transmit(&GET_LIFE_CYCLE), Err(ReaderError::NoCard)));
     assert!(matches!(reader.power_on(), Err(ReaderError::NoCard)));
     assert!(matches!(reader.reset(), Err(ReaderError::NoCard)));
     assert_eq!(reader.atr(), None);
@@ -23,20 +20,14 @@ fn an_empty_reader_reports_no_card() {
 #[test]
 fn an_unpowered_card_is_not_talked_to() {
     let mut reader = InProcessReader::with_card(blank_card());
-    assert!(matches!(
-        reader.transmit(&GET_LIFE_CYCLE),
-        Err(ReaderError::NotPowered)
-    ));
+    assert!(matches!(reader.transmit(&GET_LIFE_CYCLE), Err(ReaderError::NotPowered)));
     // The ATR is there without power: vpcd polls it whatever the power state.
     assert_eq!(reader.atr(), Some(uzi_atr()));
     assert_eq!(reader.power_on().unwrap(), uzi_atr());
     assert!(reader.is_powered());
     assert_eq!(sw(&reader.transmit(&GET_LIFE_CYCLE).unwrap()), [0x90, 0x00]);
     reader.power_off();
-    assert!(matches!(
-        reader.transmit(&GET_LIFE_CYCLE),
-        Err(ReaderError::NotPowered)
-    ));
+    assert!(matches!(reader.transmit(&GET_LIFE_CYCLE), Err(ReaderError::NotPowered)));
 }
 
 #[test]
@@ -149,29 +140,16 @@ fn a_power_cut_during_an_update_leaves_the_old_or_the_new_state() {
     for budget in [0, 1, 31, 32, 100, 511, 512, 1500, 4000, 40_000] {
         let mut reader = InProcessReader::with_card(card_with_pin());
         reader.power_on().unwrap();
-        reader
-            .card_mut()
-            .unwrap()
-            .platform_mut()
-            .nvm_mut()
-            .cut_power_after(budget);
+        reader.card_mut().unwrap().platform_mut().nvm_mut().cut_power_after(budget);
         let answer = reader.transmit(&verify(b"000000")).unwrap();
-        assert!(
-            answer == [0x63, 0xC2] || answer == [0x65, 0x81],
-            "budget {budget}: {answer:02X?}"
-        );
+        assert!(answer == [0x63, 0xC2] || answer == [0x65, 0x81], "budget {budget}: {answer:02X?}");
 
         let mut platform = reader.remove().unwrap().into_platform();
         platform.nvm_mut().restore_power();
-        let card = card_os::Card::boot(platform)
-            .unwrap_or_else(|e| panic!("budget {budget}: the card {e}"));
+        let card = card_os::Card::boot(platform).unwrap_or_else(|e| panic!("budget {budget}: the card {e}"));
         let left = pin_tries_left(&card);
         assert!(left == 3 || left == 2, "budget {budget}: {left} tries left");
         seen.insert(left);
     }
-    assert_eq!(
-        seen.len(),
-        2,
-        "the cuts should hit both before and after the commit"
-    );
+    assert_eq!(seen.len(), 2, "the cuts should hit both before and after the commit");
 }

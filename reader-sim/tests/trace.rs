@@ -14,12 +14,7 @@ fn spellings(secret: &[u8]) -> Vec<String> {
     let upper = hex::encode_upper(secret);
     let lower = hex::encode(secret);
     let spaced: Vec<String> = secret.iter().map(|b| format!("{b:02X}")).collect();
-    vec![
-        upper,
-        lower,
-        spaced.join(" "),
-        spaced.join(" ").to_lowercase(),
-    ]
+    vec![upper, lower, spaced.join(" "), spaced.join(" ").to_lowercase()]
 }
 
 #[test]
@@ -33,41 +28,22 @@ fn pins_and_puks_are_masked() {
     reader.transmit(&verify(PIN)).unwrap();
     let mut change = PIN.to_vec();
     change.extend_from_slice(b"abcdef");
-    reader
-        .transmit(&apdu([0x00, 0x24, 0x00, 0x01], &change))
-        .unwrap();
+    reader.transmit(&apdu([0x00, 0x24, 0x00, 0x01], &change)).unwrap();
     let mut unblock = PUK.to_vec();
     unblock.extend_from_slice(PIN);
-    reader
-        .transmit(&apdu([0x00, 0x2C, 0x00, 0x01], &unblock))
-        .unwrap();
+    reader.transmit(&apdu([0x00, 0x2C, 0x00, 0x01], &unblock)).unwrap();
     // A private key imported with PUT DATA.
     let scalar = [0x42u8; 32];
-    reader
-        .transmit(&apdu([0x00, 0xDA, 0x01, 0x02], &scalar))
-        .unwrap();
+    reader.transmit(&apdu([0x00, 0xDA, 0x01, 0x02], &scalar)).unwrap();
 
     let lines = trace.lines();
     let text = lines.join("\n");
-    assert!(
-        lines.contains(&"slot 0 > VERIFY 00 20 00 01 06 ************".to_owned()),
-        "{text}"
-    );
-    assert!(
-        lines
-            .contains(&"slot 0 > CHANGE REFERENCE DATA 00 24 01 02 08 ****************".to_owned()),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("PUT DATA 00 DA 01 02 20 {}", "**".repeat(32))),
-        "{text}"
-    );
+    assert!(lines.contains(&"slot 0 > VERIFY 00 20 00 01 06 ************".to_owned()), "{text}");
+    assert!(lines.contains(&"slot 0 > CHANGE REFERENCE DATA 00 24 01 02 08 ****************".to_owned()), "{text}");
+    assert!(text.contains(&format!("PUT DATA 00 DA 01 02 20 {}", "**".repeat(32))), "{text}");
     for secret in [PIN, PUK, b"654321", b"abcdef", &scalar] {
         for spelling in spellings(secret) {
-            assert!(
-                !text.contains(&spelling),
-                "`{spelling}` in the trace:\n{text}"
-            );
+            assert!(!text.contains(&spelling), "`{spelling}` in the trace:\n{text}");
         }
     }
 }
@@ -75,11 +51,7 @@ fn pins_and_puks_are_masked() {
 #[test]
 fn a_session_reads_as_a_snapshot() {
     let trace = Trace::memory().without_timestamps();
-    let mut reader = Traced::new(
-        InProcessReader::with_card(card_with_pin()),
-        trace.clone(),
-        3,
-    );
+    let mut reader = Traced::new(InProcessReader::with_card(card_with_pin()), trace.clone(), 3);
     reader.power_on().unwrap();
     reader.transmit(&GET_LIFE_CYCLE).unwrap();
     reader.transmit(&verify(b"000000")).unwrap();
@@ -126,10 +98,7 @@ fn a_file_trace_appends() {
     let again = Trace::file(&path).unwrap().without_timestamps();
     again.event(2, &TraceEvent::PowerOff);
     assert!(trace.lines().is_empty(), "only a memory trace keeps lines");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        "earlier line\nslot 1 power on\nslot 2 power off\n"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "earlier line\nslot 1 power on\nslot 2 power off\n");
 }
 
 #[test]

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use reader_sim::vpcd::{MAX_FRAME_PAYLOAD, encode_reply};
-use reader_sim::{
-    HostCard, InProcessReader, SharedReader, Trace, VpcdConfig, VpcdHandle, VpcdServer,
-};
+use reader_sim::{HostCard, InProcessReader, SharedReader, Trace, VpcdConfig, VpcdHandle, VpcdServer};
 
 const WAIT: Duration = Duration::from_secs(5);
 const CTRL_OFF: u8 = 0x00;
@@ -69,10 +67,7 @@ impl Conn {
     fn new(stream: TcpStream) -> Self {
         stream.set_nonblocking(false).unwrap();
         stream.set_read_timeout(Some(WAIT)).unwrap();
-        Self {
-            stream,
-            split: false,
-        }
+        Self { stream, split: false }
     }
 
     fn connect(addr: SocketAddr) -> Self {
@@ -178,15 +173,8 @@ fn power_up_atr_apdus_and_presence_polls() {
     assert_eq!(trace.atr_polls(0), 4);
     let lines = trace.lines();
     let atr_line = format!("slot 0 ATR {UZI_ATR_HEX}");
-    assert_eq!(
-        lines.iter().filter(|l| **l == atr_line).count(),
-        2,
-        "{lines:#?}"
-    );
-    assert!(
-        lines.contains(&"slot 0 > VERIFY 00 20 00 01 06 ************".to_owned()),
-        "{lines:#?}"
-    );
+    assert_eq!(lines.iter().filter(|l| **l == atr_line).count(), 2, "{lines:#?}");
+    assert!(lines.contains(&"slot 0 > VERIFY 00 20 00 01 06 ************".to_owned()), "{lines:#?}");
     handle.stop();
 }
 
@@ -203,11 +191,7 @@ fn a_dropped_connection_is_reconnected_and_the_card_keeps_its_state() {
     drop(conn); // pcscd restarts
 
     let mut conn = vpcd.accept();
-    assert_eq!(
-        tries(&reader),
-        2,
-        "the PIN counter changed across the reconnect"
-    );
+    assert_eq!(tries(&reader), 2, "the PIN counter changed across the reconnect");
     conn.power_up();
     assert!(handle.wait_connections(2, WAIT));
     assert_eq!(conn.apdu(&VERIFY_STATUS), [0x63, 0xC2]);
@@ -223,14 +207,7 @@ fn a_dropped_connection_is_reconnected_and_the_card_keeps_its_state() {
     assert_eq!(tries(&reader), 3);
 
     let lines = trace.lines();
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l.contains("disconnected (closed by vpcd)"))
-            .count(),
-        2,
-        "{lines:#?}"
-    );
+    assert_eq!(lines.iter().filter(|l| l.contains("disconnected (closed by vpcd)")).count(), 2, "{lines:#?}");
 }
 
 #[test]
@@ -252,10 +229,7 @@ fn frames_are_never_truncated() {
     let mut huge = vec![0x00, 0xD6, 0x00, 0x00, 0x00, 0xFF, 0xF8];
     huge.resize(MAX_FRAME_PAYLOAD, 0xEE);
     let reply = conn.apdu(&huge);
-    assert!(
-        reply.len() >= 2 && reply.len() <= MAX_FRAME_PAYLOAD,
-        "{reply:02X?}"
-    );
+    assert!(reply.len() >= 2 && reply.len() <= MAX_FRAME_PAYLOAD, "{reply:02X?}");
     assert_eq!(conn.atr(), uzi_atr());
     // An empty frame (vpcd never sends one) gets 67 00 rather than silence.
     assert_eq!(conn.apdu(&[]), [0x67, 0x00]);
@@ -285,18 +259,9 @@ fn remove_and_insert_close_and_reopen_the_slot() {
     conn.power_up();
     assert_eq!(conn.apdu(&VERIFY_STATUS), [0x63, 0xC2]);
     let lines = trace.lines();
-    assert!(
-        lines.contains(&"slot 0 card removed".to_owned()),
-        "{lines:#?}"
-    );
-    assert!(
-        lines.contains(&"slot 0 disconnected (card removed)".to_owned()),
-        "{lines:#?}"
-    );
-    assert!(
-        lines.contains(&"slot 0 card inserted".to_owned()),
-        "{lines:#?}"
-    );
+    assert!(lines.contains(&"slot 0 card removed".to_owned()), "{lines:#?}");
+    assert!(lines.contains(&"slot 0 disconnected (card removed)".to_owned()), "{lines:#?}");
+    assert!(lines.contains(&"slot 0 card inserted".to_owned()), "{lines:#?}");
 }
 
 #[test]
@@ -344,10 +309,7 @@ fn reverse_mode_listens_for_vpcd() {
     assert!(handle.wait_disconnected(WAIT));
     let deadline = Instant::now() + WAIT;
     while TcpStream::connect(addr).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "still listening with the card removed"
-        );
+        assert!(Instant::now() < deadline, "still listening with the card removed");
         std::thread::sleep(Duration::from_millis(20));
     }
     handle.insert_card();
@@ -367,10 +329,7 @@ fn reverse_mode_listens_for_vpcd() {
 #[test]
 fn the_card_waits_for_vpcd_with_back_off() {
     // A port nobody listens on yet: pcscd is not started.
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let reader = shared(blank_card());
     let trace = Trace::memory().without_timestamps();
     let handle = VpcdServer::spawn(addr, reader, trace.clone()).unwrap();
@@ -379,21 +338,12 @@ fn the_card_waits_for_vpcd_with_back_off() {
 
     let vpcd = FakeVpcd::at(addr);
     // Back-off is at most 2 s, so the card is there well within 3 s of vpcd.
-    let mut conn = vpcd
-        .try_accept(Duration::from_secs(3))
-        .expect("no reconnect within the back-off ceiling");
+    let mut conn = vpcd.try_accept(Duration::from_secs(3)).expect("no reconnect within the back-off ceiling");
     assert_eq!(conn.power_up(), uzi_atr());
     assert!(handle.wait_ready(WAIT));
     // The failed attempts are logged once, not once per retry.
     let lines = trace.lines();
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l.contains("cannot reach vpcd"))
-            .count(),
-        1,
-        "{lines:#?}"
-    );
+    assert_eq!(lines.iter().filter(|l| l.contains("cannot reach vpcd")).count(), 1, "{lines:#?}");
 }
 
 /// Debian 12's vpcd writes length and APDU separately without TCP_NODELAY: without TCP_QUICKACK on the card's
@@ -414,10 +364,7 @@ fn split_frames_from_an_old_vpcd_do_not_stall() {
     }
     let per_exchange = start.elapsed() / (2 * n);
     // 40 ms per stalled exchange; a healthy loopback exchange takes tens of microseconds.
-    assert!(
-        per_exchange < Duration::from_millis(5),
-        "{per_exchange:?} per exchange: the Nagle/delayed-ACK stall"
-    );
+    assert!(per_exchange < Duration::from_millis(5), "{per_exchange:?} per exchange: the Nagle/delayed-ACK stall");
     handle.stop();
 }
 
@@ -443,12 +390,7 @@ fn several_cards_each_in_its_own_slot() {
     }
     let lines = trace.lines();
     for n in 0..3 {
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with(&format!("slot {n} > GET DATA"))),
-            "{lines:#?}"
-        );
+        assert!(lines.iter().any(|l| l.starts_with(&format!("slot {n} > GET DATA"))), "{lines:#?}");
     }
 }
 

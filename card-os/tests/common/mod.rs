@@ -61,7 +61,10 @@ pub fn ok(card: &mut TestCard, bytes: &[u8]) -> Vec<u8> {
 pub fn create_ef(card: &mut TestCard, fid: u16, size: u16, read: u8, update: u8) {
     let [f1, f2] = fid.to_be_bytes();
     let [s1, s2] = size.to_be_bytes();
-    let fcp = [0x62, 0x10, 0x82, 0x01, 0x01, 0x83, 0x02, f1, f2, 0x80, 0x02, s1, s2, 0x86, 0x02, read, update, 0x8A, 0x01, 0x05];
+    let fcp = [
+        0x62, 0x10, 0x82, 0x01, 0x01, 0x83, 0x02, f1, f2, 0x80, 0x02, s1, s2, 0x86, 0x02, read, update, 0x8A, 0x01,
+        0x05,
+    ];
     let mut fcp = fcp.to_vec();
     fcp[1] = (fcp.len() - 2) as u8;
     ok(card, &apdu(0xE0, 0, 0, &fcp, None));

@@ -96,7 +96,8 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Card(CardCommand::New { profile, out, serial }) => {
             let profile = profile::load(&profile).map_err(|e| e.to_string())?;
             let pki = TestPki::fixtures().map_err(|e| e.to_string())?;
-            let made = new_card(&profile, &pki, &NewCardOptions { serial, ..Default::default() }).map_err(|e| e.to_string())?;
+            let made = new_card(&profile, &pki, &NewCardOptions { serial, ..Default::default() })
+                .map_err(|e| e.to_string())?;
             reader_sim::image::save_atomic(&out, made.card.platform().nvm().as_bytes()).map_err(|e| e.to_string())?;
             println!("{} card written to {}", profile.name, out.display());
             Ok(())
@@ -111,9 +112,8 @@ fn run(cli: Cli) -> Result<(), String> {
 
 fn serve_command(args: ServeArgs) -> Result<(), String> {
     let n = args.profiles.len().max(args.cards.len()).max(1);
-    let specs: Vec<SlotSpec> = (0..n)
-        .map(|i| SlotSpec { profile: args.profiles.get(i).cloned(), card: args.cards.get(i).cloned() })
-        .collect();
+    let specs: Vec<SlotSpec> =
+        (0..n).map(|i| SlotSpec { profile: args.profiles.get(i).cloned(), card: args.cards.get(i).cloned() }).collect();
     let trace = match &args.trace {
         None => Trace::off(),
         Some(p) if p.as_os_str() == "-" => Trace::stdout(),
@@ -134,7 +134,8 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let words: Vec<&str> = line.split_whitespace().collect();
-        let slot = |w: Option<&&str>| w.and_then(|s| s.parse::<usize>().ok()).and_then(|n| slots.iter().find(|s| s.slot == n));
+        let slot =
+            |w: Option<&&str>| w.and_then(|s| s.parse::<usize>().ok()).and_then(|n| slots.iter().find(|s| s.slot == n));
         match words.as_slice() {
             ["remove", rest @ ..] => match slot(rest.first()) {
                 Some(s) => s.handle.remove_card(),

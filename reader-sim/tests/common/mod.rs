@@ -17,12 +17,7 @@ pub fn uzi_atr() -> Vec<u8> {
 /// A blank card, serial `serial`.
 pub fn blank_card_with_serial(serial: &[u8]) -> HostCard {
     let atr = uzi_atr();
-    let profile = ChipProfile {
-        atr: &atr,
-        serial,
-        pin: PinPolicy::UZI_PIN,
-        puk: PinPolicy::UZI_PUK,
-    };
+    let profile = ChipProfile { atr: &atr, serial, pin: PinPolicy::UZI_PIN, puk: PinPolicy::UZI_PUK };
     Card::format(HostPlatform::blank(), &profile).unwrap()
 }
 
