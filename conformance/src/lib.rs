@@ -8,8 +8,17 @@
 //! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`); [`inspect`]: `zorgcard card inspect`.
 
 pub mod card_new;
+pub mod crl;
 pub mod inspect;
+pub mod pcsc_reader;
+pub mod personaliser;
 pub mod pkcs15;
 pub mod pki;
+pub mod portal;
 pub mod profile;
+pub mod replay;
+pub mod report;
+pub mod scenario;
+pub mod script;
 pub mod serve;
+pub mod suite;
