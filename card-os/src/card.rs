@@ -142,10 +142,12 @@ impl<P: Platform> Card<P> {
         &self.state.meta.atr
     }
 
-    /// Reset or power cycle: the session (verification, selection, security environment) is lost.
+    /// Reset or power cycle: the session (verification, selection, security environment) is lost, and a
+    /// personalisation that was not finished with ACTIVATE is rolled back: the card is blank again.
     pub fn reset(&mut self) {
         self.state.session = Session::default();
         self.io.forget();
+        self.state.roll_back_unfinished_personalisation(&mut self.platform);
     }
 
     pub fn platform(&self) -> &P {
@@ -393,6 +395,20 @@ impl CardState {
 
     pub(crate) fn read_body<P: Platform>(&self, platform: &P, offset: usize, buf: &mut [u8]) -> Result<(), Status> {
         self.banks.read_body(platform.nvm(), offset, buf).map_err(|_| Status::MemoryFailure)
+    }
+
+    /// All-or-nothing personalisation: a card that was being personalised when it was reset or powered off in a
+    /// reader (`reset`; readers call it at power-up and power-down) goes back to blank (same ATR, serial and PIN/PUK policies), in one atomic image write. Pulling the card during
+    /// the ZORG-ID creation flow thus leaves it blank, never half personalised.
+    fn roll_back_unfinished_personalisation<P: Platform>(&mut self, platform: &mut P) {
+        if self.meta.stored_lc != LifeCycle::Personalised || self.halted {
+            return;
+        }
+        let (pin, puk) = (self.meta.pin(PinRef::User).policy, self.meta.pin(PinRef::Puk).policy);
+        let Ok(mf_name) = Vec::from_slice(&ISOAPPLET_AID) else { return };
+        let body = encode::blank(&self.meta.atr, &self.meta.serial, &pin, &puk, &mf_name);
+        // A failed write halts the card (6581); the next boot tries again.
+        let _ = self.commit(platform, 0, &[Patch { offset: 0, bytes: &body }]);
     }
 
     /// Personalisation commands run only before activation (`6985` after).

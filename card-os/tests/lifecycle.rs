@@ -206,3 +206,20 @@ fn get_data_objects() {
     assert_eq!(tx(&mut other, "00 CA DF 32 00").0, b"Z\x00\xFF".to_vec());
     assert_eq!(tx(&mut other, "00 CA DF 33 00").0, vec![0, 3, 0, 3], "no PIN or PUK yet");
 }
+
+#[test]
+fn a_reset_before_activation_rolls_personalisation_back_to_blank() {
+    let mut card = personalised_unactivated();
+    assert_eq!(tx(&mut card, "00 CA DF 31 00").0, vec![0x03]);
+    card.reset();
+    assert_eq!(tx(&mut card, "00 CA DF 31 00").0, vec![0x01], "blank again");
+    assert_eq!(tx(&mut card, "00 A4 08 0C 04 50 15 43 01").1, 0x6A82, "no file left");
+    assert_eq!(tx(&mut card, "00 46 01 01 00").1, 0x6A88, "no key left");
+    assert_eq!(tx(&mut card, "00 20 00 01").1, 0x6984, "no PIN left");
+    let info = card.info();
+    assert_eq!((&info.serial[..], &info.atr[..]), (&b"TEST0001"[..], &card_os::profile::UZI_ATR[..]), "same chip");
+    // An activated card is not touched by a reset.
+    let mut card = operational();
+    card.reset();
+    assert_eq!(tx(&mut card, "00 CA DF 31 00").0, vec![0x05]);
+}
