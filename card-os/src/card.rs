@@ -310,20 +310,20 @@ fn run<P: Platform>(platform: &mut P, state: &mut CardState, io: &mut ApduBuffer
     if io.answer.is_empty() {
         return status;
     }
-    match apdu.ne {
-        // Data but no Le (a case-3 command, or T=0): announce it, the client fetches it with GET RESPONSE.
-        None => Status::MoreAvailable(io.answer.len().min(256) as u8),
-        Some(ne) if io.answer.len() <= ne => {
-            let _ = io.out.extend_from_slice(&io.answer);
-            io.answer.clear();
-            status
-        }
-        Some(_) if command.is_idempotent() && io.answer.len() <= 256 && !apdu.extended => {
-            let exact = io.answer.len();
-            io.answer.clear();
-            Status::WrongLe(exact as u8)
-        }
-        Some(ne) => send_part(io, ne),
+    // Data but no Le (a case-3 command): this card speaks T=1 (its ATR says so), which carries the whole R-APDU,
+    // so it answers the data directly, as Java Cards do; OpenSC's IsoApplet driver reads the applet version
+    // that way (SELECT by AID, case 3). Anything beyond one short answer still goes through GET RESPONSE.
+    let ne = apdu.ne.unwrap_or(256);
+    if io.answer.len() <= ne {
+        let _ = io.out.extend_from_slice(&io.answer);
+        io.answer.clear();
+        status
+    } else if apdu.ne.is_some() && command.is_idempotent() && io.answer.len() <= 256 && !apdu.extended {
+        let exact = io.answer.len();
+        io.answer.clear();
+        Status::WrongLe(exact as u8)
+    } else {
+        send_part(io, ne)
     }
 }
 

@@ -76,6 +76,8 @@ impl fmt::Display for ImageError {
     }
 }
 
+impl core::error::Error for ImageError {}
+
 /// A body patch: write `bytes` at body offset `offset` in the new image.
 #[derive(Clone, Copy)]
 pub struct Patch<'a> {

@@ -194,30 +194,35 @@ fn chained_data_above_4096_bytes_answers_6700() {
 }
 
 #[test]
-fn select_of_the_isoapplet_aid_without_le_answers_6103_then_get_response() {
+fn select_of_the_isoapplet_aid_without_le_answers_its_version_at_once() {
+    // T=1 carries the whole R-APDU: a case-3 SELECT gets the version bytes directly, as OpenSC's IsoApplet driver
+    // expects (it sends this SELECT without Le and does not fetch a 61xx).
     let mut card = operational();
     let select = format!("00 A4 04 00 0C {ISOAPPLET_AID}");
-    assert_eq!(tx(&mut card, &select), (vec![], 0x6103));
-    assert_eq!(tx(&mut card, "00 C0 00 00 03"), (vec![0x00, 0x06, 0x06], 0x9000));
-    assert_eq!(tx(&mut card, "00 C0 00 00 03"), (vec![], 0x6985), "nothing left");
-    // With Le the answer comes at once.
+    assert_eq!(tx(&mut card, &select), (vec![0x00, 0x06, 0x06], 0x9000));
+    assert_eq!(tx(&mut card, "00 C0 00 00 03"), (vec![], 0x6985), "nothing pending");
     assert_eq!(tx(&mut card, &format!("{select} 00")), (vec![0x00, 0x06, 0x06], 0x9000));
 }
 
 #[test]
 fn get_response_in_parts_and_lost_on_another_command() {
     let mut card = operational();
-    let select = format!("00 A4 04 00 0C {ISOAPPLET_AID}");
-    assert_eq!(tx(&mut card, &select).1, 0x6103);
-    assert_eq!(tx(&mut card, "00 C0 00 00 01"), (vec![0x00], 0x6102));
-    assert_eq!(tx(&mut card, "00 C0 00 00 01"), (vec![0x06], 0x6101));
-    assert_eq!(tx(&mut card, "00 C0 00 00 00"), (vec![0x06], 0x9000), "Le 00 fetches what is left");
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    ok(&mut card, &hex("00 22 41 B6 03 84 01 01"));
+    let pso = apdu(0x2A, 0x9E, 0x9A, &[0x42; 32], Some(0x01));
+    let (first, sw) = tx_bytes(&mut card, &pso);
+    assert_eq!((first.len(), sw >> 8), (1, 0x61));
+    let left = sw & 0xFF;
+    assert_eq!(tx(&mut card, "00 C0 00 00 01").0.len(), 1);
+    assert_eq!(tx(&mut card, "00 C0 00 00 01").1, 0x6100 | (left - 2));
+    let (rest, sw) = tx(&mut card, "00 C0 00 00 00");
+    assert_eq!((rest.len() as u16, sw), (left - 2, 0x9000), "Le 00 fetches what is left");
     // Another command in between drops the pending answer.
-    assert_eq!(tx(&mut card, &select).1, 0x6103);
+    assert_eq!(tx_bytes(&mut card, &pso).1 >> 8, 0x61);
     assert_eq!(tx(&mut card, "00 CA DF 31 00").1, 0x9000);
     assert_eq!(tx(&mut card, "00 C0 00 00 03"), (vec![], 0x6985));
     // GET RESPONSE with wrong parameters.
-    assert_eq!(tx(&mut card, &select).1, 0x6103);
+    assert_eq!(tx_bytes(&mut card, &pso).1 >> 8, 0x61);
     assert_eq!(tx(&mut card, "00 C0 01 00 03").1, 0x6A86);
     assert_eq!(tx(&mut card, "00 C0 00 00").1, 0x6700, "no Le");
 }
@@ -246,16 +251,13 @@ fn signature_longer_than_le_comes_in_two_parts() {
 }
 
 #[test]
-fn case_3_signature_is_fetched_with_get_response() {
+fn case_3_signature_comes_back_at_once_over_t1() {
     let mut card = operational();
     let key = public_key(&mut card, 1);
     let hash = [0x17u8; 32];
     assert_eq!(verify(&mut card, PIN), 0x9000);
     ok(&mut card, &hex("00 22 41 B6 03 84 01 01"));
-    let (data, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &hash, None));
-    assert!(data.is_empty());
-    assert_eq!(sw >> 8, 0x61);
-    let (der, sw) = tx_bytes(&mut card, &[0x00, 0xC0, 0x00, 0x00, sw as u8]);
+    let (der, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &hash, None));
     assert_eq!(sw, 0x9000);
     key.verify_prehash(&hash, &Signature::from_der(&der).unwrap()).unwrap();
 }
@@ -287,13 +289,13 @@ fn get_response_with_nothing_pending_answers_6985() {
 
 #[test]
 fn answers_are_fitted_to_le_for_computations() {
-    // GENERATE ASYMMETRIC KEY PAIR, case 1: the 70-byte public key waits for GET RESPONSE.
+    // GENERATE ASYMMETRIC KEY PAIR with Le 10: the rest of the 70-byte public key waits for GET RESPONSE.
     let mut card = personalised_unactivated();
-    let (data, sw) = tx(&mut card, "00 46 00 03");
-    assert!(data.is_empty());
-    assert_eq!(sw, 0x6146);
-    let (public, sw) = tx(&mut card, "00 C0 00 00 46");
+    let (first, sw) = tx(&mut card, "00 46 00 03 0A");
+    assert_eq!((first.len(), sw), (10, 0x613C));
+    let (rest, sw) = tx(&mut card, "00 C0 00 00 3C");
     assert_eq!(sw, 0x9000);
+    let public = [first, rest].concat();
     assert_eq!(&public[..5], &[0x7F, 0x49, 0x43, 0x86, 0x41]);
     assert_eq!(public_key(&mut card, 3), p256::ecdsa::VerifyingKey::from_sec1_bytes(&public[5..]).unwrap());
 }
