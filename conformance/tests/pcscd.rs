@@ -316,19 +316,17 @@ fn pkcs15_tool_changes_and_unblocks_the_pin() {
     assert_eq!(verify_pin(&card, b"112233"), 0x9000);
 }
 
-/// `pkcs11-tool --test`: every failure it reports must be one of the OpenSC limits the README explains.
+/// `pkcs11-tool --test` passes. (Its signature, verify and decrypt tests are RSA-only in OpenSC 0.23: it says
+/// "non-RSA, skipping" for our EC keys, which the README explains; EC signing is proven by the test above.)
 #[test]
-fn pkcs11_tool_self_test_has_only_explained_failures() {
+fn pkcs11_tool_self_test_passes() {
     let _g = lock();
     let _ctx = context();
     let _served = serve("uzi-zorgverlener");
     let out = tool("pkcs11-tool", &["--module", PKCS11, "--test", "--login", "--pin", "123456"]);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERR") || l.contains("failed")).collect();
-    let explained = |l: &&str| l.contains("C_GenerateRandom");
-    let unexplained: Vec<&&str> = errors.iter().filter(|l| !explained(l)).collect();
-    assert!(unexplained.is_empty(), "pkcs11-tool --test failures not explained in the README:\n{text}");
-    assert!(text.contains("all 4 digest functions seem to work") || text.contains("Digests"), "{text}");
+    assert!(out.status.success() && text.contains("No errors"), "pkcs11-tool --test:\n{text}");
+    assert!(text.contains("C_GenerateRandom():") && text.contains("seems to be OK"), "{text}");
 }
 
 #[test]
