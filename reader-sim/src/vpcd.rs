@@ -161,10 +161,9 @@ struct Control {
     removed: bool,
     /// Bumped by stop/remove/insert, so back-off and accept waits end early.
     generation: u64,
-    connections: u64,
     /// Connections on which vpcd has spoken. A TCP connect can succeed into vpcd's listen backlog while vpcd still
     /// serves another card; only vpcd's first message shows that this card is the one in the reader.
-    accepted: u64,
+    connections: u64,
     connected: bool,
     /// A clone of the live connection, so another thread can shut it down to end a blocking read.
     stream: Option<TcpStream>,
@@ -227,12 +226,12 @@ impl VpcdHandle {
     /// Waits until the first connection with vpcd is made (returns at once if one has been); false after
     /// `timeout`. `Duration::MAX` waits for ever.
     pub fn wait_ready(&self, timeout: Duration) -> bool {
-        self.shared.wait_for(timeout, |c| c.accepted > 0)
+        self.shared.wait_for(timeout, |c| c.connections > 0)
     }
 
     /// Waits until `n` connections have been made in all (reconnects count); false after `timeout`.
     pub fn wait_connections(&self, n: u64, timeout: Duration) -> bool {
-        self.shared.wait_for(timeout, |c| c.accepted >= n)
+        self.shared.wait_for(timeout, |c| c.connections >= n)
     }
 
     /// Waits until no connection is open; false after `timeout`.
@@ -247,7 +246,7 @@ impl VpcdHandle {
 
     /// How many connections vpcd has spoken on so far.
     pub fn connections(&self) -> u64 {
-        self.shared.lock().accepted
+        self.shared.lock().connections
     }
 
     /// The address listened on (listen mode), with the real port if 0 was asked.
@@ -442,7 +441,6 @@ impl Slot {
         }
         c.stream = Some(clone);
         c.connected = true;
-        c.connections += 1;
         c.generation += 1;
         drop(c);
         self.shared.changed.notify_all();
@@ -472,7 +470,7 @@ impl Slot {
             }
             if first {
                 first = false;
-                self.shared.control.lock().unwrap_or_else(PoisonError::into_inner).accepted += 1;
+                self.shared.control.lock().unwrap_or_else(PoisonError::into_inner).connections += 1;
                 self.shared.changed.notify_all();
             }
             let reply: Option<Vec<u8>> = match &buf[..n] {
