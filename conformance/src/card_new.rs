@@ -207,6 +207,27 @@ impl<'a> Personaliser<'a> {
         Ok(())
     }
 
+    /// Create the DFs (parents first) and then write the EFs of a PKCS#15 layout.
+    pub fn write_layout(&mut self, layout: &pkcs15::Pkcs15Layout) -> Result<(), CardNewError> {
+        for df in &layout.dfs {
+            let (last, parent) = df.path.split_last().ok_or_else(|| CardNewError::Invalid {
+                profile: self.profile.into(),
+                problem: "PKCS#15 layout has a DF with an empty path".into(),
+            })?;
+            self.select_path(parent)?;
+            self.create_df(*last, &df.aid, df.read_ac, df.update_ac)?;
+        }
+        for file in &layout.files {
+            let (last, parent) = file.path.split_last().ok_or_else(|| CardNewError::Invalid {
+                profile: self.profile.into(),
+                problem: "PKCS#15 layout has a file with an empty path".into(),
+            })?;
+            self.select_path(parent)?;
+            self.write_ef(*last, &file.content, file.read_ac, file.update_ac)?;
+        }
+        Ok(())
+    }
+
     /// ACTIVATE FILE: the card is operational and its validity starts.
     pub fn activate(&mut self) -> Result<(), CardNewError> {
         self.send("ACTIVATE", &[0x00, 0x44, 0x00, 0x00])?;
@@ -231,7 +252,8 @@ pub fn injected_test_key(serial: &str, key_ref: u8) -> SigningKey {
     }
 }
 
-fn role(key_ref: u8) -> CertRole {
+/// The certificate role of a key reference (DIALECT.md: `01` authentication, `02` signature, `03` encryption).
+pub fn role(key_ref: u8) -> CertRole {
     match key_ref {
         1 => CertRole::Authentication,
         2 => CertRole::Signature,
@@ -239,7 +261,8 @@ fn role(key_ref: u8) -> CertRole {
     }
 }
 
-fn key_label(key_ref: u8) -> &'static str {
+/// The PKCS#15 label of a key reference, the same on every zorgcard so OpenSC users see one naming.
+pub fn key_label(key_ref: u8) -> &'static str {
     match key_ref {
         1 => "Authenticatie",
         2 => "Handtekening",

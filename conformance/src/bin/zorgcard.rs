@@ -35,6 +35,155 @@ enum Command {
     /// Make and look at card images.
     #[command(subcommand)]
     Card(CardCommand),
+    /// Run the conformance suite: against simulated cards of every profile (default) or a card in a PC/SC reader.
+    ///
+    /// Examples: zorgcard conformance
+    ///           zorgcard conformance --reader "Virtual PCD 00 00" --profile uzi-zorgverlener --junit report.xml
+    Conformance(ConformanceCli),
+    /// Play application scenarios (PIN almost blocked, expired card, card pulled mid-signature, …) in a vpcd slot.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+    /// Replay a recorded APDU dialogue against a simulated card and report the differences.
+    ///
+    /// Example: zorgcard replay --trace real-card.log --profile uzi-medewerker
+    Replay {
+        /// A trace written by `--trace` or recorded from a real card.
+        #[arg(long)]
+        trace: PathBuf,
+        /// The profile of the simulated card to compare with.
+        #[arg(long)]
+        profile: String,
+    },
+    /// Create a ZORG-ID Smartcard from a blank card with a valid UZI-medewerkerspas (two PC/SC readers).
+    ///
+    /// Example: zorgcard personalise --uzi-reader "Virtual PCD 00 00" --blank-reader "Virtual PCD 00 01"
+    ///          --birth-date 1980-05-17 --uzi-pin-from-env UZI_PIN --pin-from-env NEW_PIN
+    ///
+    /// Without the flags it asks on the terminal. The one-time PUK is shown once, on standard output, and stored
+    /// nowhere.
+    Personalise(PersonaliseCli),
+    /// The ZORG-ID Portaal's card management: register, appoint, view, block, unblock, revoke.
+    ///
+    /// Example: zorgcard portal --as 900000001 view
+    Portal(PortalCli),
+    /// The test CA's revocation list of ZORG-ID Smartcards.
+    #[command(subcommand)]
+    Crl(CrlCli),
+}
+
+#[derive(Args)]
+struct ConformanceCli {
+    /// A PC/SC reader to test the card in (e.g. "Virtual PCD 00 00", or a real Omnikey); default: in-process.
+    #[arg(long)]
+    reader: Option<String>,
+    /// Profiles to check (in-process: default all); with --reader, the one profile the card claims.
+    #[arg(long = "profile")]
+    profiles: Vec<String>,
+    /// Script files or folders (default: fixtures/scripts).
+    #[arg(long = "script")]
+    scripts: Vec<PathBuf>,
+    /// Also write a JUnit XML report.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ScenarioCommand {
+    /// Play one scenario. Example: zorgcard scenario run fixtures/scenarios/expired-card.toml --trace dialogue.log
+    Run {
+        /// A scenario file, or the name of a shipped one.
+        file: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:35963")]
+        vpcd: SocketAddr,
+        #[arg(long, default_value_t = 0)]
+        slot: usize,
+        /// APDU trace file (secrets masked); `-` for standard output.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Stop after this many seconds (default: until `quit` or killed).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+}
+
+#[derive(Args)]
+struct PersonaliseCli {
+    #[arg(long)]
+    uzi_reader: String,
+    #[arg(long)]
+    blank_reader: String,
+    /// The holder's birth date, YYYY-MM-DD.
+    #[arg(long)]
+    birth_date: Option<String>,
+    /// Name of the environment variable holding the UZI pass PIN.
+    #[arg(long)]
+    uzi_pin_from_env: Option<String>,
+    /// Name of the environment variable holding the new card's PIN (used for both entries).
+    #[arg(long)]
+    pin_from_env: Option<String>,
+    /// Portal registry the organisation is registered in and the new card is recorded in.
+    #[arg(long)]
+    registry: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PortalCli {
+    /// Who acts: a UZI number (administrator, beheerder or worker).
+    #[arg(long = "as")]
+    actor: String,
+    /// The registry file.
+    #[arg(long, default_value = conformance::portal::DEFAULT_REGISTRY)]
+    registry: PathBuf,
+    #[command(subcommand)]
+    action: PortalActionCli,
+}
+
+#[derive(Subcommand)]
+enum PortalActionCli {
+    /// Register the organisation; the actor becomes its administrator.
+    Register {
+        #[arg(long)]
+        organisation: String,
+        #[arg(long)]
+        ura: String,
+    },
+    /// Appoint a beheerder (administrator only).
+    Appoint {
+        beheerder: String,
+        #[arg(long)]
+        ura: Option<String>,
+    },
+    /// Show cards (bekijken): all of the organisation, or one.
+    View { serial: Option<String> },
+    /// Block a card (blokkeren): refused at its next use.
+    Block { serial: String },
+    /// Unblock a card (deblokkeren).
+    Unblock { serial: String },
+    /// Revoke a card (intrekken): certificates on the CRL, the card terminated at its next use.
+    Revoke { serial: String },
+}
+
+#[derive(Subcommand)]
+enum CrlCli {
+    /// Write the CRL (DER, and PEM next to it). Example: zorgcard crl write --out zorg-id-ca.crl
+    Write {
+        #[arg(long, default_value = conformance::portal::DEFAULT_REGISTRY)]
+        registry: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Serve the CRL over HTTP on loopback for applications that fetch it.
+    ///
+    /// Example: zorgcard crl serve --addr 127.0.0.1:8080   (GET /zorg-id-ca.crl)
+    Serve {
+        #[arg(long, default_value = conformance::portal::DEFAULT_REGISTRY)]
+        registry: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Stop after this many seconds (default: until killed).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
 }
 
 #[derive(Args)]
@@ -107,6 +256,76 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve(args) => serve_command(args),
+        Command::Conformance(c) => {
+            let args = conformance::suite::ConformanceArgs {
+                reader: c.reader,
+                profiles: c.profiles,
+                scripts: c.scripts,
+                junit: c.junit,
+            };
+            let code = conformance::suite::conformance_main(&args).map_err(|e| e.to_string())?;
+            if code == 0 { Ok(()) } else { Err(format!("conformance: failures (exit code {code})")) }
+        }
+        Command::Scenario(ScenarioCommand::Run { file, vpcd, slot, trace, seconds }) => {
+            let args = conformance::scenario::ScenarioArgs {
+                file,
+                vpcd,
+                slot,
+                trace,
+                duration: seconds.map(Duration::from_secs),
+            };
+            conformance::scenario::scenario_main(&args).map_err(|e| e.to_string())
+        }
+        Command::Replay { trace, profile } => {
+            let report = conformance::replay::replay_main(&conformance::replay::ReplayArgs { trace, profile })
+                .map_err(|e| e.to_string())?;
+            print!("{report}");
+            if report.exit_code() == 0 { Ok(()) } else { Err("replay: the simulated card answered differently".into()) }
+        }
+        Command::Personalise(p) => {
+            let args = conformance::personaliser::PersonaliseArgs {
+                uzi_reader: p.uzi_reader,
+                blank_reader: p.blank_reader,
+                birth_date: p.birth_date,
+                uzi_pin_from_env: p.uzi_pin_from_env,
+                pin_from_env: p.pin_from_env,
+                registry: p.registry,
+            };
+            let outcome = conformance::personaliser::personalise_main(&args).map_err(|e| e.to_string())?;
+            for w in &outcome.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", outcome.card);
+            print!("one-time PUK (shown once, write it down): ");
+            outcome.puk.show(&mut std::io::stdout()).map_err(|e| e.to_string())?;
+            println!();
+            Ok(())
+        }
+        Command::Portal(p) => {
+            use conformance::portal::{PortalAction, PortalCommand};
+            let action = match p.action {
+                PortalActionCli::Register { organisation, ura } => PortalAction::Register { organisation, ura },
+                PortalActionCli::Appoint { beheerder, ura } => PortalAction::Appoint { beheerder, ura },
+                PortalActionCli::View { serial } => PortalAction::View { serial },
+                PortalActionCli::Block { serial } => PortalAction::Block { serial },
+                PortalActionCli::Unblock { serial } => PortalAction::Unblock { serial },
+                PortalActionCli::Revoke { serial } => PortalAction::Revoke { serial },
+            };
+            let out = conformance::portal::portal_main(PortalCommand { registry: p.registry, actor: p.actor, action })
+                .map_err(|e| e.to_string())?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Crl(c) => {
+            use conformance::crl::CrlCommand;
+            let cmd = match c {
+                CrlCli::Write { registry, out } => CrlCommand::Write { registry, out },
+                CrlCli::Serve { registry, addr, seconds } => {
+                    CrlCommand::Serve { registry, addr, duration: seconds.map(Duration::from_secs) }
+                }
+            };
+            conformance::crl::crl_main(cmd).map_err(|e| e.to_string())
+        }
     }
 }
 
