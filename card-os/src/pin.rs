@@ -2,7 +2,7 @@
 //!
 //! ISO 7816-4 §11.5.6 (VERIFY), §11.5.7 (CHANGE REFERENCE DATA), §11.5.10 (RESET RETRY COUNTER). The UZI-register
 //! CPS: PIN 6+ characters, 3 tries; PUK at least 6 digits, 3 tries; a blocked PUK is final. The card handlers
-//! (`card.rs`) decrement and persist the counter *before* calling [`matches`], so a power cut never gives a try back.
+//! (`card.rs`) decrement and persist the counter *before* calling [`matches()`], so a power cut never gives a try back.
 //! PIN values are read from the image only for the compare and never held in the card's RAM state.
 
 use core::fmt;

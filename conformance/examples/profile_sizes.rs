@@ -13,7 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for name in PROFILE_NAMES {
         let made = new_card(&profile::load(name)?, &pki, &NewCardOptions::default())?;
         let summary = card_os::image::inspect(made.card.platform().nvm().as_bytes())?;
-        println!("{name:30} image {:6} bytes ({} files, {} keys)   (target <= 32,768)", summary.body_len, made.card.info().files, made.card.info().keys.len());
+        println!(
+            "{name:30} image {:6} bytes ({} files, {} keys)   (target <= 32,768)",
+            summary.body_len,
+            made.card.info().files,
+            made.card.info().keys.len()
+        );
     }
     Ok(())
 }

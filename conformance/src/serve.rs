@@ -63,10 +63,8 @@ pub fn prepare_reader(
     duplicate: bool,
     pki: &TestPki,
 ) -> Result<(InProcessReader, String), ServeError> {
-    if let Some(path) = &spec.card {
-        if path.exists() {
-            return Ok((InProcessReader::open(path)?, format!("{}", path.display())));
-        }
+    if let Some(path) = spec.card.as_ref().filter(|p| p.exists()) {
+        return Ok((InProcessReader::open(path)?, format!("{}", path.display())));
     }
     let name = spec.profile.as_deref().ok_or(ServeError::Empty { slot })?;
     let profile = profile::load(name)?;
