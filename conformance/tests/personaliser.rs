@@ -662,3 +662,62 @@ fn through_pcscd_with_two_vpcd_readers() {
     }
     std::thread::sleep(Duration::from_millis(600));
 }
+
+/// Issue 5: a blank card personalised by the reference personaliser passes the conformance suite as a `zorg-id`
+/// card. The suite reads the PIN and PUK from the profile, so it gets a copy of `zorg-id.toml` with this card's
+/// PIN and its one-time PUK (in a temporary directory, removed after the test).
+#[test]
+fn a_personalised_card_passes_the_suite_as_a_zorg_id_card() {
+    let bench = Bench::new();
+    let (mut uzi, mut blank) = (bench.uzi(), bench.blank());
+    let outcome = run(&bench, &mut uzi, &mut blank).unwrap();
+    let serial = outcome.card.serial.clone();
+    let puk = puk_digits(outcome);
+    let dir = tempfile::tempdir().unwrap();
+    let profile_path = dir.path().join("zorg-id.toml");
+    let original = std::fs::read_to_string(profile::fixtures_dir().join("profiles/zorg-id.toml")).unwrap();
+    // The holder is the UZI pass's holder: the personaliser copied it from the UZI certificate.
+    let uzi_profile = std::fs::read_to_string(profile::fixtures_dir().join("profiles/uzi-medewerker.toml")).unwrap();
+    let holder = uzi_profile.split("[holder]").nth(1).unwrap().split("\n[").next().unwrap().to_string();
+    let mut section = "";
+    let mut adapted: Vec<String> = Vec::new();
+    for line in original.lines() {
+        if line.starts_with('[') {
+            section = if line.starts_with("[pin]") {
+                "pin"
+            } else if line.starts_with("[puk]") {
+                "puk"
+            } else if line.starts_with("[holder]") {
+                "holder"
+            } else {
+                ""
+            };
+            if section == "holder" {
+                adapted.push("[holder]".into());
+                adapted.extend(holder.lines().filter(|l| !l.trim_start().starts_with("title")).map(String::from));
+                continue;
+            }
+        }
+        let key = line.split('=').next().unwrap_or("").trim();
+        match (section, key) {
+            ("holder", _) => {}
+            ("", "serial") => adapted.push(format!("serial = \"{serial}\"")),
+            ("pin", "value") => adapted.push(format!("value = \"{NEW_PIN}\"")),
+            ("puk", "value") => adapted.push(format!("value = \"{puk}\"")),
+            _ => adapted.push(line.to_string()),
+        }
+    }
+    std::fs::write(&profile_path, adapted.join("\n")).unwrap();
+    let shared: SharedReader = blank.into_shared();
+    let reset_reader = shared.clone();
+    let target = conformance::suite::Target::Reader {
+        transmit: Box::new(shared),
+        profile: profile_path.to_string_lossy().into_owned(),
+        reset: Box::new(move || reset_reader.lock().unwrap().reset().map(|_| ()).map_err(|e| e.to_string())),
+    };
+    let options = conformance::suite::SuiteOptions::default();
+    let report = conformance::suite::run_suite(target, &options, &mut |_| {}).unwrap();
+    assert_eq!(report.exit_code(), 0, "{}", report.summary());
+    assert!(report.summary().contains("PASSED"), "{}", report.summary());
+    println!("{}", report.summary());
+}
