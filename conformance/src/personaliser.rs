@@ -742,7 +742,9 @@ pub fn personalise(
     }
 
     // 7. Certificates from the ZORG-ID TEST CA, three years, holder data from the UZI certificate.
-    let issued_at = now;
+    // From the start of the issue day, as the card's own validity (card-os `lifecycle.rs`): card and certificates
+    // expire together.
+    let issued_at = now.div_euclid(86_400) * 86_400;
     let pki_err = |source| PersonaliseError::Pki { step: Step::Certificates, source };
     let mut keys = Vec::new();
     let mut certificates = Vec::new();
