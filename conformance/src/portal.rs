@@ -36,7 +36,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use card_os::Status;
-use reader_sim::reader::{ReaderError, Transmit};
+use reader_sim::reader::{Interceptor, ReaderError, Transmit};
 use serde::{Deserialize, Serialize};
 
 use crate::personaliser::{IssuedCard, IssuedCertificate};
@@ -829,34 +829,67 @@ fn is_use(apdu: &[u8]) -> bool {
 
 impl<T: Transmit> Transmit for PortalGate<T> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
-        if !is_use(apdu) {
-            return self.inner.transmit(apdu);
+        gate(&self.registry, &self.serial, &mut self.last_error, apdu, &mut self.inner)
+    }
+}
+
+/// The portal in a reader slot (`zorgcard serve --registry`): the same decisions as [`PortalGate`], installed as the
+/// slot's [`Interceptor`], so block, unblock and revoke reach the card through pcscd at its next use.
+#[derive(Debug)]
+pub struct PortalInterceptor {
+    registry: PathBuf,
+    serial: String,
+    last_error: Option<String>,
+}
+
+impl PortalInterceptor {
+    /// Enforces `registry`'s decisions about the card `serial` in the slot it is installed on.
+    pub fn new(registry: impl Into<PathBuf>, serial: impl Into<String>) -> Self {
+        PortalInterceptor { registry: registry.into(), serial: serial.into(), last_error: None }
+    }
+}
+
+impl Interceptor for PortalInterceptor {
+    fn exchange(&mut self, apdu: &[u8], card: &mut dyn Transmit) -> Result<Vec<u8>, ReaderError> {
+        gate(&self.registry, &self.serial, &mut self.last_error, apdu, card)
+    }
+}
+
+/// One exchange through the portal's decisions (see [`PortalGate`]).
+fn gate(
+    registry: &Path,
+    serial: &str,
+    last_error: &mut Option<String>,
+    apdu: &[u8],
+    inner: &mut dyn Transmit,
+) -> Result<Vec<u8>, ReaderError> {
+    if !is_use(apdu) {
+        return inner.transmit(apdu);
+    }
+    let access = match apply_pending(registry, serial, inner) {
+        Ok(access) => access,
+        Err(e) => {
+            *last_error = Some(e.to_string());
+            return Ok(vec![0x6F, 0x00]);
         }
-        let access = match apply_pending(&self.registry, &self.serial, &mut self.inner) {
-            Ok(access) => access,
-            Err(e) => {
-                self.last_error = Some(e.to_string());
-                return Ok(vec![0x6F, 0x00]);
+    };
+    *last_error = None;
+    match access {
+        CardAccess::Blocked => Ok(vec![0x69, 0x85]),
+        CardAccess::Revoked { terminated: false } if matches!(apdu, [_, 0x20, 0x00, ..]) => {
+            let answer = inner.transmit(apdu)?;
+            if answer != [0x90, 0x00] {
+                return Ok(answer);
             }
-        };
-        self.last_error = None;
-        match access {
-            CardAccess::Blocked => Ok(vec![0x69, 0x85]),
-            CardAccess::Revoked { terminated: false } if matches!(apdu, [_, 0x20, 0x00, ..]) => {
-                let answer = self.inner.transmit(apdu)?;
-                if answer != [0x90, 0x00] {
-                    return Ok(answer);
-                }
-                match apply_pending(&self.registry, &self.serial, &mut self.inner) {
-                    Ok(CardAccess::Revoked { terminated: true }) => Ok(vec![0x62, 0x85]),
-                    Ok(_) => Ok(answer),
-                    Err(e) => {
-                        self.last_error = Some(e.to_string());
-                        Ok(vec![0x6F, 0x00])
-                    }
+            match apply_pending(registry, serial, inner) {
+                Ok(CardAccess::Revoked { terminated: true }) => Ok(vec![0x62, 0x85]),
+                Ok(_) => Ok(answer),
+                Err(e) => {
+                    *last_error = Some(e.to_string());
+                    Ok(vec![0x6F, 0x00])
                 }
             }
-            _ => self.inner.transmit(apdu),
         }
+        _ => inner.transmit(apdu),
     }
 }

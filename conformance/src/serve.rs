@@ -85,21 +85,26 @@ pub fn distinct_serial(serial: &str, slot: usize) -> String {
     format!("{keep}{:02}", slot % 100)
 }
 
-/// Start every slot; slot *i* connects to `base` port + `first_slot` + *i*.
+/// Start every slot; slot *i* connects to `base` port + `first_slot` + *i*. With a portal `registry`, every slot
+/// enforces its decisions about the card (blocked, revoked) at the card's next use.
 pub fn serve(
     specs: &[SlotSpec],
     base: SocketAddr,
     first_slot: usize,
     listen: bool,
     trace: Trace,
+    registry: Option<&std::path::Path>,
 ) -> Result<Vec<ServedSlot>, ServeError> {
     let pki = TestPki::fixtures()?;
     let mut served = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let slot = first_slot + i;
         let duplicate = specs.iter().filter(|s| s.profile == spec.profile && s.card.is_none()).count() > 1;
-        let (reader, label) = prepare_reader(spec, slot, duplicate, &pki)?;
+        let (mut reader, label) = prepare_reader(spec, slot, duplicate, &pki)?;
         let serial = reader.card().map(|c| String::from_utf8_lossy(&c.info().serial).into_owned()).unwrap_or_default();
+        if let Some(registry) = registry {
+            reader.set_interceptor(Some(Box::new(crate::portal::PortalInterceptor::new(registry, serial.clone()))));
+        }
         let mut addr = base;
         addr.set_port(base.port().saturating_add(slot as u16));
         let config = if listen { VpcdConfig::listen(addr) } else { VpcdConfig::connect(addr) }.slot(slot);

@@ -276,3 +276,19 @@ fn apply_pending_checks_the_card_and_knows_unregistered_cards() {
     assert_eq!(verify(&mut gate, NEW_PIN), 0x6F00);
     assert!(gate.last_error().unwrap().contains("does not exist"), "{:?}", gate.last_error());
 }
+
+/// The same decisions in a served slot: `zorgcard serve --registry` installs a `PortalInterceptor` on the slot's
+/// reader, so pcscd's APDUs meet them too.
+#[test]
+fn a_slot_with_the_portal_interceptor_enforces_block_and_unblock() {
+    let (_dir, reg) = temp_registry();
+    register(&reg);
+    let (mut reader, issued) = issued_card(&reg);
+    reader.set_interceptor(Some(Box::new(conformance::portal::PortalInterceptor::new(&reg, &issued.serial))));
+    assert_eq!(verify(&mut reader, NEW_PIN), 0x9000);
+    ok(&reg, ADMIN, PortalAction::Block { serial: issued.serial.clone() });
+    assert_eq!(verify(&mut reader, NEW_PIN), 0x6985, "blocked at the next use");
+    assert_eq!(reader.card().unwrap().info().pin.left, 3, "no PIN try spent");
+    ok(&reg, ADMIN, PortalAction::Unblock { serial: issued.serial.clone() });
+    assert_eq!(verify(&mut reader, NEW_PIN), 0x9000);
+}

@@ -53,6 +53,15 @@ pub struct InProcessReader {
     card: Option<HostCard>,
     powered: bool,
     image_path: Option<PathBuf>,
+    interceptor: Option<Box<dyn Interceptor>>,
+}
+
+/// Something standing between a reader and its card that may answer in the card's place: the back end of a card
+/// management portal that blocks a card at its next use, a test's trigger. Every APDU sent to the reader goes
+/// through it; it passes what it lets through to `card`. Installed on a slot, it acts on pcscd's APDUs too.
+pub trait Interceptor: Send {
+    /// One exchange; `card` is the reader without the interceptor.
+    fn exchange(&mut self, apdu: &[u8], card: &mut dyn Transmit) -> Result<Vec<u8>, ReaderError>;
 }
 
 impl InProcessReader {
@@ -84,6 +93,11 @@ impl InProcessReader {
     /// Sets (or clears) the file the card's NVM is saved to after each exchange that left it dirty.
     pub fn set_image_path(&mut self, path: Option<PathBuf>) {
         self.image_path = path;
+    }
+
+    /// Installs (or removes) the [`Interceptor`] every exchange goes through.
+    pub fn set_interceptor(&mut self, interceptor: Option<Box<dyn Interceptor>>) {
+        self.interceptor = interceptor;
     }
 
     /// The file the card is saved to, if any.
@@ -171,6 +185,11 @@ impl Transmit for InProcessReader {
     /// before answering: a card whose answer was seen must never come back from disk without that change (a PIN
     /// try counted, a key generated).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        if let Some(mut interceptor) = self.interceptor.take() {
+            let answer = interceptor.exchange(apdu, self);
+            self.interceptor = Some(interceptor);
+            return answer;
+        }
         let card = self.card.as_mut().ok_or(ReaderError::NoCard)?;
         if !self.powered {
             return Err(ReaderError::NotPowered);
@@ -206,6 +225,7 @@ impl std::fmt::Debug for InProcessReader {
             .field("card", &self.card.is_some())
             .field("powered", &self.powered)
             .field("image_path", &self.image_path)
+            .field("interceptor", &self.interceptor.is_some())
             .finish()
     }
 }

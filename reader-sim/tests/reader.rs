@@ -153,3 +153,24 @@ fn a_power_cut_during_an_update_leaves_the_old_or_the_new_state() {
     }
     assert_eq!(seen.len(), 2, "the cuts should hit both before and after the commit");
 }
+
+/// Refuses VERIFY with a PIN (`6985`) and passes everything else to the card.
+struct RefuseVerify;
+
+impl reader_sim::reader::Interceptor for RefuseVerify {
+    fn exchange(&mut self, apdu: &[u8], card: &mut dyn Transmit) -> Result<Vec<u8>, ReaderError> {
+        if apdu.len() > 5 && apdu[1] == 0x20 { Ok(vec![0x69, 0x85]) } else { card.transmit(apdu) }
+    }
+}
+
+#[test]
+fn an_interceptor_answers_in_the_cards_place_or_passes_through() {
+    let mut reader = InProcessReader::with_card(card_with_pin());
+    reader.power_on().unwrap();
+    reader.set_interceptor(Some(Box::new(RefuseVerify)));
+    assert_eq!(reader.transmit(&verify(PIN)).unwrap(), [0x69, 0x85], "answered by the interceptor");
+    assert_eq!(reader.transmit(&VERIFY_STATUS).unwrap(), [0x63, 0xC3], "passed to the card");
+    assert_eq!(pin_tries_left(reader.card().unwrap()), 3, "the card never saw the refused VERIFY");
+    reader.set_interceptor(None);
+    assert_eq!(reader.transmit(&verify(PIN)).unwrap(), [0x90, 0x00]);
+}

@@ -208,6 +208,9 @@ struct ServeArgs {
     /// APDU trace file (PIN, PUK and keys masked); `-` for standard output.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Portal registry (`zorgcard portal`): a card blocked or revoked there is refused at its next use.
+    #[arg(long)]
+    registry: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -338,7 +341,8 @@ fn serve_command(args: ServeArgs) -> Result<(), String> {
         Some(p) if p.as_os_str() == "-" => Trace::stdout(),
         Some(p) => Trace::file(p).map_err(|e| format!("trace file {}: {e}", p.display()))?,
     };
-    let slots = serve(&specs, args.vpcd, args.slot, args.reverse, trace).map_err(|e| e.to_string())?;
+    let slots = serve(&specs, args.vpcd, args.slot, args.reverse, trace, args.registry.as_deref())
+        .map_err(|e| e.to_string())?;
     if !wait_ready(&slots, Duration::from_secs(30)) {
         return Err(format!(
             "vpcd at {} did not accept a connection within 30 s: start pcscd with the vpcd driver (`pcscd --foreground`, package vsmartcard-vpcd)",
