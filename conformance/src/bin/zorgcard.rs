@@ -54,6 +54,23 @@ enum Command {
         #[arg(long)]
         profile: String,
     },
+    /// Record an APDU dialogue with a card in a PC/SC reader (a real card too), for `zorgcard replay`.
+    ///
+    /// Example: PIN=123456 zorgcard record --reader "OMNIKEY 3x21 00 00" --apdus login.apdus --trace real.log
+    ///          --pin-from-env PIN
+    Record {
+        #[arg(long)]
+        reader: String,
+        /// One C-APDU per line in hex, `#` comments; `$PIN` stands for the PIN.
+        #[arg(long)]
+        apdus: PathBuf,
+        /// The trace written (PIN masked).
+        #[arg(long)]
+        trace: PathBuf,
+        /// Environment variable holding the PIN for `$PIN`.
+        #[arg(long)]
+        pin_from_env: Option<String>,
+    },
     /// Create a ZORG-ID Smartcard from a blank card with a valid UZI-medewerkerspas (two PC/SC readers).
     ///
     /// Example: zorgcard personalise --uzi-reader "Virtual PCD 00 00" --blank-reader "Virtual PCD 00 01"
@@ -284,6 +301,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             print!("{report}");
             if report.exit_code() == 0 { Ok(()) } else { Err("replay: the simulated card answered differently".into()) }
+        }
+        Command::Record { reader, apdus, trace, pin_from_env } => {
+            let args = conformance::replay::RecordArgs { reader, apdus, trace, pin_from_env };
+            let n = conformance::replay::record_main(&args).map_err(|e| e.to_string())?;
+            println!("{n} exchanges recorded to {}", args.trace.display());
+            Ok(())
         }
         Command::Personalise(p) => {
             let args = conformance::personaliser::PersonaliseArgs {
