@@ -99,27 +99,14 @@ impl<'a> Personaliser<'a> {
 
     /// Send one APDU; `9000` or fail naming the step. `61xx` is followed by GET RESPONSE.
     pub fn send(&mut self, step: &str, apdu: &[u8]) -> Result<Vec<u8>, CardNewError> {
-        let mut data = Vec::new();
-        let mut next = apdu.to_vec();
-        loop {
-            let r = self.reader.transmit(&next).map_err(|source| CardNewError::Reader {
-                profile: self.profile.into(),
-                step: step.into(),
-                source,
-            })?;
-            let (body, sw) = r.split_at(r.len().saturating_sub(2));
-            data.extend_from_slice(body);
-            let status = match sw {
-                [a, b] => Status::from_sw(u16::from_be_bytes([*a, *b])),
-                _ => Status::NoPreciseDiagnosis,
-            };
-            match status {
-                Status::Success => return Ok(data),
-                Status::MoreAvailable(n) => next = vec![0x00, 0xC0, 0x00, 0x00, n],
-                status => {
-                    return Err(CardNewError::Refused { profile: self.profile.into(), step: step.into(), status });
-                }
-            }
+        let (data, status) = crate::exchange::exchange(self.reader, apdu).map_err(|source| CardNewError::Reader {
+            profile: self.profile.into(),
+            step: step.into(),
+            source,
+        })?;
+        match status {
+            Status::Success => Ok(data),
+            status => Err(CardNewError::Refused { profile: self.profile.into(), step: step.into(), status }),
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use card_os::{KeyRef, LifeCycle};
 use reader_sim::image::{self, ImageFileError};
-use reader_sim::reader::{InProcessReader, Transmit};
+use reader_sim::reader::InProcessReader;
 
 use crate::pki::certificate_summary;
 
@@ -57,7 +57,7 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
     }
     if !matches!(info.life_cycle, LifeCycle::Blank | LifeCycle::Terminated) && reader.power_on().is_ok() {
         for (fid, what) in [(0x4301u16, "authentication"), (0x4302, "signature"), (0x4303, "encryption")] {
-            if let Some(der) = read_file(&mut reader, &[0x50, 0x15, (fid >> 8) as u8, fid as u8]) {
+            if let Ok(der) = crate::exchange::read_ef(&mut reader, &[0x5015, fid]) {
                 match certificate_summary(&der) {
                     Ok(c) => {
                         let _ = writeln!(out, "cert {what}: {}", c.subject);
@@ -72,29 +72,6 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
         }
     }
     Ok(out)
-}
-
-/// Read a whole EF by path from the MF, through the card's own commands.
-pub fn read_file(reader: &mut dyn Transmit, path: &[u8]) -> Option<Vec<u8>> {
-    let mut select = vec![0x00, 0xA4, 0x08, 0x04, path.len() as u8];
-    select.extend_from_slice(path);
-    select.push(0x00);
-    let fcp = reader.transmit(&select).ok()?;
-    let size = fcp
-        .windows(2)
-        .position(|w| w == [0x80, 0x02])
-        .map(|i| u16::from_be_bytes([fcp[i + 2], fcp[i + 3]]) as usize)?;
-    let mut data = Vec::with_capacity(size);
-    while data.len() < size {
-        let n = (size - data.len()).min(0xE0);
-        let [p1, p2] = (data.len() as u16).to_be_bytes();
-        let r = reader.transmit(&[0x00, 0xB0, p1, p2, n as u8]).ok()?;
-        if r.len() < 2 || r[r.len() - 2..] != [0x90, 0x00] {
-            return None;
-        }
-        data.extend_from_slice(&r[..r.len() - 2]);
-    }
-    Some(data)
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SSZ`.

@@ -4,11 +4,13 @@
 //! - [`pki`]: the test-only CA hierarchy and UZI-register / ZORG-ID certificate profiles, CRLs.
 //! - [`pkcs15`]: DER encoders for the PKCS#15 files OpenSC reads (EF.DIR, ODF, TokenInfo, AODF, PrKDF, PuKDF, CDF).
 //! - [`profile`]: card profiles loaded from `fixtures/profiles/*.toml`.
-//! - [`card_new`]: personalising a fixture card through the card's own commands.
+//! - [`card_new`]: personalising a fixture card through the card's own commands; [`exchange`]: APDU exchanges
+//!   with GET RESPONSE and whole-EF reads, as middleware does them.
 //! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`); [`inspect`]: `zorgcard card inspect`.
 
 pub mod card_new;
 pub mod crl;
+pub mod exchange;
 pub mod inspect;
 pub mod pcsc_reader;
 pub mod personaliser;

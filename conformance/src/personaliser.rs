@@ -856,21 +856,7 @@ fn exchange(
     step: Step,
     card: Which,
 ) -> Result<(Vec<u8>, Status), PersonaliseError> {
-    let mut data = Vec::new();
-    let mut next = apdu.to_vec();
-    loop {
-        let r = reader.transmit(&next).map_err(|source| PersonaliseError::Reader { step, card, source })?;
-        let (body, sw) = r.split_at(r.len().saturating_sub(2));
-        data.extend_from_slice(body);
-        let status = match sw {
-            [a, b] => Status::from_sw(u16::from_be_bytes([*a, *b])),
-            _ => Status::NoPreciseDiagnosis,
-        };
-        match status {
-            Status::MoreAvailable(n) => next = vec![0x00, 0xC0, 0x00, 0x00, n],
-            status => return Ok((data, status)),
-        }
-    }
+    crate::exchange::exchange(reader, apdu).map_err(|source| PersonaliseError::Reader { step, card, source })
 }
 
 /// GET DATA `00 CA P1 P2 00` (DIALECT.md "Life cycle").
@@ -886,33 +872,17 @@ fn get_data(
 
 /// SELECT by path from the MF with the FCP, then READ BINARY the whole EF.
 fn read_ef(reader: &mut dyn Transmit, path: &[u16], step: Step, card: Which) -> Result<Vec<u8>, PersonaliseError> {
-    let bytes: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
-    let mut select = vec![0x00, 0xA4, 0x08, 0x04, bytes.len() as u8];
-    select.extend_from_slice(&bytes);
-    select.push(0x00);
-    let where_ = hex::encode_upper(&bytes);
+    use crate::exchange::ReadEfError;
+    let where_ = hex::encode_upper(path.iter().flat_map(|f| f.to_be_bytes()).collect::<Vec<u8>>());
     let cert_err = |problem: String| PersonaliseError::UziCertificate { step, problem };
-    let (fcp, status) = exchange(reader, &select, step, card)?;
-    if status != Status::Success {
-        return Err(cert_err(format!("cannot be selected at 3F00/{where_}: {status}")));
-    }
-    let size = fcp
-        .windows(2)
-        .position(|w| w == [0x80, 0x02])
-        .and_then(|i| fcp.get(i + 2..i + 4))
-        .map(|s| usize::from(u16::from_be_bytes([s[0], s[1]])))
-        .ok_or_else(|| cert_err(format!("EF 3F00/{where_} has no size in its FCP")))?;
-    let mut data = Vec::with_capacity(size);
-    while data.len() < size {
-        let n = (size - data.len()).min(0xE0);
-        let [p1, p2] = (data.len() as u16).to_be_bytes();
-        let (chunk, status) = exchange(reader, &[0x00, 0xB0, p1, p2, n as u8], step, card)?;
-        if status != Status::Success || chunk.is_empty() {
-            return Err(cert_err(format!("READ BINARY of 3F00/{where_} at offset {} answered {status}", data.len())));
+    crate::exchange::read_ef(reader, path).map_err(|e| match e {
+        ReadEfError::Reader(source) => PersonaliseError::Reader { step, card, source },
+        ReadEfError::Select(status) => cert_err(format!("cannot be selected at 3F00/{where_}: {status}")),
+        ReadEfError::NoSize => cert_err(format!("EF 3F00/{where_} has no size in its FCP")),
+        ReadEfError::Read { offset, status } => {
+            cert_err(format!("READ BINARY of 3F00/{where_} at offset {offset} answered {status}"))
         }
-        data.extend_from_slice(&chunk);
-    }
-    Ok(data)
+    })
 }
 
 // ---- Step 1: the UZI pass ---------------------------------------------------------------------

@@ -44,7 +44,7 @@ fn setup(dir: &Path) -> (PathBuf, IssuedCard, Vec<u8>) {
     let zorg_id = profile::load("zorg-id").unwrap();
     let outcome = personalise(&mut uzi, &mut blank, &mut entry, &PersonaliseOptions::new(&pki, &zorg_id)).unwrap();
     portal::record_issued(&registry, &outcome.card).unwrap();
-    let cert = conformance::inspect::read_file(&mut blank, &[0x50, 0x15, 0x43, 0x01]).unwrap();
+    let cert = conformance::exchange::read_ef(&mut blank, &[0x5015, 0x4301]).unwrap();
     (registry, outcome.card, cert)
 }
 

@@ -90,8 +90,8 @@ fn puk_digits(outcome: PersonaliseOutcome) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn read_ef(reader: &mut dyn Transmit, path: &[u8]) -> Vec<u8> {
-    conformance::inspect::read_file(reader, path).expect("the EF is readable")
+fn read_ef(reader: &mut dyn Transmit, path: &[u16]) -> Vec<u8> {
+    conformance::exchange::read_ef(reader, path).expect("the EF is readable")
 }
 
 fn pem(der: &[u8]) -> String {
@@ -135,7 +135,7 @@ fn a_blank_card_becomes_a_working_zorg_id_smartcard() {
     assert_eq!(&validity[8..12], format!("{:04}", today.year() + 3).as_bytes());
 
     // The certificates on the card: ZORG-ID TEST CA, holder from the UZI pass, three years.
-    let auth = read_ef(&mut blank, &[0x50, 0x15, 0x43, 0x01]);
+    let auth = read_ef(&mut blank, &[0x5015, 0x4301]);
     let summary = certificate_summary(&auth).unwrap();
     assert_eq!(hex::encode_upper(&summary.serial), card.certificates[0].serial);
     assert_eq!(summary.issuer, "C=NL, O=TEST VZVZ, CN=TEST ZORG-ID Smartcard CA");
