@@ -75,7 +75,10 @@ pub fn new_card(profile: &Profile, pki: &TestPki, options: &NewCardOptions) -> R
             step: "power on".into(),
             source,
         })?;
-        let issued_at = options.issued_at.unwrap_or_else(|| card_os::Clock::now(&clock.clock()) as i64);
+        // Certificates start at the beginning of the issue day, as the card's validity does (card-os
+        // `lifecycle.rs`): card and certificates expire together.
+        let today = (card_os::Clock::now(&clock.clock()) as i64).div_euclid(86_400) * 86_400;
+        let issued_at = options.issued_at.unwrap_or(today);
         certificates = personalise(&mut reader, profile, pki, &serial, issued_at)?;
         reader.power_off();
     }
