@@ -4,7 +4,7 @@
 //! class; [`Command::parse`] turns header and data into one typed command. Handlers never index raw bytes.
 //! Malformed input dies here with the ISO status word, never with a panic.
 
-use crate::fs::{Access, FileId, FileSpec, Path, SelectAnswer, SelectBy};
+use crate::fs::{FileId, FileSpec, Path, SelectAnswer, SelectBy};
 use crate::keys::KeyRef;
 use crate::pin::PinRef;
 use crate::status::Status;
@@ -588,17 +588,6 @@ pub fn describe_ins(ins: u8) -> &'static str {
         ins::CREATE_FILE => "CREATE FILE",
         ins::TERMINATE_CARD_USAGE => "TERMINATE CARD USAGE",
         _ => "UNKNOWN",
-    }
-}
-
-/// Access condition bytes on the wire (tag `86` of CREATE FILE).
-pub(crate) fn access_from_byte(b: u8) -> Result<Access, Status> {
-    match b {
-        0x00 => Ok(Access::Always),
-        0x01 => Ok(Access::Pin),
-        0x02 => Ok(Access::Personalisation),
-        0xFF => Ok(Access::Never),
-        _ => Err(Status::IncorrectData),
     }
 }
 

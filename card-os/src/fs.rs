@@ -90,6 +90,17 @@ pub enum Access {
 
 impl Access {
     /// The byte used in FCP tag `86` and in the image.
+    /// The byte of tag `86` (CREATE FILE) and of the image; unknown bytes answer `6A80`.
+    pub(crate) fn from_byte(b: u8) -> Result<Access, Status> {
+        match b {
+            0x00 => Ok(Access::Always),
+            0x01 => Ok(Access::Pin),
+            0x02 => Ok(Access::Personalisation),
+            0xFF => Ok(Access::Never),
+            _ => Err(Status::IncorrectData),
+        }
+    }
+
     pub const fn to_byte(self) -> u8 {
         match self {
             Access::Always => 0x00,
@@ -162,9 +173,7 @@ impl FileSpec {
                 (0x83, [hi, lo]) => id = Some(FileId(u16::from_be_bytes([*hi, *lo]))),
                 (0x80, [hi, lo]) => size = Some(u16::from_be_bytes([*hi, *lo])),
                 (0x84, n) if !n.is_empty() => name = Some(DfName::from_slice(n).map_err(|_| Status::IncorrectData)?),
-                (0x86, [r, u]) => {
-                    access = Some((crate::apdu::access_from_byte(*r)?, crate::apdu::access_from_byte(*u)?))
-                }
+                (0x86, [r, u]) => access = Some((Access::from_byte(*r)?, Access::from_byte(*u)?)),
                 (0x88, [s]) if (1..=30).contains(s) => sfi = Some(*s),
                 (0x8A, _) => {}
                 _ => return Err(Status::IncorrectData),

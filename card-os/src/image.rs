@@ -145,7 +145,7 @@ fn bounded<const N: usize>(at: &[u8], max: usize) -> Option<Vec<u8, N>> {
 }
 
 fn access(b: u8) -> Result<Access, ImageError> {
-    crate::apdu::access_from_byte(b).map_err(|_| ImageError::Inconsistent("file access byte"))
+    Access::from_byte(b).map_err(|_| ImageError::Inconsistent("file access byte"))
 }
 
 fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, ImageError> {
