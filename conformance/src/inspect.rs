@@ -35,7 +35,7 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
     );
     match info.validity {
         Some(v) => {
-            let _ = writeln!(out, "validity    usable from {} , expired from {} (3 years)", v.from, v.until);
+            let _ = writeln!(out, "validity    usable from {}, expired from {} (3 years)", v.from, v.until);
         }
         None => {
             let _ = writeln!(out, "validity    not started (card not activated)");
