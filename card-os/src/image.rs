@@ -15,49 +15,59 @@
 
 use heapless::Vec;
 
-use crate::fs::{Access, DfName, FileEntry, FileId, FileKind, FileTable, MAX_FILES};
-use crate::keys::{KEY_SLOTS, KeyOrigin, KeyRef};
-use crate::lifecycle::{Date, LifeCycle, Validity};
+use crate::fs::{FileEntry, FileKind, FileTable, MAX_FILES};
 use crate::nvm::{Banks, ImageError, MAX_BODY, Nvm, SliceNvm};
-use crate::pin::{Charset, MAX_PIN_LEN, PinPolicy, PinRef, PinState};
+use crate::pin::PinState;
+use crate::types::{
+    Access, Charset, Date, DfName, FileId, KEY_SLOTS, KeyOrigin, KeyRef, LifeCycle, MAX_PIN_LEN, PinPolicy, PinRef,
+    Validity,
+};
 
+/// The card record: life cycle, ATR, serial number, validity.
 pub const CARD_OFF: usize = 0;
+/// The stored life-cycle byte.
 pub const LC_OFF: usize = CARD_OFF;
+/// Longest ATR (ISO 7816-3: 33 bytes).
 pub const MAX_ATR: usize = 33;
+/// Longest serial number.
 pub const MAX_SERIAL: usize = 16;
 const ATR_OFF: usize = 1;
 const SERIAL_OFF: usize = 35;
+/// The validity window: flag, first day, anniversary.
 pub const VALIDITY_OFF: usize = 52;
+/// The PIN and PUK records.
 pub const PIN_OFF: usize = 96;
+/// Bytes of one PIN record.
 pub const PIN_REC: usize = 32;
+/// The key slots.
 pub const KEY_OFF: usize = 160;
+/// Bytes of one key slot.
 pub const KEY_REC: usize = 112;
+/// The file table: count, data bytes used, entries.
 pub const FILES_OFF: usize = 496;
+/// Bytes of one file-table entry.
 pub const FILE_REC: usize = 32;
+/// The data area: file contents.
 pub const DATA_OFF: usize = 1792;
 /// Bytes of file contents a card holds.
 pub const DATA_CAP: usize = MAX_BODY - DATA_OFF;
 
-/// The persisted life-cycle byte (blocked is derived from the PUK counter, see `lifecycle.rs`).
-fn stored_lc_from(b: u8) -> Option<LifeCycle> {
-    match b {
-        0x01 => Some(LifeCycle::Blank),
-        0x03 => Some(LifeCycle::Personalised),
-        0x05 => Some(LifeCycle::Operational),
-        0x0C => Some(LifeCycle::Terminated),
-        _ => None,
-    }
-}
-
 /// The RAM view of the image: no secrets, no file contents.
 #[derive(Clone, Debug)]
 pub struct Meta {
+    /// The life-cycle byte as stored (blocked is derived).
     pub stored_lc: LifeCycle,
+    /// The answer to reset.
     pub atr: Vec<u8, MAX_ATR>,
+    /// The serial number.
     pub serial: Vec<u8, MAX_SERIAL>,
+    /// The validity window, once activated.
     pub validity: Option<Validity>,
+    /// User PIN and PUK: policy and counter.
     pub pins: [PinState; 2],
+    /// Which key slots hold a key.
     pub keys: [Option<KeyOrigin>; KEY_SLOTS],
+    /// The file table.
     pub files: FileTable,
 }
 
@@ -71,6 +81,7 @@ impl Meta {
         }
     }
 
+    /// One PIN object's RAM view.
     pub fn pin(&self, r: PinRef) -> &PinState {
         &self.pins[r.index()]
     }
@@ -87,7 +98,7 @@ impl Meta {
 
     fn parse(raw: &[u8; DATA_OFF], data_len: usize) -> Result<Meta, ImageError> {
         let bad = ImageError::Inconsistent;
-        let stored_lc = stored_lc_from(raw[LC_OFF]).ok_or(bad("life cycle byte"))?;
+        let stored_lc = LifeCycle::from_stored_byte(raw[LC_OFF]).ok_or(bad("life cycle byte"))?;
         let atr = bounded(&raw[ATR_OFF..], MAX_ATR).ok_or(bad("ATR length"))?;
         let serial = bounded(&raw[SERIAL_OFF..], MAX_SERIAL).ok_or(bad("serial length"))?;
         let validity = match raw[VALIDITY_OFF] {
@@ -194,6 +205,7 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
 pub mod encode {
     use super::*;
 
+    /// A PIN record: initialised, policy, tries, length, value.
     pub fn pin_record(policy: &PinPolicy, initialised: bool, tries: u8, value: &[u8]) -> [u8; PIN_REC] {
         let mut r = [0u8; PIN_REC];
         r[0] = u8::from(initialised);
@@ -211,18 +223,22 @@ pub mod encode {
         r
     }
 
+    /// Where a PIN record starts.
     pub const fn pin_offset(r: PinRef) -> usize {
         PIN_OFF + r.index() * PIN_REC
     }
 
+    /// Where a PIN's counter is.
     pub const fn pin_tries_offset(r: PinRef) -> usize {
         pin_offset(r) + 4
     }
 
+    /// Where a PIN's value is.
     pub const fn pin_value_offset(r: PinRef) -> usize {
         pin_offset(r) + 8
     }
 
+    /// Where a key slot starts.
     pub const fn key_offset(k: KeyRef) -> usize {
         KEY_OFF + k.index() * KEY_REC
     }
@@ -240,6 +256,7 @@ pub mod encode {
         r
     }
 
+    /// The validity record.
     pub fn validity(v: &Validity) -> [u8; 9] {
         let mut r = [0u8; 9];
         r[0] = 1;
@@ -248,10 +265,12 @@ pub mod encode {
         r
     }
 
+    /// Where a file-table entry starts.
     pub const fn file_offset(index: usize) -> usize {
         FILES_OFF + 4 + index * FILE_REC
     }
 
+    /// A file-table entry.
     pub fn file_record(e: &FileEntry) -> [u8; FILE_REC] {
         let mut r = [0u8; FILE_REC];
         r[..2].copy_from_slice(&e.id.0.to_be_bytes());
@@ -306,9 +325,13 @@ pub mod encode {
 /// What a host may learn of an image file without running the card.
 #[derive(Clone, Debug)]
 pub struct ImageSummary {
+    /// The current bank's sequence number.
     pub sequence: u32,
+    /// Its body length.
     pub body_len: usize,
+    /// The life cycle it holds.
     pub life_cycle: LifeCycle,
+    /// The serial number.
     pub serial: Vec<u8, MAX_SERIAL>,
 }
 

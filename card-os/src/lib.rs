@@ -5,40 +5,49 @@
 //! keeps its whole state in a versioned, checksummed, power-cut-safe byte image, and never lets a private key,
 //! PIN or PUK out. The APDU dialect is in `DIALECT.md`.
 //!
-//! Modules:
-//! - [`apdu`]: framing and the typed [`Command`]; [`status`]: status words.
-//! - [`card`]: [`Card::transmit`], chaining, GET RESPONSE, dispatch.
-//! - [`fs`]: MF, DFs, EFs, SELECT, READ/UPDATE BINARY, CREATE FILE.
-//! - [`pin`]: PIN and PUK objects, counters, VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER.
-//! - [`keys`], [`sign`]: key slots, MSE, PSO COMPUTE DIGITAL SIGNATURE, INTERNAL AUTHENTICATE, key generation.
-//! - [`lifecycle`]: blank → personalised → operational → blocked/terminated, the 3-year validity.
-//! - [`nvm`], [`image`]: the persistent image (double bank) and its layout.
-//! - [`platform`], [`profile`]: what the host supplies; [`sim`] (feature `sim`): a deterministic test platform.
+//! Modules, from the leaves up (each imports only modules above it in this list, never one below):
+//! - [`status`] (status words), [`types`] (file IDs, PIN and key references, PIN policy, life cycle, dates),
+//!   [`nvm`] (the [`Nvm`] trait and the double-bank image), [`platform`] (what the host supplies), [`profile`]
+//!   (what a blank chip is made with).
+//! - [`fs`] (the file table and SELECT resolution), [`pin`] (PIN counters, the constant-time compare),
+//!   [`keys`] (what a host may know of a key), [`apdu`] (framing).
+//! - [`image`]: the layout of the image body and its RAM view.
+//! - [`state`]: [`CardState`](state::CardState), the session, and the commit to NVM.
+//! - [`handlers`]: one module per command family (file, pin, security, admin, data), free functions on the state.
+//! - [`command`]: the typed [`Command`], the life-cycle gate, the dispatch to the handlers.
+//! - [`card`]: the transport — [`Card::transmit`], chaining, GET RESPONSE, fitting the answer to Ne.
+//! - `sim` (feature `sim`): a deterministic test platform, not for production.
+//!
+//! To follow VERIFY from the parser to the NVM write, read three files: `command.rs` (`Command::parse`,
+//! `ins::VERIFY`, and its dispatch), `handlers/pin.rs` (`verify`: spend a try, compare, give the tries back) and
+//! `state.rs` (`CardState::commit`, which writes the new image through `Banks::commit`).
 #![no_std]
 #![deny(unsafe_code)]
-#![warn(missing_debug_implementations, clippy::unwrap_used, clippy::expect_used)]
+#![warn(missing_docs, missing_debug_implementations, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod apdu;
 pub mod card;
+pub mod command;
 pub mod fs;
+pub mod handlers;
 pub mod image;
 pub mod keys;
-pub mod lifecycle;
 pub mod nvm;
 pub mod pin;
 pub mod platform;
 pub mod profile;
-pub mod sign;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod state;
 pub mod status;
+pub mod types;
 
-pub use apdu::Command;
-pub use card::{Card, CardInfo, Tries};
-pub use keys::{KeyInfo, KeyOrigin, KeyRef};
-pub use lifecycle::{Date, LifeCycle, Validity};
+pub use card::Card;
+pub use command::Command;
+pub use keys::KeyInfo;
 pub use nvm::{ImageError, NVM_SIZE, Nvm, NvmError};
-pub use pin::{Charset, PinPolicy};
 pub use platform::{Clock, Platform};
 pub use profile::ChipProfile;
+pub use state::{CardInfo, Tries};
 pub use status::Status;
+pub use types::{Charset, Date, KeyOrigin, KeyRef, LifeCycle, PinPolicy, PinRef, Validity};

@@ -45,11 +45,21 @@ pub enum NvmError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ImageError {
     /// Fewer bytes than a card image has.
-    Truncated { len: usize, expected: usize },
+    Truncated {
+        /// Bytes there are.
+        len: usize,
+        /// Bytes an image has.
+        expected: usize,
+    },
     /// Neither bank starts with the `ZCOS` magic: not a zorgcard image.
     NotAnImage,
     /// A bank carries another format version.
-    UnsupportedVersion { found: u16, supported: u16 },
+    UnsupportedVersion {
+        /// The version in the bank.
+        found: u16,
+        /// The version this build reads and writes.
+        supported: u16,
+    },
     /// Both banks fail their checksum: the image was damaged.
     ChecksumMismatch,
     /// The checksum holds but the content breaks an invariant (the named field).
@@ -81,7 +91,9 @@ impl core::error::Error for ImageError {}
 /// A body patch: write `bytes` at body offset `offset` in the new image.
 #[derive(Clone, Copy)]
 pub struct Patch<'a> {
+    /// Body offset.
     pub offset: usize,
+    /// The new bytes.
     pub bytes: &'a [u8],
 }
 
@@ -95,8 +107,11 @@ impl fmt::Debug for Patch<'_> {
 /// Which bank is current.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Banks {
+    /// The current bank, 0 or 1.
     pub active: usize,
+    /// Its sequence number (the higher valid one wins).
     pub seq: u32,
+    /// Its body length.
     pub body_len: usize,
 }
 

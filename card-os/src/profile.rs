@@ -4,7 +4,7 @@
 //! itself needs at manufacture is only this: its ATR, its serial number and the policies of its PIN and PUK.
 //! Everything else (files, keys, certificates, PIN values) is written later through personalisation APDUs.
 
-use crate::pin::PinPolicy;
+use crate::types::PinPolicy;
 
 /// IsoApplet's AID (OpenSC `card-isoApplet.c`): the MF's DF name, so OpenSC binds the card as an IsoApplet card.
 pub const ISOAPPLET_AID: [u8; 12] = [0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0x9D, 0x34, 0xF3, 0x10, 0x01];
@@ -27,6 +27,8 @@ pub struct ChipProfile<'a> {
     /// Serial number, at most 16 bytes; every card in a process needs its own (two identical serials made two
     /// virt_cacard cards indistinguishable).
     pub serial: &'a [u8],
+    /// The user PIN's policy.
     pub pin: PinPolicy,
+    /// The PUK's policy.
     pub puk: PinPolicy,
 }

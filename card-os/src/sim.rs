@@ -16,6 +16,7 @@ impl<B> core::fmt::Debug for SimNvm<B> {
 /// RAM-backed NVM over any byte buffer. `cut_after(k)` makes the k-th following write tear (half written) and
 /// every write after it fail, as when power is lost; [`SimNvm::restore_power`] ends the outage.
 pub struct SimNvm<B> {
+    /// The memory.
     pub bytes: B,
     writes_left: Option<u32>,
     powered: bool,
@@ -24,6 +25,7 @@ pub struct SimNvm<B> {
 }
 
 impl<B: AsRef<[u8]> + AsMut<[u8]>> SimNvm<B> {
+    /// Powered NVM over `bytes`.
     pub fn new(bytes: B) -> Self {
         SimNvm { bytes, writes_left: None, powered: true, writes: 0 }
     }
@@ -33,11 +35,13 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> SimNvm<B> {
         self.writes_left = Some(k);
     }
 
+    /// End the power outage.
     pub fn restore_power(&mut self) {
         self.writes_left = None;
         self.powered = true;
     }
 
+    /// Power was cut and not restored.
     pub fn power_lost(&self) -> bool {
         !self.powered
     }
@@ -131,8 +135,11 @@ impl SimRng {
 /// The deterministic platform.
 #[derive(Debug)]
 pub struct SimPlatform<B> {
+    /// The NVM.
     pub nvm: SimNvm<B>,
+    /// The clock.
     pub clock: SimClock,
+    /// The RNG.
     pub rng: SimRng,
 }
 

@@ -1,0 +1,470 @@
+//! The typed [`Command`]: parsed once from a framed [`Apdu`], checked once by the life-cycle gate, then
+//! dispatched to its handler in `handlers/`.
+//!
+//! Parsing happens here, at the boundary; P1/P2 modes are decoded by the handler modules' `TryFrom<u8>` types.
+//! Handlers never index raw bytes. Malformed input dies here with the ISO status word, never with a panic.
+//! [`gate`] is the only place that decides which commands a card in each life-cycle state accepts (ISO 7816-9:
+//! personalisation commands before activation, key operations only while operational, nothing once terminated),
+//! as opcard-rs's `can_lifecycle_run` does.
+
+use crate::apdu::{Apdu, describe_ins, ins};
+use crate::fs::SelectBy;
+use crate::handlers::data::DataObject;
+use crate::handlers::file::{FileSpec, SelectAnswer};
+use crate::handlers::pin::{ChangeMode, ResetMode, VerifyMode};
+use crate::handlers::security::{KeyPairAction, Template};
+use crate::handlers::{admin, data, file, pin, security};
+use crate::platform::Platform;
+use crate::state::{Answer, CardState};
+use crate::status::Status;
+use crate::types::{Algorithm, DfName, FileId, KeyRef, LifeCycle, Path, PinRef};
+
+/// One command, fully decoded. Secrets in it are borrowed from the host's buffer and never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    /// SELECT (`A4`).
+    Select {
+        /// The target.
+        by: SelectBy,
+        /// FCI, FCP or nothing.
+        answer: SelectAnswer,
+    },
+    /// READ BINARY (`B0`).
+    ReadBinary {
+        /// Short EF identifier (selects the EF).
+        sfi: Option<u8>,
+        /// Offset in the EF.
+        offset: usize,
+        /// Bytes asked for.
+        ne: usize,
+    },
+    /// UPDATE BINARY (`D6`).
+    UpdateBinary {
+        /// Short EF identifier (selects the EF).
+        sfi: Option<u8>,
+        /// Offset in the EF.
+        offset: usize,
+        /// The new bytes.
+        data: &'a [u8],
+    },
+    /// VERIFY (`20`).
+    Verify {
+        /// Which secret.
+        pin: PinRef,
+        /// Present, ask, or log out.
+        mode: VerifyMode<'a>,
+    },
+    /// CHANGE REFERENCE DATA (`24`).
+    ChangeReferenceData {
+        /// Which secret.
+        pin: PinRef,
+        /// Old and new, or new only.
+        mode: ChangeMode<'a>,
+    },
+    /// RESET RETRY COUNTER (`2C`).
+    ResetRetryCounter {
+        /// The PIN to unblock.
+        pin: PinRef,
+        /// PUK and new PIN, or PUK only.
+        mode: ResetMode<'a>,
+    },
+    /// MANAGE SECURITY ENVIRONMENT SET (`22`).
+    ManageSecurityEnvironment {
+        /// DST or AT.
+        template: Template,
+        /// The key.
+        key: KeyRef,
+        /// The algorithm reference.
+        algorithm: Algorithm,
+    },
+    /// PSO COMPUTE DIGITAL SIGNATURE (`2A 9E 9A`).
+    ComputeDigitalSignature {
+        /// The hash (or, with reference `21` in v0, the data).
+        input: &'a [u8],
+    },
+    /// INTERNAL AUTHENTICATE (`88`).
+    InternalAuthenticate {
+        /// The key, or the one MSE AT chose.
+        key: Option<KeyRef>,
+        /// The challenge.
+        challenge: &'a [u8],
+    },
+    /// GENERATE ASYMMETRIC KEY PAIR (`46`).
+    GenerateKeyPair {
+        /// The slot.
+        key: KeyRef,
+        /// Generate, or read the public key.
+        action: KeyPairAction,
+    },
+    /// PUT DATA with a private key (`DA 01 <ref>`).
+    ImportPrivateKey {
+        /// The slot.
+        key: KeyRef,
+        /// The private scalar.
+        scalar: &'a [u8],
+    },
+    /// GET DATA (`CA`).
+    GetData {
+        /// Which object.
+        object: DataObject,
+    },
+    /// GET CHALLENGE (`84`).
+    GetChallenge {
+        /// Bytes asked for.
+        len: usize,
+    },
+    /// CREATE FILE (`E0`).
+    CreateFile {
+        /// The FCP asked for.
+        spec: FileSpec,
+    },
+    /// ACTIVATE FILE on the MF (`44`): end of personalisation.
+    ActivateCard,
+    /// TERMINATE CARD USAGE (`FE`).
+    TerminateCard,
+}
+
+impl core::fmt::Debug for Command<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(describe_ins(self.ins()))
+    }
+}
+
+impl<'a> TryFrom<&Apdu<'a>> for Command<'a> {
+    type Error = Status;
+
+    fn try_from(apdu: &Apdu<'a>) -> Result<Self, Status> {
+        Command::parse(apdu)
+    }
+}
+
+impl<'a> Command<'a> {
+    /// Decode a framed APDU (after chaining has been resolved) into a typed command.
+    pub fn parse(apdu: &Apdu<'a>) -> Result<Self, Status> {
+        let Apdu { p1, p2, data, ne, .. } = *apdu;
+        match apdu.ins {
+            ins::SELECT => parse_select(p1, p2, data),
+            ins::READ_BINARY => {
+                let (sfi, offset) = binary_address(p1, p2)?;
+                let ne = ne.ok_or(Status::WrongLength)?;
+                Ok(Command::ReadBinary { sfi, offset, ne })
+            }
+            ins::UPDATE_BINARY => {
+                let (sfi, offset) = binary_address(p1, p2)?;
+                if data.is_empty() || ne.is_some() {
+                    return Err(Status::WrongLength);
+                }
+                Ok(Command::UpdateBinary { sfi, offset, data })
+            }
+            ins::VERIFY => {
+                let pin = PinRef::try_from(p2)?;
+                no_le(ne)?;
+                Ok(Command::Verify { pin, mode: VerifyMode::parse(p1, data)? })
+            }
+            ins::CHANGE_REFERENCE_DATA => {
+                let pin = PinRef::try_from(p2)?;
+                no_le(ne)?;
+                Ok(Command::ChangeReferenceData { pin, mode: ChangeMode::parse(p1, data)? })
+            }
+            ins::RESET_RETRY_COUNTER => {
+                let pin = PinRef::try_from(p2)?;
+                if pin != PinRef::User {
+                    return Err(Status::ReferenceNotFound);
+                }
+                no_le(ne)?;
+                Ok(Command::ResetRetryCounter { pin, mode: ResetMode::parse(p1, data)? })
+            }
+            ins::MANAGE_SECURITY_ENVIRONMENT => parse_mse(p1, p2, data, ne),
+            ins::PERFORM_SECURITY_OPERATION => match (p1, p2) {
+                (0x9E, 0x9A) => {
+                    if data.is_empty() {
+                        return Err(Status::WrongLength);
+                    }
+                    Ok(Command::ComputeDigitalSignature { input: data })
+                }
+                // Decipher, encipher, hash, verify: not on this card.
+                (0x80, 0x86) | (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => {
+                    Err(Status::FunctionNotSupported)
+                }
+                _ => Err(Status::IncorrectP1P2),
+            },
+            ins::INTERNAL_AUTHENTICATE => {
+                if p1 != 0x00 {
+                    return Err(Status::IncorrectP1P2);
+                }
+                let key = if p2 == 0x00 { None } else { Some(KeyRef::try_from(p2)?) };
+                if data.is_empty() || data.len() > 256 {
+                    return Err(Status::WrongLength);
+                }
+                Ok(Command::InternalAuthenticate { key, challenge: data })
+            }
+            ins::GENERATE_ASYMMETRIC_KEY_PAIR => {
+                let action = KeyPairAction::try_from(p1)?;
+                let key = KeyRef::try_from(p2)?;
+                if !data.is_empty() {
+                    return Err(Status::IncorrectData);
+                }
+                Ok(Command::GenerateKeyPair { key, action })
+            }
+            ins::PUT_DATA => {
+                if p1 != 0x01 {
+                    return Err(Status::IncorrectP1P2);
+                }
+                let key = KeyRef::try_from(p2)?;
+                no_le(ne)?;
+                if data.len() != 32 {
+                    return Err(Status::WrongLength);
+                }
+                Ok(Command::ImportPrivateKey { key, scalar: data })
+            }
+            ins::GET_DATA => {
+                let object = DataObject::try_from((p1, p2))?;
+                if !data.is_empty() {
+                    return Err(Status::WrongLength);
+                }
+                Ok(Command::GetData { object })
+            }
+            ins::GET_CHALLENGE => {
+                if (p1, p2) != (0, 0) {
+                    return Err(Status::IncorrectP1P2);
+                }
+                match ne {
+                    Some(len) if data.is_empty() && len <= 256 => Ok(Command::GetChallenge { len }),
+                    _ => Err(Status::WrongLength),
+                }
+            }
+            ins::CREATE_FILE => {
+                if (p1, p2) != (0, 0) {
+                    return Err(Status::IncorrectP1P2);
+                }
+                no_le(ne)?;
+                Ok(Command::CreateFile { spec: FileSpec::parse(data)? })
+            }
+            ins::ACTIVATE_FILE => {
+                // P1 00 with empty data or the MF's FID: activate the card (end of personalisation).
+                if (p1, p2) != (0, 0) {
+                    return Err(Status::IncorrectP1P2);
+                }
+                if !(data.is_empty() || data == FileId::MF.to_bytes()) {
+                    return Err(Status::FileNotFound);
+                }
+                Ok(Command::ActivateCard)
+            }
+            ins::TERMINATE_CARD_USAGE => {
+                if (p1, p2) != (0, 0) {
+                    return Err(Status::IncorrectP1P2);
+                }
+                if !data.is_empty() {
+                    return Err(Status::WrongLength);
+                }
+                Ok(Command::TerminateCard)
+            }
+            _ => Err(Status::InstructionNotSupported),
+        }
+    }
+
+    /// The instruction byte of this command.
+    pub fn ins(&self) -> u8 {
+        match self {
+            Command::Select { .. } => ins::SELECT,
+            Command::ReadBinary { .. } => ins::READ_BINARY,
+            Command::UpdateBinary { .. } => ins::UPDATE_BINARY,
+            Command::Verify { .. } => ins::VERIFY,
+            Command::ChangeReferenceData { .. } => ins::CHANGE_REFERENCE_DATA,
+            Command::ResetRetryCounter { .. } => ins::RESET_RETRY_COUNTER,
+            Command::ManageSecurityEnvironment { .. } => ins::MANAGE_SECURITY_ENVIRONMENT,
+            Command::ComputeDigitalSignature { .. } => ins::PERFORM_SECURITY_OPERATION,
+            Command::InternalAuthenticate { .. } => ins::INTERNAL_AUTHENTICATE,
+            Command::GenerateKeyPair { .. } => ins::GENERATE_ASYMMETRIC_KEY_PAIR,
+            Command::ImportPrivateKey { .. } => ins::PUT_DATA,
+            Command::GetData { .. } => ins::GET_DATA,
+            Command::GetChallenge { .. } => ins::GET_CHALLENGE,
+            Command::CreateFile { .. } => ins::CREATE_FILE,
+            Command::ActivateCard => ins::ACTIVATE_FILE,
+            Command::TerminateCard => ins::TERMINATE_CARD_USAGE,
+        }
+    }
+
+    /// Idempotent reads answer `6Cxx` for a short Le; computations answer `61xx` (ISO 7816-4 §5.3.4).
+    pub fn is_idempotent(&self) -> bool {
+        matches!(self, Command::Select { .. } | Command::GetData { .. })
+    }
+
+    /// What the command needs of the life cycle.
+    fn phase(&self) -> Phase {
+        match self {
+            Command::CreateFile { .. }
+            | Command::ImportPrivateKey { .. }
+            | Command::ActivateCard
+            | Command::ChangeReferenceData { mode: ChangeMode::NewOnly(_), .. }
+            | Command::GenerateKeyPair { action: KeyPairAction::Generate, .. } => Phase::Personalisation,
+            Command::ComputeDigitalSignature { .. } | Command::InternalAuthenticate { .. } => Phase::Operational,
+            _ => Phase::Any,
+        }
+    }
+
+    /// Check the life-cycle gate, then run the handler. The answer data goes into `answer`.
+    pub fn execute<P: Platform>(
+        &self,
+        state: &mut CardState,
+        platform: &mut P,
+        answer: &mut Answer,
+    ) -> Result<(), Status> {
+        gate(state.life_cycle(), self)?;
+        match *self {
+            Command::Select { ref by, answer: what } => file::select(state, by, what, answer),
+            Command::ReadBinary { sfi, offset, ne } => file::read_binary(state, platform, sfi, offset, ne, answer),
+            Command::UpdateBinary { sfi, offset, data } => file::update_binary(state, platform, sfi, offset, data),
+            Command::CreateFile { ref spec } => file::create_file(state, platform, spec),
+            Command::Verify { pin, mode } => pin::verify(state, platform, pin, mode),
+            Command::ChangeReferenceData { pin, mode } => pin::change_reference_data(state, platform, pin, mode),
+            Command::ResetRetryCounter { pin, mode } => pin::reset_retry_counter(state, platform, pin, mode),
+            Command::ManageSecurityEnvironment { template, key, algorithm } => {
+                security::manage_security_environment(state, template, key, algorithm)
+            }
+            Command::ComputeDigitalSignature { input } => {
+                security::compute_digital_signature(state, platform, input, answer)
+            }
+            Command::InternalAuthenticate { key, challenge } => {
+                security::internal_authenticate(state, platform, key, challenge, answer)
+            }
+            Command::GenerateKeyPair { key, action } => {
+                security::generate_key_pair(state, platform, key, action, answer)
+            }
+            Command::ImportPrivateKey { key, scalar } => security::import_private_key(state, platform, key, scalar),
+            Command::GetData { object } => data::get_data(state, object, answer),
+            Command::GetChallenge { len } => data::get_challenge(platform, len, answer),
+            Command::ActivateCard => admin::activate(state, platform),
+            Command::TerminateCard => admin::terminate(state, platform),
+        }
+    }
+}
+
+/// What a command needs of the life cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Any state but terminated.
+    Any,
+    /// Blank or personalised: writing the card (ISO 7816-9: creation and initialisation states).
+    Personalisation,
+    /// Operational: private-key operations.
+    Operational,
+}
+
+/// The life-cycle gate: which commands a card in each state accepts.
+/// - terminated: GET DATA only, `6285` for everything else (ISO 7816-9 §6.8) — `card.rs` applies this part before
+///   it even frames a chain, through [`terminated_admits`];
+/// - personalisation commands after activation: `6985`;
+/// - private-key operations before activation: `6985`, on a card blocked for good: `6983`.
+pub fn gate(life_cycle: LifeCycle, command: &Command<'_>) -> Result<(), Status> {
+    terminated_admits(life_cycle, command.ins())?;
+    match (command.phase(), life_cycle) {
+        (Phase::Any, _) => Ok(()),
+        (Phase::Personalisation, lc) if lc.is_personalisation() => Ok(()),
+        (Phase::Operational, LifeCycle::Operational) => Ok(()),
+        (Phase::Operational, LifeCycle::Blocked) => Err(Status::AuthenticationBlocked),
+        _ => Err(Status::ConditionsOfUseNotSatisfied),
+    }
+}
+
+/// ISO 7816-9 §6.8: a terminated card refuses everything but its status objects, before any other check.
+pub fn terminated_admits(life_cycle: LifeCycle, ins_byte: u8) -> Result<(), Status> {
+    if life_cycle == LifeCycle::Terminated && ins_byte != ins::GET_DATA {
+        Err(Status::TerminationState)
+    } else {
+        Ok(())
+    }
+}
+
+fn no_le(ne: Option<usize>) -> Result<(), Status> {
+    match ne {
+        None => Ok(()),
+        Some(_) => Err(Status::WrongLength),
+    }
+}
+
+/// READ/UPDATE BINARY addressing (ISO 7816-4 §11.3.3): 15-bit offset, or SFI in P1 b5..b1 with an 8-bit offset.
+fn binary_address(p1: u8, p2: u8) -> Result<(Option<u8>, usize), Status> {
+    if p1 & 0x80 != 0 {
+        if p1 & 0x60 != 0 || p1 & 0x1F == 0 {
+            return Err(Status::IncorrectP1P2);
+        }
+        Ok((Some(p1 & 0x1F), p2 as usize))
+    } else {
+        Ok((None, ((p1 as usize) << 8) | p2 as usize))
+    }
+}
+
+fn parse_select(p1: u8, p2: u8, data: &[u8]) -> Result<Command<'_>, Status> {
+    let answer = SelectAnswer::try_from(p2)?;
+    let fid = || -> Result<FileId, Status> {
+        match data {
+            [hi, lo] => Ok(FileId(u16::from_be_bytes([*hi, *lo]))),
+            _ => Err(Status::WrongLength),
+        }
+    };
+    let by = match p1 {
+        0x00 if data.is_empty() => SelectBy::Id(FileId::MF),
+        0x00 => SelectBy::Id(fid()?),
+        0x01 => SelectBy::ChildDf(fid()?),
+        0x02 => SelectBy::Ef(fid()?),
+        0x03 if data.is_empty() => SelectBy::Parent,
+        0x03 => return Err(Status::WrongLength),
+        0x04 => {
+            if data.is_empty() || data.len() > 16 {
+                return Err(Status::WrongLength);
+            }
+            SelectBy::DfName(DfName::from_slice(data).map_err(|_| Status::WrongLength)?)
+        }
+        0x08 | 0x09 => {
+            if data.is_empty() || !data.len().is_multiple_of(2) {
+                return Err(Status::WrongLength);
+            }
+            let path = Path::from_bytes(data)?;
+            if p1 == 0x08 { SelectBy::PathFromMf(path) } else { SelectBy::PathFromCurrent(path) }
+        }
+        _ => return Err(Status::IncorrectP1P2),
+    };
+    Ok(Command::Select { by, answer })
+}
+
+/// MSE SET (ISO 7816-8 §5.2): P1 `41` = set for computation; CRT tag in P2; BER-TLV data objects.
+fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Command<'a>, Status> {
+    no_le(ne)?;
+    match p1 {
+        0x41 => {}
+        // 81 = set for verification/encipherment, F2/F3 = store/restore: not on this card.
+        0x81 | 0xF2 | 0xF3 => return Err(Status::FunctionNotSupported),
+        _ => return Err(Status::IncorrectP1P2),
+    }
+    let template = match p2 {
+        0xB6 => Template::DigitalSignature,
+        0xA4 => Template::Authentication,
+        // B8 = confidentiality (decipher): the encryption key is not used on-card here.
+        0xB8 => return Err(Status::FunctionNotSupported),
+        _ => return Err(Status::IncorrectP1P2),
+    };
+    let mut key = None;
+    let mut algorithm = Algorithm::EcdsaPrehashed;
+    let mut rest = data;
+    while let [tag, len, tail @ ..] = rest {
+        let len = *len as usize;
+        if tail.len() < len || len > 0x7F {
+            return Err(Status::IncorrectData);
+        }
+        let (value, next) = tail.split_at(len);
+        match (*tag, value) {
+            (0x80, [Algorithm::ECDSA]) => algorithm = Algorithm::EcdsaSha1OnCard,
+            (0x80, _) => return Err(Status::IncorrectData),
+            (0x81, _) => {} // file reference: the key is found by its reference alone
+            (0x83 | 0x84, [r]) => key = Some(KeyRef::try_from(*r)?),
+            _ => return Err(Status::IncorrectData),
+        }
+        rest = next;
+    }
+    if !rest.is_empty() {
+        return Err(Status::IncorrectData);
+    }
+    let key = key.ok_or(Status::IncorrectData)?;
+    Ok(Command::ManageSecurityEnvironment { template, key, algorithm })
+}
