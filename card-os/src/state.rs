@@ -1,6 +1,6 @@
 //! Everything the card keeps in RAM — the image's metadata and the session — and the one way to change the NVM.
 //!
-//! [`CardState::commit`] is where every handler's change becomes persistent: it writes a new image into the other
+//! `CardState::commit` is where every handler's change becomes persistent: it writes a new image into the other
 //! bank through [`Banks::commit`] (`nvm.rs`: body first, header last) and reloads the metadata from what was
 //! written, so RAM always mirrors what would survive a power cut. A failed write halts the card (`6581`).
 

@@ -3,7 +3,7 @@
 //! (`command.rs`) or the transport (`card.rs`). Each module also owns the modes of its commands (P1/P2 parsed
 //! with `TryFrom<u8>`), which the dispatcher uses to decode an APDU.
 //!
-//! - [`file`]: SELECT, READ BINARY, UPDATE BINARY, CREATE FILE (ISO 7816-4 §11.2–11.3, 7816-9 §6.1).
+//! - [`file`](mod@file): SELECT, READ BINARY, UPDATE BINARY, CREATE FILE (ISO 7816-4 §11.2–11.3, 7816-9 §6.1).
 //! - [`pin`]: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER (ISO 7816-4 §11.5).
 //! - [`security`]: MSE, PSO COMPUTE DIGITAL SIGNATURE, INTERNAL AUTHENTICATE, key generation and import
 //!   (ISO 7816-8).

@@ -1,7 +1,7 @@
 //! VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (ISO 7816-4 §11.5.6, §11.5.7, §11.5.10).
 //!
 //! The one rule that matters: a try is spent and persisted (`spend_try` → `CardState::commit_meta`) *before*
-//! the constant-time compare ([`matches`]), so neither a power cut nor a timing difference gives a try back.
+//! the constant-time compare ([`matches`](fn@matches)), so neither a power cut nor a timing difference gives a try back.
 
 use crate::image::encode;
 use crate::nvm::Patch;
