@@ -40,6 +40,8 @@ pub mod ins {
     pub const UPDATE_BINARY: u8 = 0xD6;
     /// PUT DATA (§11.4.6): key import here.
     pub const PUT_DATA: u8 = 0xDA;
+    /// PUT DATA, odd INS (BER-TLV data): IsoApplet's RSA key import `DB 3F FF`.
+    pub const PUT_DATA_ODD: u8 = 0xDB;
     /// CREATE FILE (ISO 7816-9 §6.1).
     pub const CREATE_FILE: u8 = 0xE0;
     /// TERMINATE CARD USAGE (ISO 7816-9 §6.8).
@@ -214,7 +216,13 @@ pub fn describe(bytes: &[u8]) -> Description {
     let name = bytes.get(1).map_or("(short)", |ins| describe_ins(*ins));
     let secret_ins = matches!(
         bytes.get(1),
-        Some(&ins::VERIFY | &ins::CHANGE_REFERENCE_DATA | &ins::RESET_RETRY_COUNTER | &ins::PUT_DATA)
+        Some(
+            &ins::VERIFY
+                | &ins::CHANGE_REFERENCE_DATA
+                | &ins::RESET_RETRY_COUNTER
+                | &ins::PUT_DATA
+                | &ins::PUT_DATA_ODD
+        )
     );
     let secret_from = if secret_ins && bytes.len() > 5 {
         // Short Lc is 1 byte; extended Lc is 00 + 2 bytes.
@@ -243,7 +251,7 @@ pub fn describe_ins(ins: u8) -> &'static str {
         ins::GET_RESPONSE => "GET RESPONSE",
         ins::GET_DATA => "GET DATA",
         ins::UPDATE_BINARY => "UPDATE BINARY",
-        ins::PUT_DATA => "PUT DATA",
+        ins::PUT_DATA | ins::PUT_DATA_ODD => "PUT DATA",
         ins::CREATE_FILE => "CREATE FILE",
         ins::TERMINATE_CARD_USAGE => "TERMINATE CARD USAGE",
         _ => "UNKNOWN",

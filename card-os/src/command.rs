@@ -12,12 +12,12 @@ use crate::fs::SelectBy;
 use crate::handlers::data::DataObject;
 use crate::handlers::file::{FileSpec, SelectAnswer};
 use crate::handlers::pin::{ChangeMode, ResetMode, VerifyMode};
-use crate::handlers::security::{KeyPairAction, Template};
+use crate::handlers::security::{Crt, KeyPairAction, Template};
 use crate::handlers::{admin, data, file, pin, security};
 use crate::platform::Platform;
 use crate::state::{Answer, CardState};
 use crate::status::Status;
-use crate::types::{Algorithm, DfName, FileId, KeyRef, LifeCycle, Path, PinRef};
+use crate::types::{AlgorithmRef, DfName, FileId, KeyRef, LifeCycle, Path, PinRef};
 
 /// One command, fully decoded. Secrets in it are borrowed from the host's buffer and never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -74,13 +74,18 @@ pub enum Command<'a> {
         template: Template,
         /// The key.
         key: KeyRef,
-        /// The algorithm reference.
-        algorithm: Algorithm,
+        /// The algorithm reference (tag `80`), if given.
+        algorithm: Option<AlgorithmRef>,
     },
     /// PSO COMPUTE DIGITAL SIGNATURE (`2A 9E 9A`).
     ComputeDigitalSignature {
         /// The hash (or, with reference `21` in v0, the data).
         input: &'a [u8],
+    },
+    /// PSO DECIPHER (`2A 80 86`).
+    Decipher {
+        /// The cryptogram, after the padding-indicator byte `00`.
+        cryptogram: &'a [u8],
     },
     /// INTERNAL AUTHENTICATE (`88`).
     InternalAuthenticate {
@@ -91,17 +96,22 @@ pub enum Command<'a> {
     },
     /// GENERATE ASYMMETRIC KEY PAIR (`46`).
     GenerateKeyPair {
-        /// The slot.
-        key: KeyRef,
+        /// The slot; `None` for IsoApplet's `00 46 42 00`, which takes it from MSE SET.
+        key: Option<KeyRef>,
         /// Generate, or read the public key.
         action: KeyPairAction,
     },
-    /// PUT DATA with a private key (`DA 01 <ref>`).
-    ImportPrivateKey {
+    /// PUT DATA with a private P-256 scalar (`DA 01 <ref>`).
+    ImportEcKey {
         /// The slot.
         key: KeyRef,
         /// The private scalar.
         scalar: &'a [u8],
+    },
+    /// PUT DATA with a private RSA key in CRT form (`DB 3F FF`, `7F48`), into the slot MSE SET chose.
+    ImportRsaKey {
+        /// p, q, qinv, dp, dq.
+        crt: Crt<'a>,
     },
     /// GET DATA (`CA`).
     GetData {
@@ -182,10 +192,16 @@ impl<'a> Command<'a> {
                     }
                     Ok(Command::ComputeDigitalSignature { input: data })
                 }
-                // Decipher, encipher, hash, verify: not on this card.
-                (0x80, 0x86) | (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => {
-                    Err(Status::FunctionNotSupported)
+                (0x80, 0x86) => {
+                    // ISO 7816-8 §5.9: the padding-indicator byte `00`, then the cryptogram (RSA-2048: 256 bytes).
+                    match data {
+                        [0x00, cryptogram @ ..] if cryptogram.len() == 256 => Ok(Command::Decipher { cryptogram }),
+                        [0x00, ..] | [] => Err(Status::WrongLength),
+                        _ => Err(Status::IncorrectData),
+                    }
                 }
+                // Encipher, hash, verify: not on this card.
+                (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => Err(Status::FunctionNotSupported),
                 _ => Err(Status::IncorrectP1P2),
             },
             ins::INTERNAL_AUTHENTICATE => {
@@ -199,8 +215,13 @@ impl<'a> Command<'a> {
                 Ok(Command::InternalAuthenticate { key, challenge: data })
             }
             ins::GENERATE_ASYMMETRIC_KEY_PAIR => {
-                let action = KeyPairAction::try_from(p1)?;
-                let key = KeyRef::try_from(p2)?;
+                let (action, key) = match (p1, p2) {
+                    // IsoApplet's RSA generation: slot and type from MSE SET (`80 01 F3`).
+                    (0x42, 0x00) => (KeyPairAction::Generate, None),
+                    (0x00, r) => (KeyPairAction::Generate, Some(KeyRef::try_from(r)?)),
+                    (0x01, r) => (KeyPairAction::ReadPublic, Some(KeyRef::try_from(r)?)),
+                    _ => return Err(Status::IncorrectP1P2),
+                };
                 if !data.is_empty() {
                     return Err(Status::IncorrectData);
                 }
@@ -215,7 +236,14 @@ impl<'a> Command<'a> {
                 if data.len() != 32 {
                     return Err(Status::WrongLength);
                 }
-                Ok(Command::ImportPrivateKey { key, scalar: data })
+                Ok(Command::ImportEcKey { key, scalar: data })
+            }
+            ins::PUT_DATA_ODD => {
+                if (p1, p2) != (0x3F, 0xFF) {
+                    return Err(Status::IncorrectP1P2);
+                }
+                no_le(ne)?;
+                Ok(Command::ImportRsaKey { crt: parse_crt(data)? })
             }
             ins::GET_DATA => {
                 let object = DataObject::try_from((p1, p2))?;
@@ -276,7 +304,9 @@ impl<'a> Command<'a> {
             Command::ComputeDigitalSignature { .. } => ins::PERFORM_SECURITY_OPERATION,
             Command::InternalAuthenticate { .. } => ins::INTERNAL_AUTHENTICATE,
             Command::GenerateKeyPair { .. } => ins::GENERATE_ASYMMETRIC_KEY_PAIR,
-            Command::ImportPrivateKey { .. } => ins::PUT_DATA,
+            Command::Decipher { .. } => ins::PERFORM_SECURITY_OPERATION,
+            Command::ImportEcKey { .. } => ins::PUT_DATA,
+            Command::ImportRsaKey { .. } => ins::PUT_DATA_ODD,
             Command::GetData { .. } => ins::GET_DATA,
             Command::GetChallenge { .. } => ins::GET_CHALLENGE,
             Command::CreateFile { .. } => ins::CREATE_FILE,
@@ -294,11 +324,14 @@ impl<'a> Command<'a> {
     fn phase(&self) -> Phase {
         match self {
             Command::CreateFile { .. }
-            | Command::ImportPrivateKey { .. }
+            | Command::ImportEcKey { .. }
+            | Command::ImportRsaKey { .. }
             | Command::ActivateCard
             | Command::ChangeReferenceData { mode: ChangeMode::NewOnly(_), .. }
             | Command::GenerateKeyPair { action: KeyPairAction::Generate, .. } => Phase::Personalisation,
-            Command::ComputeDigitalSignature { .. } | Command::InternalAuthenticate { .. } => Phase::Operational,
+            Command::ComputeDigitalSignature { .. }
+            | Command::Decipher { .. }
+            | Command::InternalAuthenticate { .. } => Phase::Operational,
             _ => Phase::Any,
         }
     }
@@ -331,7 +364,9 @@ impl<'a> Command<'a> {
             Command::GenerateKeyPair { key, action } => {
                 security::generate_key_pair(state, platform, key, action, answer)
             }
-            Command::ImportPrivateKey { key, scalar } => security::import_private_key(state, platform, key, scalar),
+            Command::Decipher { cryptogram } => security::decipher(state, platform, cryptogram, answer),
+            Command::ImportEcKey { key, scalar } => security::import_ec_key(state, platform, key, scalar),
+            Command::ImportRsaKey { ref crt } => security::import_rsa_key(state, platform, crt),
             Command::GetData { object } => data::get_data(state, object, answer),
             Command::GetChallenge { len } => data::get_challenge(platform, len, answer),
             Command::ActivateCard => admin::activate(state, platform),
@@ -439,13 +474,13 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
     }
     let template = match p2 {
         0xB6 => Template::DigitalSignature,
+        0xB8 => Template::Confidentiality,
         0xA4 => Template::Authentication,
-        // B8 = confidentiality (decipher): the encryption key is not used on-card here.
-        0xB8 => return Err(Status::FunctionNotSupported),
+        0x00 => Template::KeyGeneration,
         _ => return Err(Status::IncorrectP1P2),
     };
     let mut key = None;
-    let mut algorithm = Algorithm::EcdsaPrehashed;
+    let mut algorithm = None;
     let mut rest = data;
     while let [tag, len, tail @ ..] = rest {
         let len = *len as usize;
@@ -454,7 +489,7 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
         }
         let (value, next) = tail.split_at(len);
         match (*tag, value) {
-            (0x80, [Algorithm::ECDSA]) => algorithm = Algorithm::EcdsaSha1OnCard,
+            (0x80, [a]) => algorithm = Some(AlgorithmRef::try_from(*a)?),
             (0x80, _) => return Err(Status::IncorrectData),
             (0x81, _) => {} // file reference: the key is found by its reference alone
             (0x83 | 0x84, [r]) => key = Some(KeyRef::try_from(*r)?),
@@ -467,4 +502,53 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
     }
     let key = key.ok_or(Status::IncorrectData)?;
     Ok(Command::ManageSecurityEnvironment { template, key, algorithm })
+}
+
+/// One BER-TLV (ISO 7816-4 §5.2.2, lengths up to `82 xx xx`): the tag (one or two bytes), the value, the rest.
+fn tlv(bytes: &[u8]) -> Result<(u16, &[u8], &[u8]), Status> {
+    let (tag, rest) = match bytes {
+        [first, second, rest @ ..] if first & 0x1F == 0x1F => (u16::from_be_bytes([*first, *second]), rest),
+        [first, rest @ ..] => (u16::from(*first), rest),
+        [] => return Err(Status::IncorrectData),
+    };
+    let (len, rest) = match rest {
+        [n @ 0..=0x7F, rest @ ..] => (*n as usize, rest),
+        [0x81, n, rest @ ..] => (*n as usize, rest),
+        [0x82, hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]) as usize, rest),
+        _ => return Err(Status::IncorrectData),
+    };
+    if rest.len() < len {
+        return Err(Status::IncorrectData);
+    }
+    let (value, rest) = rest.split_at(len);
+    Ok((tag, value, rest))
+}
+
+/// IsoApplet's RSA private key data object (OpenSC `isoApplet_put_data_prkey_rsa`): `7F48 { 92 p, 93 q,
+/// 94 qinv, 95 dp, 96 dq }`, each value 1–128 bytes. Anything else answers `6A80`.
+fn parse_crt(data: &[u8]) -> Result<Crt<'_>, Status> {
+    let (tag, mut inner, rest) = tlv(data)?;
+    if tag != 0x7F48 || !rest.is_empty() {
+        return Err(Status::IncorrectData);
+    }
+    let mut parts: [Option<&[u8]>; 5] = [None; 5];
+    while !inner.is_empty() {
+        let (tag, value, next) = tlv(inner)?;
+        let index = match tag {
+            0x92..=0x96 => (tag - 0x92) as usize,
+            _ => return Err(Status::IncorrectData),
+        };
+        if value.is_empty() || value.len() > 128 {
+            return Err(Status::IncorrectData);
+        }
+        let part = parts.get_mut(index).ok_or(Status::IncorrectData)?;
+        if part.replace(value).is_some() {
+            return Err(Status::IncorrectData);
+        }
+        inner = next;
+    }
+    match parts {
+        [Some(p), Some(q), Some(qinv), Some(dp), Some(dq)] => Ok(Crt { p, q, qinv, dp, dq }),
+        _ => Err(Status::IncorrectData),
+    }
 }

@@ -6,9 +6,13 @@
 //! |---|---|---|
 //! | 0 | 96 | card record: life cycle, ATR, serial number, validity |
 //! | 96 | 2 × 32 | PIN and PUK: policy, counter, length, value |
-//! | 160 | 3 × 112 | key slots: present, origin, private scalar, public point |
-//! | 496 | 4 + 40 × 32 | file table: count, data bytes used, entries |
-//! | 1792 | … | file contents (the data area) |
+//! | 160 | 3 × 1160 | key slots: present, origin, algorithm, then the material (`keys.rs`): P-256 scalar and point, or RSA-2048 n, e, d, p, q, dp, dq, qinv |
+//! | 3640 | 4 + 40 × 32 | file table: count, data bytes used, entries |
+//! | 4928 | … | file contents (the data area) |
+//!
+//! This is image format version 2 (`nvm::FORMAT_VERSION`). Version 1 had 112-byte P-256-only key slots; a
+//! version-1 image is refused with [`ImageError::UnsupportedVersion`], and hosts name the command that recreates
+//! the card.
 //!
 //! [`Meta`] is everything but PIN values, private keys and file contents: those are read from the image when a
 //! command needs them. Parsing checks every invariant, so a damaged image is an error, never a panic.
@@ -16,11 +20,12 @@
 use heapless::Vec;
 
 use crate::fs::{FileEntry, FileKind, FileTable, MAX_FILES};
+use crate::keys::{KeySlot, MAX_MATERIAL, Material};
 use crate::nvm::{Banks, ImageError, MAX_BODY, Nvm, SliceNvm};
 use crate::pin::PinState;
 use crate::types::{
-    Access, Charset, Date, DfName, FileId, KEY_SLOTS, KeyOrigin, KeyRef, LifeCycle, MAX_PIN_LEN, PinPolicy, PinRef,
-    Validity,
+    Access, Charset, Date, DfName, FileId, KEY_SLOTS, KeyAlgorithm, KeyOrigin, KeyRef, LifeCycle, MAX_PIN_LEN,
+    PinPolicy, PinRef, Validity,
 };
 
 /// The card record: life cycle, ATR, serial number, validity.
@@ -42,13 +47,14 @@ pub const PIN_REC: usize = 32;
 /// The key slots.
 pub const KEY_OFF: usize = 160;
 /// Bytes of one key slot.
-pub const KEY_REC: usize = 112;
+pub const KEY_REC: usize = 4 + MAX_MATERIAL;
 /// The file table: count, data bytes used, entries.
-pub const FILES_OFF: usize = 496;
+pub const FILES_OFF: usize = KEY_OFF + KEY_SLOTS * KEY_REC;
 /// Bytes of one file-table entry.
 pub const FILE_REC: usize = 32;
 /// The data area: file contents.
-pub const DATA_OFF: usize = 1792;
+pub const DATA_OFF: usize = (FILES_OFF + 4 + MAX_FILES * FILE_REC).next_multiple_of(16);
+const _: () = assert!(FILES_OFF == 3640 && DATA_OFF == 4928);
 /// Bytes of file contents a card holds.
 pub const DATA_CAP: usize = MAX_BODY - DATA_OFF;
 
@@ -66,7 +72,7 @@ pub struct Meta {
     /// User PIN and PUK: policy and counter.
     pub pins: [PinState; 2],
     /// Which key slots hold a key.
-    pub keys: [Option<KeyOrigin>; KEY_SLOTS],
+    pub keys: [Option<KeySlot>; KEY_SLOTS],
     /// The file table.
     pub files: FileTable,
 }
@@ -131,10 +137,11 @@ impl Meta {
         }
         let mut keys = [None; KEY_SLOTS];
         for (i, key) in keys.iter_mut().enumerate() {
-            *key = match (raw[KEY_OFF + i * KEY_REC], raw[KEY_OFF + i * KEY_REC + 1]) {
-                (0, _) => None,
-                (1, 1) => Some(KeyOrigin::Generated),
-                (1, 2) => Some(KeyOrigin::Imported),
+            let at = KEY_OFF + i * KEY_REC;
+            *key = match (raw[at], raw[at + 1], KeyAlgorithm::from_byte(raw[at + 2])) {
+                (0, _, _) => None,
+                (1, 1, Some(algorithm)) => Some(KeySlot { origin: KeyOrigin::Generated, algorithm }),
+                (1, 2, Some(algorithm)) => Some(KeySlot { origin: KeyOrigin::Imported, algorithm }),
                 _ => return Err(bad("key slot flags")),
             };
         }
@@ -243,16 +250,21 @@ pub mod encode {
         KEY_OFF + k.index() * KEY_REC
     }
 
-    /// Key record: present, origin, scalar at +4, public point at +36.
-    pub fn key_record(origin: KeyOrigin, scalar: &[u8; 32], public: &[u8; 65]) -> [u8; KEY_REC] {
+    /// Where a key slot's material starts.
+    pub const fn key_material_offset(k: KeyRef) -> usize {
+        key_offset(k) + 4
+    }
+
+    /// Key record: present, origin, algorithm, then the material at +4.
+    pub fn key_record(slot: KeySlot, material: &Material) -> [u8; KEY_REC] {
         let mut r = [0u8; KEY_REC];
         r[0] = 1;
-        r[1] = match origin {
+        r[1] = match slot.origin {
             KeyOrigin::Generated => 1,
             KeyOrigin::Imported => 2,
         };
-        r[4..36].copy_from_slice(scalar);
-        r[36..101].copy_from_slice(public);
+        r[2] = slot.algorithm.to_byte();
+        r[4..].copy_from_slice(&material.bytes);
         r
     }
 

@@ -10,7 +10,8 @@
 //!   [`nvm`] (the [`Nvm`] trait and the double-bank image), [`platform`] (what the host supplies), [`profile`]
 //!   (what a blank chip is made with).
 //! - [`fs`] (the file table and SELECT resolution), [`pin`] (PIN counters, the constant-time compare),
-//!   [`keys`] (what a host may know of a key), [`apdu`] (framing).
+//!   [`keys`] (key slots, key material, public keys), [`apdu`] (framing).
+//! - [`ecc`] (ECDSA P-256) and `rsa` (RSA-2048, feature `rsa`: the only module that uses `alloc`).
 //! - [`image`]: the layout of the image body and its RAM view.
 //! - [`state`]: [`CardState`](state::CardState), the session, and the commit to NVM.
 //! - [`handlers`]: one module per command family (file, pin, security, admin, data), free functions on the state.
@@ -28,6 +29,7 @@
 pub mod apdu;
 pub mod card;
 pub mod command;
+pub mod ecc;
 pub mod fs;
 pub mod handlers;
 pub mod image;
@@ -36,6 +38,8 @@ pub mod nvm;
 pub mod pin;
 pub mod platform;
 pub mod profile;
+#[cfg(feature = "rsa")]
+pub mod rsa;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod state;
@@ -44,10 +48,10 @@ pub mod types;
 
 pub use card::Card;
 pub use command::Command;
-pub use keys::KeyInfo;
+pub use keys::{KeyInfo, PublicKey};
 pub use nvm::{ImageError, NVM_SIZE, Nvm, NvmError};
 pub use platform::{Clock, Platform};
 pub use profile::ChipProfile;
 pub use state::{CardInfo, Tries};
 pub use status::Status;
-pub use types::{Charset, Date, KeyOrigin, KeyRef, LifeCycle, PinPolicy, PinRef, Validity};
+pub use types::{Charset, Date, KeyAlgorithm, KeyOrigin, KeyRef, LifeCycle, PinPolicy, PinRef, Validity};

@@ -16,8 +16,8 @@ pub const NVM_SIZE: usize = 2 * BANK_SIZE;
 pub const HEADER_LEN: usize = 32;
 /// Largest body a bank holds.
 pub const MAX_BODY: usize = BANK_SIZE - HEADER_LEN;
-/// Image format version written and accepted.
-pub const FORMAT_VERSION: u16 = 1;
+/// Image format version written and accepted: 2 since RSA-2048 key slots (1 had P-256-only slots).
+pub const FORMAT_VERSION: u16 = 2;
 const MAGIC: [u8; 4] = *b"ZCOS";
 const CHUNK: usize = 512;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);

@@ -9,9 +9,10 @@ use crate::types::PinPolicy;
 /// IsoApplet's AID (OpenSC `card-isoApplet.c`): the MF's DF name, so OpenSC binds the card as an IsoApplet card.
 pub const ISOAPPLET_AID: [u8; 12] = [0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0x9D, 0x34, 0xF3, 0x10, 0x01];
 
-/// The answer to SELECT of [`ISOAPPLET_AID`] and to GET DATA `0101`: API version 0.6, features ECC (`04`) and
-/// secure random (`02`). No extended APDUs (`01`): Debian's vpcd 0.8 advertises none, so OpenSC chains instead.
-pub const APPLET_INFO: [u8; 3] = [0x00, 0x06, 0x06];
+/// The answer to SELECT of [`ISOAPPLET_AID`] and to GET DATA `0101`: API version 0.6, features extended APDUs
+/// (`01`), secure random (`02`) and ECC (`04`). OpenSC's IsoApplet driver sets `SC_CARD_CAP_APDU_EXT` from bit `01`,
+/// which it needs to send the 257-byte PSO DECIPHER of an RSA-2048 key in one extended APDU.
+pub const APPLET_INFO: [u8; 3] = [0x00, 0x06, 0x07];
 
 /// The real UZI-pas ATR (pcsc-tools `smartcard_list.txt`: "Caregiver card for Dutch Medical System called UZI").
 pub const UZI_ATR: [u8; 22] = [

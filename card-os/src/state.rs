@@ -8,12 +8,12 @@ use heapless::Vec;
 
 use crate::fs::FileIndex;
 use crate::image::{DATA_OFF, LC_OFF, Meta, encode};
-use crate::keys::KeyInfo;
+use crate::keys::{KeyInfo, Material, PublicKey};
 use crate::nvm::{Banks, ImageError, Patch};
 use crate::platform::Platform;
 use crate::profile::{ChipProfile, ISOAPPLET_AID};
 use crate::status::Status;
-use crate::types::{Algorithm, KeyRef, LifeCycle, PinRef, Validity};
+use crate::types::{Algorithm, KeyAlgorithm, KeyRef, LifeCycle, PinRef, Validity};
 
 /// Most data bytes in one answer.
 pub const MAX_ANSWER: usize = 4096;
@@ -36,6 +36,10 @@ pub struct Session {
     pub dst: Option<(KeyRef, Algorithm)>,
     /// Key chosen by MSE SET with the authentication template.
     pub at: Option<KeyRef>,
+    /// Key chosen by MSE SET with the confidentiality template (`B8`), for PSO DECIPHER.
+    pub ct: Option<KeyRef>,
+    /// Slot and key type chosen by MSE SET for key generation or import (IsoApplet: P2 `00`, `80 01 F3`/`EC`).
+    pub key_template: Option<(KeyRef, KeyAlgorithm)>,
 }
 
 /// A PIN counter as seen from outside.
@@ -153,6 +157,13 @@ impl CardState {
         self.banks.read_body(platform.nvm(), offset, buf).map_err(|_| Status::MemoryFailure)
     }
 
+    /// A slot's key material, read for one operation (zeroed when dropped).
+    pub(crate) fn key_material<P: Platform>(&self, platform: &P, key: KeyRef) -> Result<Material, Status> {
+        let mut material = Material::zero();
+        self.read_body(platform, encode::key_material_offset(key), &mut material.bytes)?;
+        Ok(material)
+    }
+
     /// All-or-nothing personalisation: a card that was being personalised when it was reset or powered off in a
     /// reader (readers call `reset` at power-up and power-down) goes back to blank (same ATR, serial and PIN/PUK
     /// policies), in one atomic image write. Pulling the card during the ZORG-ID creation flow thus leaves it
@@ -190,11 +201,11 @@ impl CardState {
         };
         let mut keys = Vec::new();
         for key in KeyRef::ALL {
-            if let Some(Some(origin)) = meta.keys.get(key.index()) {
-                let mut public = [0u8; 65];
-                if self.read_body(platform, encode::key_offset(key) + 36, &mut public).is_ok() {
-                    let _ = keys.push(KeyInfo { key, origin: *origin, public });
-                }
+            if let Some(Some(slot)) = meta.keys.get(key.index())
+                && let Ok(material) = self.key_material(platform, key)
+            {
+                let public = PublicKey::of(slot.algorithm, &material);
+                let _ = keys.push(KeyInfo { key, origin: slot.origin, public });
             }
         }
         CardInfo {

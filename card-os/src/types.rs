@@ -239,20 +239,75 @@ impl KeyRef {
     }
 }
 
-/// What PSO COMPUTE DIGITAL SIGNATURE does with its input: the algorithm reference of MSE SET (tag `80`), in
-/// IsoApplet's numbering. Each variant says who hashes: the card or the host (`DIALECT.md`, "Algorithm references").
+/// The kind of a key pair (image byte: `01` P-256, `02` RSA-2048).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// ECDSA on NIST P-256 (FIPS 186-5), the key type of ZORG-ID cards that choose EC.
+    P256,
+    /// RSA with a 2048-bit modulus and e = 65537: the real UZI-pas (CPS UZI-register §6.1.4, §7.1.1).
+    Rsa2048,
+}
+
+impl KeyAlgorithm {
+    /// The image byte.
+    pub const fn to_byte(self) -> u8 {
+        match self {
+            KeyAlgorithm::P256 => 0x01,
+            KeyAlgorithm::Rsa2048 => 0x02,
+        }
+    }
+
+    /// Decode the image byte.
+    pub const fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            0x01 => Some(KeyAlgorithm::P256),
+            0x02 => Some(KeyAlgorithm::Rsa2048),
+            _ => None,
+        }
+    }
+}
+
+/// The algorithm reference of MSE SET (tag `80`), in IsoApplet's numbering (OpenSC `card-isoApplet.c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlgorithmRef {
+    /// `11`: RSA with PKCS#1 v1.5 padding.
+    RsaPkcs1,
+    /// `21`: ECDSA.
+    Ecdsa,
+    /// `F3`: RSA-2048 key pair (generation and import).
+    RsaGen2048,
+    /// `EC`: EC key pair (generation and import).
+    EcGen,
+}
+
+impl TryFrom<u8> for AlgorithmRef {
+    type Error = Status;
+
+    /// Unknown references answer `6A80`.
+    fn try_from(b: u8) -> Result<Self, Status> {
+        match b {
+            0x11 => Ok(AlgorithmRef::RsaPkcs1),
+            0x21 => Ok(AlgorithmRef::Ecdsa),
+            0xF3 => Ok(AlgorithmRef::RsaGen2048),
+            0xEC => Ok(AlgorithmRef::EcGen),
+            _ => Err(Status::IncorrectData),
+        }
+    }
+}
+
+/// What PSO COMPUTE DIGITAL SIGNATURE does with its input, as MSE SET chose it. Each variant says who hashes:
+/// the card or the host (`DIALECT.md`, "Algorithm references: who hashes").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Algorithm {
-    /// No algorithm reference: ECDSA on a hash computed by the host (32 bytes SHA-256; 20–64 bytes accepted).
+    /// No algorithm reference with an EC key: ECDSA on a hash **the host computed** (32 bytes SHA-256; 20–64
+    /// bytes accepted).
     #[default]
     EcdsaPrehashed,
     /// Reference `21` in IsoApplet API v0: ECDSA over SHA-1 of the input, **hashed on the card**.
     EcdsaSha1OnCard,
-}
-
-impl Algorithm {
-    /// MSE reference `21`: IsoApplet's ECDSA (v0: the card hashes with SHA-1).
-    pub const ECDSA: u8 = 0x21;
+    /// Reference `11` (or none) with an RSA key: the input is a DigestInfo **the host hashed and wrapped**; the
+    /// card adds the PKCS#1 v1.5 type-1 padding (RFC 8017 §9.2) and signs.
+    RsaPkcs1,
 }
 
 /// Where a key came from.

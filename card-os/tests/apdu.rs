@@ -199,9 +199,9 @@ fn select_of_the_isoapplet_aid_without_le_answers_its_version_at_once() {
     // expects (it sends this SELECT without Le and does not fetch a 61xx).
     let mut card = operational();
     let select = format!("00 A4 04 00 0C {ISOAPPLET_AID}");
-    assert_eq!(tx(&mut card, &select), (vec![0x00, 0x06, 0x06], 0x9000));
+    assert_eq!(tx(&mut card, &select), (vec![0x00, 0x06, 0x07], 0x9000));
     assert_eq!(tx(&mut card, "00 C0 00 00 03"), (vec![], 0x6985), "nothing pending");
-    assert_eq!(tx(&mut card, &format!("{select} 00")), (vec![0x00, 0x06, 0x06], 0x9000));
+    assert_eq!(tx(&mut card, &format!("{select} 00")), (vec![0x00, 0x06, 0x07], 0x9000));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The persistent image: `image::inspect` and `Card::boot` on good and damaged images (double bank, CRC-32C,
 //! format version, invariants). A bad image is an error, never a panic.
 mod common;
+use card_os::image::FILES_OFF;
 use card_os::image::inspect;
 use card_os::nvm::{BANK_SIZE, FORMAT_VERSION, HEADER_LEN};
 use card_os::sim::SimPlatform;
@@ -224,14 +225,15 @@ fn consistent_checksum_but_broken_invariants_is_inconsistent() {
         b
     };
     type Edit = Box<dyn Fn(&mut [u8])>;
-    let cases: [(&str, Edit); 7] = [
+    let cases: [(&str, Edit); 8] = [
         ("life cycle byte", Box::new(|b: &mut [u8]| b[0] = 0x77)),
         ("ATR length", Box::new(|b: &mut [u8]| b[1] = 34)),
         ("validity flag", Box::new(|b: &mut [u8]| b[52] = 2)),
         ("PIN policy or counter", Box::new(|b: &mut [u8]| b[96 + 4] = 9)),
         ("key slot flags", Box::new(|b: &mut [u8]| b[160 + 1] = 7)),
-        ("file count", Box::new(|b: &mut [u8]| b[496] = 0)),
-        ("file tree", Box::new(|b: &mut [u8]| b[496 + 4 + 32 + 2] = 9)),
+        ("file count", Box::new(|b: &mut [u8]| b[FILES_OFF] = 0)),
+        ("file tree", Box::new(|b: &mut [u8]| b[FILES_OFF + 4 + 32 + 2] = 9)),
+        ("key slot flags", Box::new(|b: &mut [u8]| b[160 + 2] = 9)),
     ];
     for (what, edit) in &cases {
         let bytes = damaged(edit.as_ref());

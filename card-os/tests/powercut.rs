@@ -258,7 +258,8 @@ fn key_probe(card: &mut TestCard) -> Vec<u8> {
         if !k.key.may_sign() {
             continue;
         }
-        let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(&k.public).expect("public point");
+        let card_os::PublicKey::P256(point) = k.public else { panic!("a P-256 key") };
+        let public = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).expect("public point");
         assert_eq!(verify(card, PIN), 0x9000);
         let hash = [0xC3u8; 32];
         let (der, sw) = sign(card, k.key.to_byte(), &hash);

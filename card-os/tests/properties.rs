@@ -429,8 +429,15 @@ fn run_model(
     mut check: impl FnMut(&Op, u16, &[u8], &card_os::CardInfo, &card_os::CardInfo, &Model),
 ) -> Result<(), TestCaseError> {
     let mut card = boot(base_bytes(Base::Operational));
-    let keys: Vec<VerifyingKey> =
-        card.info().keys.iter().map(|k| VerifyingKey::from_sec1_bytes(&k.public).expect("key")).collect();
+    let keys: Vec<VerifyingKey> = card
+        .info()
+        .keys
+        .iter()
+        .map(|k| match k.public {
+            card_os::PublicKey::P256(point) => VerifyingKey::from_sec1_bytes(&point).expect("key"),
+            other => panic!("a P-256 key, not {other:?}"),
+        })
+        .collect();
     let mut model = Model::new();
     for op in ops {
         let before = card.info();

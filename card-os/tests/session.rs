@@ -49,7 +49,7 @@ fn operational_session() {
     let mut t = Trace { text: String::new(), card };
 
     let (info, sw) = t.send("SELECT IsoApplet AID", &hex("00 A4 04 00 0C F2 76 A2 88 BC FB A6 9D 34 F3 10 01 00"));
-    assert_eq!((info, sw), (vec![0x00, 0x06, 0x06], 0x9000));
+    assert_eq!((info, sw), (vec![0x00, 0x06, 0x07], 0x9000));
     let (fcp, sw) =
         t.send("SELECT 5015 by its PKCS#15 AID", &hex("00 A4 04 04 0C A0 00 00 00 63 50 4B 43 53 2D 31 35 00"));
     assert_eq!((fcp[0], sw), (0x62, 0x9000));

@@ -1,67 +1,144 @@
-//! The private-key commands (ISO 7816-8): MSE SET, PSO COMPUTE DIGITAL SIGNATURE, INTERNAL AUTHENTICATE,
-//! GENERATE ASYMMETRIC KEY PAIR, and the key import of the UZI personaliser.
+//! The private-key commands (ISO 7816-8): MSE SET, PSO COMPUTE DIGITAL SIGNATURE, PSO DECIPHER, INTERNAL
+//! AUTHENTICATE, GENERATE ASYMMETRIC KEY PAIR, and the key import of the UZI personaliser.
 //!
-//! `p256` (RustCrypto) does the arithmetic; signatures are deterministic (RFC 6979), so a signature needs no
-//! randomness and traces are reproducible. A private scalar is read from the image for one operation and zeroed
-//! when it drops; no command answers it. The key-use rules: the signature key needs a fresh VERIFY for every
-//! signature, the encryption key never signs, only the authentication key answers INTERNAL AUTHENTICATE.
+//! The arithmetic is in `ecc.rs` (P-256) and `rsa.rs` (RSA-2048, feature `rsa`; without it RSA operations answer
+//! `6A81`). The key-use rules: the signature key needs a fresh VERIFY for every signature; the encryption key
+//! deciphers and never signs; only the authentication key answers INTERNAL AUTHENTICATE. An algorithm reference
+//! that does not fit the key's type (RSA on a P-256 key, ECDSA on an RSA key) answers `6A80` at MSE SET.
 
-use p256::ecdsa::{Signature, SigningKey};
-use p256::elliptic_curve::Generate;
-use p256::{FieldBytes, NistP256, NonZeroScalar};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroize;
 
+use crate::ecc;
 use crate::image::encode;
+use crate::keys::{KeySlot, Material, PublicKey, RSA_MODULUS};
 use crate::nvm::Patch;
 use crate::platform::{Clock, Platform};
 use crate::state::{Answer, CardState};
 use crate::status::Status;
-use crate::types::{Algorithm, Date, KeyOrigin, KeyRef};
+use crate::types::{Algorithm, AlgorithmRef, Date, KeyAlgorithm, KeyOrigin, KeyRef};
+
+#[cfg(feature = "rsa")]
+use crate::rsa as rsa_ops;
+#[cfg(feature = "rsa")]
+pub use crate::rsa::Crt;
+
+/// Without the `rsa` feature the chip has no RSA: every RSA operation answers `6A81`.
+#[cfg(not(feature = "rsa"))]
+mod rsa_ops {
+    use crate::keys::{Material, RSA_MODULUS};
+    use crate::status::Status;
+
+    pub fn generate<R: rand_core::CryptoRng + ?Sized>(_: &mut R) -> Result<Material, Status> {
+        Err(Status::FunctionNotSupported)
+    }
+    pub fn import(_: &super::Crt<'_>) -> Result<Material, Status> {
+        Err(Status::FunctionNotSupported)
+    }
+    pub fn sign_digest_info<R: rand_core::CryptoRng + ?Sized>(
+        _: &Material,
+        _: &[u8],
+        _: &mut R,
+    ) -> Result<[u8; RSA_MODULUS], Status> {
+        Err(Status::FunctionNotSupported)
+    }
+    pub fn sign_raw<R: rand_core::CryptoRng + ?Sized>(
+        _: &Material,
+        _: &[u8],
+        _: &mut R,
+    ) -> Result<[u8; RSA_MODULUS], Status> {
+        Err(Status::FunctionNotSupported)
+    }
+    pub fn decipher<R: rand_core::CryptoRng + ?Sized>(
+        _: &Material,
+        _: &[u8],
+        _: &mut R,
+        _: &mut heapless::Vec<u8, RSA_MODULUS>,
+    ) -> Result<(), Status> {
+        Err(Status::FunctionNotSupported)
+    }
+}
+
+/// The CRT components of an injected RSA key (ISO 7816-8 `7F48`), borrowed from the command.
+#[cfg(not(feature = "rsa"))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Crt<'a> {
+    /// The first prime.
+    pub p: &'a [u8],
+    /// The second prime.
+    pub q: &'a [u8],
+    /// q⁻¹ mod p.
+    pub qinv: &'a [u8],
+    /// d mod (p − 1).
+    pub dp: &'a [u8],
+    /// d mod (q − 1).
+    pub dq: &'a [u8],
+}
+
+#[cfg(not(feature = "rsa"))]
+impl core::fmt::Debug for Crt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Crt(***)")
+    }
+}
 
 /// The control reference template of MSE SET (ISO 7816-8 §5.2, P2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Template {
     /// `B6`: digital signature template.
     DigitalSignature,
+    /// `B8`: confidentiality template (PSO DECIPHER).
+    Confidentiality,
     /// `A4`: authentication template.
     Authentication,
+    /// `00`: IsoApplet's template for key generation and import (with `80 01 F3` or `80 01 EC`).
+    KeyGeneration,
 }
 
 /// What GENERATE ASYMMETRIC KEY PAIR does (P1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPairAction {
-    /// P1 `00`: generate a new pair on the card.
+    /// Generate a new pair on the card: P1 `00` (P-256, key in P2) or IsoApplet's P1 `42` (the slot and type
+    /// MSE SET chose).
     Generate,
     /// P1 `01`: answer the public key of an existing pair.
     ReadPublic,
 }
 
-impl TryFrom<u8> for KeyPairAction {
-    type Error = Status;
-
-    fn try_from(p1: u8) -> Result<Self, Status> {
-        match p1 {
-            0x00 => Ok(KeyPairAction::Generate),
-            0x01 => Ok(KeyPairAction::ReadPublic),
-            _ => Err(Status::IncorrectP1P2),
-        }
-    }
+fn slot(state: &CardState, key: KeyRef) -> Result<KeySlot, Status> {
+    state.meta.keys.get(key.index()).copied().flatten().ok_or(Status::ReferenceNotFound)
 }
 
-/// MSE SET (ISO 7816-8 §5.2, ISO 7816-4 §11.5.11): choose the key for the next signature or authentication.
+/// MSE SET (ISO 7816-8 §5.2, ISO 7816-4 §11.5.11): choose the key (and algorithm) for the next signature,
+/// decipher, authentication, or key generation/import.
 pub fn manage_security_environment(
     state: &mut CardState,
     template: Template,
     key: KeyRef,
-    algorithm: Algorithm,
+    algorithm: Option<AlgorithmRef>,
 ) -> Result<(), Status> {
-    if state.meta.keys.get(key.index()).copied().flatten().is_none() {
-        return Err(Status::ReferenceNotFound);
+    if template == Template::KeyGeneration {
+        let kind = match algorithm {
+            Some(AlgorithmRef::RsaGen2048) => KeyAlgorithm::Rsa2048,
+            Some(AlgorithmRef::EcGen) => KeyAlgorithm::P256,
+            _ => return Err(Status::IncorrectData),
+        };
+        state.session.key_template = Some((key, kind));
+        return Ok(());
     }
+    let kind = slot(state, key)?.algorithm;
+    let chosen = match (kind, algorithm) {
+        (KeyAlgorithm::P256, None) => Algorithm::EcdsaPrehashed,
+        (KeyAlgorithm::P256, Some(AlgorithmRef::Ecdsa)) => Algorithm::EcdsaSha1OnCard,
+        (KeyAlgorithm::Rsa2048, None | Some(AlgorithmRef::RsaPkcs1)) => Algorithm::RsaPkcs1,
+        // RSA on an EC key, ECDSA on an RSA key, a key-generation reference here.
+        _ => return Err(Status::IncorrectData),
+    };
     match template {
-        Template::DigitalSignature if key.may_sign() => state.session.dst = Some((key, algorithm)),
+        Template::DigitalSignature if key.may_sign() => state.session.dst = Some((key, chosen)),
         Template::Authentication if key.may_authenticate() => state.session.at = Some(key),
+        Template::Confidentiality if key.may_decipher() && kind == KeyAlgorithm::Rsa2048 => {
+            state.session.ct = Some(key)
+        }
         _ => return Err(Status::ConditionsOfUseNotSatisfied),
     }
     Ok(())
@@ -70,10 +147,8 @@ pub fn manage_security_environment(
 /// The checks every private-key operation makes after the life-cycle gate, in the order a client can act on
 /// them: the key exists, the card is inside its validity window (`6984`), the PIN was verified (`6982`; for the
 /// signature key: since the last signature).
-fn usable_key<P: Platform>(state: &CardState, platform: &P, key: KeyRef) -> Result<(), Status> {
-    if state.meta.keys.get(key.index()).copied().flatten().is_none() {
-        return Err(Status::ReferenceNotFound);
-    }
+fn usable_key<P: Platform>(state: &CardState, platform: &P, key: KeyRef) -> Result<KeySlot, Status> {
+    let slot = slot(state, key)?;
     let today = Date::from_unix(platform.clock().now());
     match state.meta.validity {
         Some(v) if v.contains(today) => {}
@@ -86,28 +161,19 @@ fn usable_key<P: Platform>(state: &CardState, platform: &P, key: KeyRef) -> Resu
     if !verified {
         return Err(Status::SecurityStatusNotSatisfied);
     }
-    Ok(())
+    Ok(slot)
 }
 
-/// ECDSA with the stored scalar (RFC 6979 nonce). Straight from the scalar: a `SigningKey` would also derive
-/// the public point, a second scalar multiplication that doubles the signing time.
-fn sign_with<P: Platform>(state: &CardState, platform: &P, key: KeyRef, hash: &[u8]) -> Result<Signature, Status> {
-    let mut scalar = FieldBytes::default();
-    state.read_body(platform, encode::key_offset(key) + 4, &mut scalar)?;
-    let secret: Option<NonZeroScalar> = NonZeroScalar::from_repr(scalar).into();
-    scalar.zeroize();
-    let secret = secret.ok_or(Status::MemoryFailure)?;
-    if hash.len() < 16 {
-        return Err(Status::WrongLength);
-    }
-    Ok(ecdsa::hazmat::sign_prehashed_rfc6979::<NistP256, Sha256>(&secret, hash, &[]).0)
+fn answer_with(answer: &mut Answer, bytes: &[u8]) -> Result<(), Status> {
+    answer.extend_from_slice(bytes).map_err(|_| Status::NoPreciseDiagnosis)
 }
 
-/// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4): ECDSA on the given hash (or on SHA-1 of the input for
-/// IsoApplet's reference `21`), answered as DER `SEQUENCE{r,s}`.
+/// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4). P-256: ECDSA on the given hash (or on SHA-1 of the input
+/// for IsoApplet's reference `21`), answered as DER `SEQUENCE{r,s}`. RSA-2048: PKCS#1 v1.5 over the DigestInfo
+/// the host sent, answered as 256 bytes.
 pub fn compute_digital_signature<P: Platform>(
     state: &mut CardState,
-    platform: &P,
+    platform: &mut P,
     input: &[u8],
     answer: &mut Answer,
 ) -> Result<(), Status> {
@@ -121,20 +187,50 @@ pub fn compute_digital_signature<P: Platform>(
             sha1 = <sha1::Sha1 as sha1::Digest>::digest(input);
             sha1.as_slice()
         }
+        Algorithm::RsaPkcs1 if input.len() > RSA_MODULUS - 11 => return Err(Status::WrongLength),
+        Algorithm::RsaPkcs1 => input,
     };
     usable_key(state, platform, key)?;
+    let material = state.key_material(platform, key)?;
+    let signature = match algorithm {
+        Algorithm::RsaPkcs1 => {
+            heapless::Vec::<u8, RSA_MODULUS>::from_slice(&rsa_ops::sign_digest_info(&material, hash, platform.rng())?)
+        }
+        _ => heapless::Vec::from_slice(&ecc::sign_prehashed(&material, hash)?),
+    }
+    .map_err(|_| Status::NoPreciseDiagnosis)?;
     if key == KeyRef::Signature {
-        // Non-repudiation: one verification, one signature.
+        // Non-repudiation: one verification, one signature (a refused input, e.g. an unknown DigestInfo, spends
+        // nothing).
         state.session.signature_armed = false;
     }
-    let signature = sign_with(state, platform, key, hash)?;
-    answer.extend_from_slice(signature.to_der().as_bytes()).map_err(|_| Status::NoPreciseDiagnosis)
+    answer_with(answer, &signature)
 }
 
-/// INTERNAL AUTHENTICATE (ISO 7816-4 §11.5.4): ECDSA-SHA256 over the challenge with the authentication key.
+/// PSO DECIPHER (ISO 7816-8 §5.9) with the RSA encryption key: PKCS#1 v1.5 with implicit rejection, so a bad
+/// padding answers `9000` with a pseudo-random message, never a second status word (`rsa.rs`).
+pub fn decipher<P: Platform>(
+    state: &mut CardState,
+    platform: &mut P,
+    cryptogram: &[u8],
+    answer: &mut Answer,
+) -> Result<(), Status> {
+    let key = state.session.ct.ok_or(Status::ConditionsOfUseNotSatisfied)?;
+    usable_key(state, platform, key)?;
+    let material = state.key_material(platform, key)?;
+    let mut plain = heapless::Vec::new();
+    rsa_ops::decipher(&material, cryptogram, platform.rng(), &mut plain)?;
+    let result = answer_with(answer, &plain);
+    zeroize::Zeroize::zeroize(plain.as_mut_slice());
+    result
+}
+
+/// INTERNAL AUTHENTICATE (ISO 7816-4 §11.5.4) with the authentication key. P-256: ECDSA-SHA256 over the
+/// challenge. RSA-2048: PKCS#1 v1.5 type-1 padding over the challenge as given (the host hashed it; at most
+/// 245 bytes), 256 bytes back.
 pub fn internal_authenticate<P: Platform>(
     state: &mut CardState,
-    platform: &P,
+    platform: &mut P,
     key: Option<KeyRef>,
     challenge: &[u8],
     answer: &mut Answer,
@@ -143,64 +239,102 @@ pub fn internal_authenticate<P: Platform>(
     if !key.may_authenticate() {
         return Err(Status::ConditionsOfUseNotSatisfied);
     }
-    usable_key(state, platform, key)?;
-    let digest = Sha256::digest(challenge);
-    let signature = sign_with(state, platform, key, &digest)?;
-    answer.extend_from_slice(signature.to_der().as_bytes()).map_err(|_| Status::NoPreciseDiagnosis)
+    let slot = usable_key(state, platform, key)?;
+    let material = state.key_material(platform, key)?;
+    match slot.algorithm {
+        KeyAlgorithm::P256 => answer_with(answer, &ecc::sign_prehashed(&material, &Sha256::digest(challenge))?),
+        KeyAlgorithm::Rsa2048 => answer_with(answer, &rsa_ops::sign_raw(&material, challenge, platform.rng())?),
+    }
+}
+
+/// The public-key template (ISO 7816-8 §5.1, table 3): `7F49 { 86 point }` for P-256, `7F49 { 81 n, 82 e }` for
+/// RSA (as IsoApplet answers it).
+fn public_key_template(public: &PublicKey, answer: &mut Answer) -> Result<(), Status> {
+    match public {
+        PublicKey::P256(point) => {
+            answer_with(answer, &[0x7F, 0x49, 0x43, 0x86, 0x41])?;
+            answer_with(answer, point)
+        }
+        PublicKey::Rsa2048 { modulus, exponent } => {
+            let e = exponent.to_be_bytes();
+            let e = e.get(e.iter().take_while(|b| **b == 0).count()..).unwrap_or(&[]);
+            let inner = 4 + modulus.len() + 2 + e.len();
+            answer_with(answer, &[0x7F, 0x49, 0x82])?;
+            answer_with(answer, &(inner as u16).to_be_bytes())?;
+            answer_with(answer, &[0x81, 0x82])?;
+            answer_with(answer, &(modulus.len() as u16).to_be_bytes())?;
+            answer_with(answer, modulus)?;
+            answer_with(answer, &[0x82, e.len() as u8])?;
+            answer_with(answer, e)
+        }
+    }
 }
 
 /// GENERATE ASYMMETRIC KEY PAIR (ISO 7816-8 §5.1): a new pair on the card during personalisation (the life-cycle
-/// gate admits `Generate` only then), or the public key of an existing one. Answer: `7F49 { 86 04‖X‖Y }`.
+/// gate admits `Generate` only then), or the public key of an existing one. `key` is `None` for IsoApplet's
+/// `00 46 42 00`, which takes the slot and type from MSE SET; `00 46 00 <ref>` generates a P-256 key.
 pub fn generate_key_pair<P: Platform>(
     state: &mut CardState,
     platform: &mut P,
-    key: KeyRef,
+    key: Option<KeyRef>,
     action: KeyPairAction,
     answer: &mut Answer,
 ) -> Result<(), Status> {
-    let public = match action {
-        KeyPairAction::Generate => {
-            let signing = <SigningKey as Generate>::generate_from_rng(platform.rng());
-            store_key(state, platform, key, &signing, KeyOrigin::Generated)?
+    let public = match (action, key) {
+        (KeyPairAction::Generate, key) => {
+            let (key, kind) = match key {
+                Some(key) => (key, KeyAlgorithm::P256),
+                None => state.session.key_template.ok_or(Status::ConditionsOfUseNotSatisfied)?,
+            };
+            let material = match kind {
+                KeyAlgorithm::P256 => ecc::generate(platform.rng())?,
+                KeyAlgorithm::Rsa2048 => rsa_ops::generate(platform.rng())?,
+            };
+            store_key(state, platform, key, KeySlot { origin: KeyOrigin::Generated, algorithm: kind }, &material)?
         }
-        KeyPairAction::ReadPublic => {
-            if state.meta.keys.get(key.index()).copied().flatten().is_none() {
-                return Err(Status::ReferenceNotFound);
-            }
-            let mut public = [0u8; 65];
-            state.read_body(platform, encode::key_offset(key) + 36, &mut public)?;
-            public
+        (KeyPairAction::ReadPublic, Some(key)) => {
+            let slot = slot(state, key)?;
+            PublicKey::of(slot.algorithm, &state.key_material(platform, key)?)
         }
+        (KeyPairAction::ReadPublic, None) => return Err(Status::IncorrectP1P2),
     };
-    answer.extend_from_slice(&[0x7F, 0x49, 0x43, 0x86, 0x41]).map_err(|_| Status::NoPreciseDiagnosis)?;
-    answer.extend_from_slice(&public).map_err(|_| Status::NoPreciseDiagnosis)
+    public_key_template(&public, answer)
 }
 
-/// PUT DATA with a private scalar: the UZI personaliser's key injection (CPS §6.1.1), personalisation only.
-pub fn import_private_key<P: Platform>(
+/// PUT DATA `00 DA 01 <ref>` with a private P-256 scalar: the UZI personaliser's key injection (CPS §6.1.1).
+pub fn import_ec_key<P: Platform>(
     state: &mut CardState,
     platform: &mut P,
     key: KeyRef,
     scalar: &[u8],
 ) -> Result<(), Status> {
-    let signing = SigningKey::from_slice(scalar).map_err(|_| Status::IncorrectData)?;
-    store_key(state, platform, key, &signing, KeyOrigin::Imported).map(|_| ())
+    let material = ecc::import(scalar)?;
+    let slot = KeySlot { origin: KeyOrigin::Imported, algorithm: KeyAlgorithm::P256 };
+    store_key(state, platform, key, slot, &material).map(|_| ())
+}
+
+/// PUT DATA `00 DB 3F FF` with `7F48 { 92 p, 93 q, 94 qinv, 95 dp, 96 dq }` after MSE SET `80 01 F3 84 01 <ref>`
+/// (IsoApplet's import): an injected RSA-2048 key in CRT form.
+pub fn import_rsa_key<P: Platform>(state: &mut CardState, platform: &mut P, crt: &Crt<'_>) -> Result<(), Status> {
+    let (key, kind) = state.session.key_template.ok_or(Status::ConditionsOfUseNotSatisfied)?;
+    if kind != KeyAlgorithm::Rsa2048 {
+        return Err(Status::ConditionsOfUseNotSatisfied);
+    }
+    let material = rsa_ops::import(crt)?;
+    let slot = KeySlot { origin: KeyOrigin::Imported, algorithm: KeyAlgorithm::Rsa2048 };
+    store_key(state, platform, key, slot, &material).map(|_| ())
 }
 
 fn store_key<P: Platform>(
     state: &mut CardState,
     platform: &mut P,
     key: KeyRef,
-    signing: &SigningKey,
-    origin: KeyOrigin,
-) -> Result<[u8; 65], Status> {
-    let point = signing.verifying_key().to_sec1_point(false);
-    let public: [u8; 65] = point.as_bytes().try_into().map_err(|_| Status::NoPreciseDiagnosis)?;
-    let mut scalar: [u8; 32] = signing.to_bytes().into();
-    let mut record = encode::key_record(origin, &scalar, &public);
-    scalar.zeroize();
+    slot: KeySlot,
+    material: &Material,
+) -> Result<PublicKey, Status> {
+    let mut record = encode::key_record(slot, material);
     let patches = [Patch { offset: encode::key_offset(key), bytes: &record }, state.personalised_lc()];
     let result = state.commit_meta(platform, &patches);
-    record.zeroize();
-    result.map(|()| public)
+    zeroize::Zeroize::zeroize(&mut record[..]);
+    result.map(|()| PublicKey::of(slot.algorithm, material))
 }
