@@ -2,7 +2,9 @@
 //! its own `#[panic_handler]` and is built as a `staticlib` with `panic = "abort"`. If anything in the dependency
 //! graph linked `std`, the build would fail with a duplicate `panic_impl` lang item.
 //!
-//! `cargo build --release --manifest-path nostd-check/Cargo.toml`
+//! `cargo build --release --manifest-path nostd-check/Cargo.toml` (the no-heap core), and with `--features rsa`
+//! (card-os with RSA-2048, which needs `alloc`): then this crate brings the global allocator a chip would, a
+//! fixed-size arena (`ARENA_SIZE` bytes of static RAM, `linked_list_allocator`), and nothing else changes.
 //!
 //! It exports a C entry point, as a chip's firmware would: `zorgcard_transmit` runs one APDU on a card whose NVM is
 //! a static array (formatted on first use), its clock fixed and its "TRNG" a counter — a link check, not a product.
@@ -112,6 +114,8 @@ static mut CARD: Option<Card<Board>> = None;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zorgcard_transmit(apdu: *const u8, apdu_len: usize, out: *mut u8, out_cap: usize) -> usize {
     // SAFETY: single-threaded by contract; these are the only references made to the statics.
+    #[cfg(feature = "rsa")]
+    arena::init();
     let card = unsafe { &mut *core::ptr::addr_of_mut!(CARD) };
     if card.is_none() {
         // SAFETY: as above; the NVM reference lives in the card from now on.
@@ -129,6 +133,32 @@ pub unsafe extern "C" fn zorgcard_transmit(apdu: *const u8, apdu_len: usize, out
     let n = answer.len().min(response.len());
     response[..n].copy_from_slice(&answer[..n]);
     answer.len()
+}
+
+/// Bytes of static RAM the heap arena has with `rsa` (the benchmark measures one RSA signature's peak heap).
+#[cfg(feature = "rsa")]
+pub const ARENA_SIZE: usize = 48 * 1024;
+
+#[cfg(feature = "rsa")]
+mod arena {
+    use linked_list_allocator::LockedHeap;
+
+    static mut ARENA: [u8; super::ARENA_SIZE] = [0; super::ARENA_SIZE];
+    static mut READY: bool = false;
+
+    #[global_allocator]
+    static HEAP: LockedHeap = LockedHeap::empty();
+
+    /// Hand the arena to the allocator once, before the first command.
+    pub fn init() {
+        // SAFETY: single-threaded by the contract of `zorgcard_transmit`; the arena is handed over exactly once.
+        unsafe {
+            if !READY {
+                HEAP.lock().init(core::ptr::addr_of_mut!(ARENA).cast::<u8>(), super::ARENA_SIZE);
+                READY = true;
+            }
+        }
+    }
 }
 
 #[panic_handler]
