@@ -300,6 +300,7 @@ pub fn personalise(
             KeySource::Injected => p.import_key(key_ref, &injected_test_key(serial, key_ref))?,
             KeySource::OnCard => p.generate_key(key_ref)?,
         };
+        let public = crate::pki::HolderPublicKey::P256 { sec1: public };
         let cert = pki.issue(issuer, &holder, role(key_ref), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
         certificates.push((key_ref, cert.clone()));
         keys.push(KeySpec {
@@ -308,7 +309,7 @@ pub fn personalise(
             label: key_label(key_ref).into(),
             usage: KeyUsage::for_key_ref(key_ref).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
-            public_key_sec1: public,
+            public_key: public,
             certificate_der: Some(cert),
         });
     }

@@ -164,10 +164,12 @@ pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<Cr
                 if stop_t.load(Ordering::SeqCst) {
                     break;
                 }
-                if let Ok(stream) = stream {
+                if let Ok(mut stream) = stream {
                     // A client that misbehaves only loses its own connection.
-                    let _ = answer(stream, &pki, &registry);
-                    served_t.fetch_add(1, Ordering::Relaxed);
+                    let _ = answer(&mut stream, &pki, &registry);
+                    // Counted before the connection closes, so a client that has read its whole
+                    // answer already sees it in `requests()`.
+                    served_t.fetch_add(1, Ordering::SeqCst);
                 }
             }
         })
@@ -176,7 +178,7 @@ pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<Cr
 }
 
 /// Reads one request head and answers it.
-fn answer(mut stream: TcpStream, pki: &TestPki, registry: &Path) -> std::io::Result<()> {
+fn answer(stream: &mut TcpStream, pki: &TestPki, registry: &Path) -> std::io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut head = Vec::with_capacity(512);
@@ -195,13 +197,7 @@ fn answer(mut stream: TcpStream, pki: &TestPki, registry: &Path) -> std::io::Res
         }
     };
     if !complete {
-        return respond(
-            &mut stream,
-            "431 Request Header Fields Too Large",
-            "text/plain",
-            b"request head too large\n",
-            true,
-        );
+        return respond(stream, "431 Request Header Fields Too Large", "text/plain", b"request head too large\n", true);
     }
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
@@ -209,25 +205,25 @@ fn answer(mut stream: TcpStream, pki: &TestPki, registry: &Path) -> std::io::Res
     let (method, target, version) = (parts.next(), parts.next(), parts.next());
     let Some((method, target)) = method.zip(target).filter(|_| version.is_some_and(|v| v.starts_with("HTTP/1.")))
     else {
-        return respond(&mut stream, "400 Bad Request", "text/plain", b"not an HTTP/1.x request\n", true);
+        return respond(stream, "400 Bad Request", "text/plain", b"not an HTTP/1.x request\n", true);
     };
     let body_wanted = match method {
         "GET" => true,
         "HEAD" => false,
         _ => {
-            return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
+            return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
         }
     };
     let path = target.split('?').next().unwrap_or(target);
     if path != CRL_PATH {
         let body = format!("no such file; the ZORG-ID TEST CRL is at {CRL_PATH}\n");
-        return respond(&mut stream, "404 Not Found", "text/plain", body.as_bytes(), body_wanted);
+        return respond(stream, "404 Not Found", "text/plain", body.as_bytes(), body_wanted);
     }
     match current_crl(pki, registry, now_unix()) {
-        Ok(der) => respond(&mut stream, "200 OK", "application/pkix-crl", &der, body_wanted),
+        Ok(der) => respond(stream, "200 OK", "application/pkix-crl", &der, body_wanted),
         Err(e) => {
             let body = format!("cannot make the CRL: {e}\n");
-            respond(&mut stream, "500 Internal Server Error", "text/plain", body.as_bytes(), body_wanted)
+            respond(stream, "500 Internal Server Error", "text/plain", body.as_bytes(), body_wanted)
         }
     }
 }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use card_os::{Clock as _, Status};
 use der::asn1::{Ia5StringRef, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
-use der::{Any, Decode, Encode, Tag, Tagged};
+use der::{Any, Decode, Tag, Tagged};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use reader_sim::platform::ClockHandle;
@@ -54,8 +54,6 @@ const CHALLENGE_LEN: usize = 32;
 /// The authentication certificate of a UZI pass (PKCS#15 layout, `pkcs15::certificate_fid(1)`).
 const UZI_AUTH_CERT_PATH: [u16; 2] = [pkcs15::DF_PKCS15, 0x4301];
 
-/// `ecdsa-with-SHA256` (RFC 5758 §3.2), the signature algorithm of the TEST CAs.
-const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_O: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.10");
 const OID_GN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.42");
@@ -750,6 +748,7 @@ pub fn personalise(
     let mut certificates = Vec::new();
     for (key_ref, public) in publics {
         let role = card_new::role(key_ref);
+        let public = pki::HolderPublicKey::P256 { sec1: public };
         let der = options
             .pki
             .issue(Issuer::ZorgId, &uzi_holder.holder, role, &public, serial.as_bytes(), issued_at)
@@ -763,7 +762,7 @@ pub fn personalise(
             label: card_new::key_label(key_ref).into(),
             usage: KeyUsage::for_key_ref(key_ref).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
-            public_key_sec1: public,
+            public_key: public,
             certificate_der: Some(der),
         });
     }
@@ -1049,26 +1048,10 @@ fn check_uzi_certificate(
     Ok(UziHolder { holder, public_key: summary.public_key_sec1 })
 }
 
-/// X.509 signature check (RFC 5280 §6.1.3 (a)(1)) of `cert_der` under the key of `ca_der`, and the issuer name.
+/// X.509 signature check (RFC 5280 §6.1.3 (a)(1)) of `cert_der` under the key of `ca_der`, and the issuer name;
+/// see [`pki::verify_issued_by`].
 pub fn verify_issued_by(cert_der: &[u8], ca_der: &[u8]) -> Result<(), String> {
-    let cert = Certificate::from_der(cert_der).map_err(|e| format!("is not a DER certificate ({e})"))?;
-    let ca = Certificate::from_der(ca_der).map_err(|e| format!("CA certificate unreadable ({e})"))?;
-    if cert.tbs_certificate().issuer() != ca.tbs_certificate().subject() {
-        return Err("is not issued by the expected CA (issuer name differs)".into());
-    }
-    if cert.signature_algorithm().oid != OID_ECDSA_SHA256 {
-        return Err(format!("is signed with {}, not ecdsa-with-SHA256", cert.signature_algorithm().oid));
-    }
-    let key =
-        VerifyingKey::from_sec1_bytes(ca.tbs_certificate().subject_public_key_info().subject_public_key.raw_bytes())
-            .map_err(|_| "CA public key is not a P-256 point".to_string())?;
-    let tbs = cert.tbs_certificate().to_der().map_err(|e| format!("cannot be re-encoded ({e})"))?;
-    let signature = cert
-        .signature()
-        .as_bytes()
-        .and_then(|b| Signature::from_der(b).ok())
-        .ok_or_else(|| "has a malformed signature".to_string())?;
-    key.verify(&tbs, &signature).map_err(|_| "has a signature that does not verify".to_string())
+    pki::verify_issued_by(cert_der, ca_der)
 }
 
 fn any_to_string(any: &Any) -> Option<String> {

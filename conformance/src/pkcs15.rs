@@ -11,10 +11,10 @@
 //! | `5015/5031` | ODF: where the four directory files are | [`encode_odf`] |
 //! | `5015/5032` | TokenInfo: serial, manufacturer, label, token flags | [`encode_token_info`] |
 //! | `5015/4401` | AODF: user PIN (authId `01`) and PUK (authId `02`) | [`encode_aodf`] |
-//! | `5015/4402` | PrKDF: the EC private keys (by key reference, they never leave the chip) | [`encode_prkdf`] |
-//! | `5015/4403` | PuKDF: the EC public keys, each pointing at an EF holding its SubjectPublicKeyInfo | [`encode_pukdf`] |
+//! | `5015/4402` | PrKDF: the RSA or EC private keys (by key reference, they never leave the chip) | [`encode_prkdf`] |
+//! | `5015/4403` | PuKDF: the public keys, each pointing at an EF holding its value | [`encode_pukdf`] |
 //! | `5015/4404` | CDF: the X.509 certificates, each pointing at an EF holding the DER | [`encode_cdf`] |
-//! | `5015/420x` | public key EFs (SPKI DER), `x` = key reference | [`spki_der`] |
+//! | `5015/420x` | public key EFs (RSA: PKCS#1 `RSAPublicKey`, EC: SPKI), `x` = key reference | [`public_key_file`] |
 //! | `5015/430x`, `5015/431n` | user certificates (`x` = key reference) and CA certificates | raw DER |
 //!
 //! Every structure is built from the typed ASN.1 definitions in [`asn1`] with the `der`
@@ -24,6 +24,8 @@
 use der::Encode;
 use der::asn1::{BitString, OctetString};
 use der::oid::ObjectIdentifier;
+
+use crate::pki::HolderPublicKey;
 
 /// The PKCS#15 application identifier `A0 00 00 00 63 "PKCS-15"` (PKCS#15 v1.1 §5.4.1).
 /// OpenSC's `dir.c` recognises the application by it.
@@ -73,6 +75,10 @@ pub const PUK_AUTH_ID: u8 = 0x02;
 /// Size of the P-256 field in bits, written as the PrKDF `fieldSize`.
 pub const P256_FIELD_BITS: u16 = 256;
 
+/// Modulus length of the UZI-pas holder keys, written as `modulusLength` (CPS UZI-register
+/// §6.1.4: RSA, at least 2048 bits).
+pub const RSA2048_MODULUS_BITS: u16 = 2048;
+
 /// Longest label OpenSC can read: its label buffers are `SC_PKCS15_MAX_LABEL_SIZE` (255)
 /// bytes including the terminating NUL, and a longer UTF8String makes the whole file fail to
 /// parse (`sc_asn1_decode_utf8string` returns `SC_ERROR_BUFFER_TOO_SMALL`). PKCS#15 v1.1
@@ -94,7 +100,7 @@ pub fn ca_certificate_fid(index: usize) -> u16 {
     0x4311u16.wrapping_add(u16::try_from(index).unwrap_or(u16::MAX))
 }
 
-/// FID of the EF holding the SubjectPublicKeyInfo of key `key_ref` (`42 0x`).
+/// FID of the EF holding the public key of key `key_ref` (`42 0x`).
 pub fn public_key_fid(key_ref: u8) -> u16 {
     0x4200 | u16::from(key_ref)
 }
@@ -164,26 +170,46 @@ pub struct KeyUsage {
     pub non_repudiation: bool,
     /// `decrypt` (bit 1).
     pub decrypt: bool,
+    /// `unwrap` (bit 5): RSA key transport (OpenSC: `CKA_UNWRAP`), e.g. an S/MIME content key.
+    pub unwrap: bool,
     /// `derive` (bit 8): ECDH, the EC form of "decrypt".
     pub derive: bool,
 }
 
 impl KeyUsage {
     /// Key `01`, authentication: `sign`.
-    pub const AUTHENTICATION: KeyUsage = KeyUsage { sign: true, non_repudiation: false, decrypt: false, derive: false };
+    pub const AUTHENTICATION: KeyUsage =
+        KeyUsage { sign: true, non_repudiation: false, decrypt: false, unwrap: false, derive: false };
     /// Key `02`, non-repudiation signature: `nonRepudiation`.
-    pub const SIGNATURE: KeyUsage = KeyUsage { sign: false, non_repudiation: true, decrypt: false, derive: false };
-    /// Key `03`, encryption: `decrypt` and `derive`.
-    pub const ENCRYPTION: KeyUsage = KeyUsage { sign: false, non_repudiation: false, decrypt: true, derive: true };
+    pub const SIGNATURE: KeyUsage =
+        KeyUsage { sign: false, non_repudiation: true, decrypt: false, unwrap: false, derive: false };
+    /// Key `03` as an EC key, encryption: `decrypt` and `derive` (ECDH).
+    pub const ENCRYPTION: KeyUsage =
+        KeyUsage { sign: false, non_repudiation: false, decrypt: true, unwrap: false, derive: true };
+    /// Key `03` as an RSA key, encryption: `decrypt` and `unwrap`, never `sign`: the UZI-pas
+    /// confidentiality certificate allows only keyEncipherment + dataEncipherment (CPS
+    /// UZI-register §7.1 Table 8).
+    pub const ENCRYPTION_RSA: KeyUsage =
+        KeyUsage { sign: false, non_repudiation: false, decrypt: true, unwrap: true, derive: false };
 
-    /// The usage of the card key with this reference (DIALECT.md: `01` authentication,
-    /// `02` signature, `03` encryption); `None` for other references.
+    /// The usage of the EC card key with this reference (DIALECT.md: `01` authentication,
+    /// `02` signature, `03` encryption); `None` for other references. For a key of either
+    /// algorithm use [`KeyUsage::for_key`].
     pub fn for_key_ref(key_ref: u8) -> Option<KeyUsage> {
         match key_ref {
             1 => Some(KeyUsage::AUTHENTICATION),
             2 => Some(KeyUsage::SIGNATURE),
             3 => Some(KeyUsage::ENCRYPTION),
             _ => None,
+        }
+    }
+
+    /// The usage of card key `key_ref` holding `key`: as [`KeyUsage::for_key_ref`], except
+    /// that an RSA encryption key gets [`KeyUsage::ENCRYPTION_RSA`].
+    pub fn for_key(key_ref: u8, key: &HolderPublicKey) -> Option<KeyUsage> {
+        match (key_ref, key) {
+            (3, HolderPublicKey::Rsa { .. }) => Some(KeyUsage::ENCRYPTION_RSA),
+            _ => KeyUsage::for_key_ref(key_ref),
         }
     }
 
@@ -196,6 +222,9 @@ impl KeyUsage {
         if self.sign {
             bits.push(2);
         }
+        if self.unwrap {
+            bits.push(5);
+        }
         if self.derive {
             bits.push(8);
         }
@@ -207,11 +236,14 @@ impl KeyUsage {
 
     /// The KeyUsageFlags bit numbers of the matching public key: `sign` → `verify` (6),
     /// `nonRepudiation` → `verify` + `nonRepudiation`, `decrypt` → `encrypt` (0),
-    /// `derive` → `derive`.
+    /// `unwrap` → `wrap` (4), `derive` → `derive`.
     pub fn public_counterpart_bits(self) -> Vec<usize> {
         let mut bits = Vec::new();
         if self.decrypt {
             bits.push(0);
+        }
+        if self.unwrap {
+            bits.push(4);
         }
         if self.sign || self.non_repudiation {
             bits.push(6);
@@ -241,8 +273,10 @@ pub struct KeySpec {
     /// `true` for the signature key: a fresh PIN per signature (PKCS#15 `userConsent`,
     /// OpenSC's `CKA_ALWAYS_AUTHENTICATE`; DIALECT.md: key `02` needs a fresh VERIFY).
     pub user_consent: bool,
-    /// The public key as an uncompressed SEC1 point `04‖X‖Y`.
-    pub public_key_sec1: Vec<u8>,
+    /// The public key: RSA (a UZI-pas) or P-256. It selects the PrKDF/PuKDF entry type
+    /// (`privateRSAKey`/`publicRSAKey` or `privateECKey`/`publicECKey`) and the content of the
+    /// public key EF.
+    pub public_key: HolderPublicKey,
     /// The certificate, if one has been issued yet.
     pub certificate_der: Option<Vec<u8>>,
 }
@@ -312,7 +346,7 @@ pub fn layout(token: &TokenSpec, pins: &PinSpec, keys: &[KeySpec], ca_certs: &[(
         files.push(ef(app(EF_CDF), cdf));
     }
     for key in keys {
-        files.push(ef(app(public_key_fid(key.key_ref)), spki_der(&key.public_key_sec1)));
+        files.push(ef(app(public_key_fid(key.key_ref)), public_key_file(&key.public_key)));
     }
     for key in keys {
         if let Some(cert) = &key.certificate_der {
@@ -477,14 +511,19 @@ pub fn encode_aodf(pins: &PinSpec) -> Vec<u8> {
     out
 }
 
-/// PrKDF (PKCS#15 v1.1 §6.2, ISO/IEC 7816-15 `privateECKey [0]`): one EC private key per
-/// entry.
+/// PrKDF (PKCS#15 v1.1 §6.2, ISO/IEC 7816-15): one private key per entry, `privateRSAKey`
+/// (an untagged SEQUENCE, the first alternative of `PrivateKeyType`) for an RSA key and
+/// `privateECKey [0]` for a P-256 key.
 ///
 /// CommonObjectAttributes: label, flags `private`, authId `01` (the user PIN), userConsent `1`
 /// for a key with [`KeySpec::user_consent`]. CommonKeyAttributes: iD, usage, accessFlags
 /// `sensitive, neverExtractable`, keyReference = the chip's key reference. Type attributes:
 /// value = Path `3F005015` (the key lives in the application DF and is addressed by
-/// reference) and `fieldSize 256`.
+/// reference), then `modulusLength` (the key's size, 2048 on a UZI-pas) for RSA or
+/// `fieldSize 256` for EC.
+///
+/// `modulusLength` is mandatory in OpenSC's `c_asn1_prk_rsa_attr` (`pkcs15-prkey.c`); OpenSC
+/// sizes the PSO signature and decipher buffers by it.
 ///
 /// `fieldSize` is OpenSC's extension to ISO 7816-15 (`c_asn1_ecckey_attr` in
 /// `pkcs15-prkey.c`) and it is required: `sc_pkcs15_compute_signature` (`pkcs15-sec.c`) calls
@@ -494,57 +533,110 @@ pub fn encode_aodf(pins: &PinSpec) -> Vec<u8> {
 pub fn encode_prkdf(keys: &[KeySpec]) -> Vec<u8> {
     let mut out = Vec::new();
     for key in keys {
-        let entry = asn1::PrivateKeyChoice::Ec(asn1::PrivateEcKeyObject {
-            common_object: asn1::CommonObjectAttributes {
-                label: Some(label(&key.label)),
-                flags: Some(named_bits(&[OBJECT_FLAG_PRIVATE])),
-                auth_id: Some(octets(&[USER_PIN_AUTH_ID])),
-                user_consent: key.user_consent.then_some(1),
-            },
-            common_key: asn1::CommonKeyAttributes {
-                id: octets(&key_id(key)),
-                usage: named_bits(&key.usage.private_bits()),
-                access_flags: Some(named_bits(&[ACCESS_FLAG_SENSITIVE, ACCESS_FLAG_NEVER_EXTRACTABLE])),
-                key_reference: Some(key.key_ref),
-            },
-            type_attributes: asn1::PrivateEcKeyAttributes {
-                value: df_path_of_app(),
-                field_size: Some(P256_FIELD_BITS),
-            },
-        });
+        let common_object = asn1::CommonObjectAttributes {
+            label: Some(label(&key.label)),
+            flags: Some(named_bits(&[OBJECT_FLAG_PRIVATE])),
+            auth_id: Some(octets(&[USER_PIN_AUTH_ID])),
+            user_consent: key.user_consent.then_some(1),
+        };
+        let common_key = asn1::CommonKeyAttributes {
+            id: octets(&key_id(key)),
+            usage: named_bits(&key.usage.private_bits()),
+            access_flags: Some(named_bits(&[ACCESS_FLAG_SENSITIVE, ACCESS_FLAG_NEVER_EXTRACTABLE])),
+            key_reference: Some(key.key_ref),
+        };
+        let entry = match &key.public_key {
+            HolderPublicKey::Rsa { .. } => asn1::PrivateKeyChoice::Rsa(asn1::PrivateRsaKeyObject {
+                common_object,
+                common_key,
+                type_attributes: asn1::PrivateRsaKeyAttributes {
+                    value: df_path_of_app(),
+                    modulus_length: modulus_length(&key.public_key),
+                },
+            }),
+            HolderPublicKey::P256 { .. } => asn1::PrivateKeyChoice::Ec(asn1::PrivateEcKeyObject {
+                common_object,
+                common_key,
+                type_attributes: asn1::PrivateEcKeyAttributes {
+                    value: df_path_of_app(),
+                    field_size: Some(P256_FIELD_BITS),
+                },
+            }),
+        };
         out.extend(to_der(&entry));
     }
     out
 }
 
-/// PuKDF (PKCS#15 v1.1 §6.4, ISO/IEC 7816-15 `publicECKey [0]`): one EC public key per entry,
-/// its value an indirect Path to the EF `5015/420x` holding the SubjectPublicKeyInfo.
+/// `modulusLength` of an RSA key: its size in bits (2048 for a UZI-pas key).
+fn modulus_length(key: &HolderPublicKey) -> u16 {
+    u16::try_from(key.bits()).unwrap_or(u16::MAX)
+}
+
+/// PuKDF (PKCS#15 v1.1 §6.4, ISO/IEC 7816-15): one public key per entry, `publicRSAKey` (an
+/// untagged SEQUENCE) with `modulusLength` for an RSA key or `publicECKey [0]` for a P-256
+/// key, its value an indirect Path to the EF `5015/420x` written by [`public_key_file`].
 ///
 /// The path form is used because both OpenSC 0.23 (Debian 12) and current OpenSC read it:
 /// `sc_pkcs15_read_pubkey` (`pkcs15-pubkey.c`) reads the EF and, for an EC key whose content
 /// starts with a SEQUENCE, decodes it with `sc_pkcs15_pubkey_from_spki_sequence`, which
-/// keeps the curve. The `direct [0]` form is interpreted differently across versions.
+/// keeps the curve; any other content, and every RSA key, goes to `sc_pkcs15_decode_pubkey`,
+/// which for RSA reads a PKCS#1 `RSAPublicKey` (`sc_pkcs15_decode_pubkey_rsa`). The
+/// `direct [0]` form is interpreted differently across versions.
 pub fn encode_pukdf(keys: &[KeySpec]) -> Vec<u8> {
     let mut out = Vec::new();
     for key in keys {
-        let entry = asn1::PublicKeyChoice::Ec(asn1::PublicEcKeyObject {
-            common_object: asn1::CommonObjectAttributes {
-                label: Some(label(&key.label)),
-                flags: None,
-                auth_id: None,
-                user_consent: None,
-            },
-            common_key: asn1::CommonKeyAttributes {
-                id: octets(&key_id(key)),
-                usage: named_bits(&key.usage.public_counterpart_bits()),
-                access_flags: None,
-                key_reference: None,
-            },
-            type_attributes: asn1::PublicEcKeyAttributes { value: df_path(public_key_fid(key.key_ref)) },
-        });
+        let common_object = asn1::CommonObjectAttributes {
+            label: Some(label(&key.label)),
+            flags: None,
+            auth_id: None,
+            user_consent: None,
+        };
+        let common_key = asn1::CommonKeyAttributes {
+            id: octets(&key_id(key)),
+            usage: named_bits(&key.usage.public_counterpart_bits()),
+            access_flags: None,
+            key_reference: None,
+        };
+        let value = df_path(public_key_fid(key.key_ref));
+        let entry = match &key.public_key {
+            HolderPublicKey::Rsa { .. } => asn1::PublicKeyChoice::Rsa(asn1::PublicRsaKeyObject {
+                common_object,
+                common_key,
+                type_attributes: asn1::PublicRsaKeyAttributes {
+                    value,
+                    modulus_length: modulus_length(&key.public_key),
+                },
+            }),
+            HolderPublicKey::P256 { .. } => asn1::PublicKeyChoice::Ec(asn1::PublicEcKeyObject {
+                common_object,
+                common_key,
+                type_attributes: asn1::PublicEcKeyAttributes { value },
+            }),
+        };
         out.extend(to_der(&entry));
     }
     out
+}
+
+/// The content of a public key EF `5015/420x`, as OpenSC 0.23's `sc_pkcs15_read_pubkey`
+/// decodes it (see [`encode_pukdf`]): for RSA the PKCS#1 `RSAPublicKey` DER
+/// (RFC 8017 Appendix A.1.1), for P-256 the SubjectPublicKeyInfo of [`spki_der`].
+///
+/// The key is written as given; it is validated where it is certified
+/// ([`crate::pki::TestPki::issue`]).
+pub fn public_key_file(key: &HolderPublicKey) -> Vec<u8> {
+    match key {
+        HolderPublicKey::Rsa { modulus, exponent } => {
+            to_der(&rsa::pkcs1::RsaPublicKeyRef { modulus: uint(modulus), public_exponent: uint(exponent) })
+        }
+        HolderPublicKey::P256 { sec1 } => spki_der(sec1),
+    }
+}
+
+/// An unsigned DER INTEGER of big-endian `bytes`.
+fn uint(bytes: &[u8]) -> der::asn1::UintRef<'_> {
+    der::asn1::UintRef::new(bytes).expect("an INTEGER this short always fits")
 }
 
 /// CDF (PKCS#15 v1.1 §6.6): `x509Certificate` entries, value = Path to the certificate EF.
@@ -781,12 +873,56 @@ pub mod asn1 {
         pub type_attributes: PrivateEcKeyAttributes,
     }
 
-    /// `PrivateKeyType` restricted to `privateECKey [0]` (ISO/IEC 7816-15).
+    /// `PrivateRSAKeyAttributes ::= SEQUENCE { value ObjectValue, modulusLength INTEGER,
+    /// keyInfo OPTIONAL }` (PKCS#15 v1.1 §6.2.6; OpenSC `c_asn1_prk_rsa_attr`); `keyInfo` is
+    /// not written.
+    #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+    pub struct PrivateRsaKeyAttributes {
+        /// `value ObjectValue` (indirect: a Path).
+        pub value: Path,
+        /// `modulusLength INTEGER`: the key size in bits.
+        pub modulus_length: u16,
+    }
+
+    /// `PrivateKeyObject { PrivateRSAKeyAttributes }`.
+    #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+    pub struct PrivateRsaKeyObject {
+        /// `commonObjectAttributes`.
+        pub common_object: CommonObjectAttributes,
+        /// `classAttributes`.
+        pub common_key: CommonKeyAttributes,
+        /// `typeAttributes [1]`.
+        #[asn1(context_specific = "1", tag_mode = "EXPLICIT")]
+        pub type_attributes: PrivateRsaKeyAttributes,
+    }
+
+    /// `PrivateKeyType` restricted to `privateRSAKey` and `privateECKey [0]`
+    /// (ISO/IEC 7816-15).
     #[derive(Clone, Debug, Eq, PartialEq, Choice)]
     pub enum PrivateKeyChoice {
+        /// `privateRSAKey PrivateKeyObject {PrivateRSAKeyAttributes}`: an untagged SEQUENCE.
+        Rsa(PrivateRsaKeyObject),
         /// `privateECKey [0] PrivateKeyObject {PrivateECKeyAttributes}`.
         #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true")]
         Ec(PrivateEcKeyObject),
+    }
+
+    impl PrivateKeyChoice {
+        /// The CommonKeyAttributes of either alternative.
+        pub fn common_key(&self) -> &CommonKeyAttributes {
+            match self {
+                PrivateKeyChoice::Rsa(k) => &k.common_key,
+                PrivateKeyChoice::Ec(k) => &k.common_key,
+            }
+        }
+
+        /// The CommonObjectAttributes of either alternative.
+        pub fn common_object(&self) -> &CommonObjectAttributes {
+            match self {
+                PrivateKeyChoice::Rsa(k) => &k.common_object,
+                PrivateKeyChoice::Ec(k) => &k.common_object,
+            }
+        }
     }
 
     /// `PublicECKeyAttributes ::= SEQUENCE { value ObjectValue, keyInfo OPTIONAL }`.
@@ -808,12 +944,55 @@ pub mod asn1 {
         pub type_attributes: PublicEcKeyAttributes,
     }
 
-    /// `PublicKeyType` restricted to `publicECKey [0]` (ISO/IEC 7816-15).
+    /// `PublicRSAKeyAttributes ::= SEQUENCE { value ObjectValue {RSAPublicKeyChoice},
+    /// modulusLength INTEGER, keyInfo OPTIONAL }` (PKCS#15 v1.1 §6.4.2; OpenSC
+    /// `c_asn1_rsakey_attr`); `keyInfo` is not written.
+    #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+    pub struct PublicRsaKeyAttributes {
+        /// `value`: indirect, a Path to the EF holding the PKCS#1 `RSAPublicKey`.
+        pub value: Path,
+        /// `modulusLength INTEGER`: the key size in bits.
+        pub modulus_length: u16,
+    }
+
+    /// `PublicKeyObject { PublicRSAKeyAttributes }`.
+    #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+    pub struct PublicRsaKeyObject {
+        /// `commonObjectAttributes`.
+        pub common_object: CommonObjectAttributes,
+        /// `classAttributes`.
+        pub common_key: CommonKeyAttributes,
+        /// `typeAttributes [1]`.
+        #[asn1(context_specific = "1", tag_mode = "EXPLICIT")]
+        pub type_attributes: PublicRsaKeyAttributes,
+    }
+
+    /// `PublicKeyType` restricted to `publicRSAKey` and `publicECKey [0]` (ISO/IEC 7816-15).
     #[derive(Clone, Debug, Eq, PartialEq, Choice)]
     pub enum PublicKeyChoice {
+        /// `publicRSAKey PublicKeyObject {PublicRSAKeyAttributes}`: an untagged SEQUENCE.
+        Rsa(PublicRsaKeyObject),
         /// `publicECKey [0] PublicKeyObject {PublicECKeyAttributes}`.
         #[asn1(context_specific = "0", tag_mode = "IMPLICIT", constructed = "true")]
         Ec(PublicEcKeyObject),
+    }
+
+    impl PublicKeyChoice {
+        /// The CommonKeyAttributes of either alternative.
+        pub fn common_key(&self) -> &CommonKeyAttributes {
+            match self {
+                PublicKeyChoice::Rsa(k) => &k.common_key,
+                PublicKeyChoice::Ec(k) => &k.common_key,
+            }
+        }
+
+        /// The Path of the EF holding the public key.
+        pub fn value(&self) -> &Path {
+            match self {
+                PublicKeyChoice::Rsa(k) => &k.type_attributes.value,
+                PublicKeyChoice::Ec(k) => &k.type_attributes.value,
+            }
+        }
     }
 
     fn default_false() -> bool {

@@ -8,9 +8,15 @@
 //! CA keys are committed test fixtures (see `fixtures/pki/README.md`), and nothing here can chain
 //! to the real UZI-register or ZORG-ID roots.
 //!
-//! Everything is deterministic: the CA keys are fixed, ECDSA signatures use RFC 6979 nonces,
-//! serial numbers are derived from the inputs and times are passed in explicitly, so the same
-//! inputs produce byte-identical certificates and CRLs (golden snapshots stay stable).
+//! Algorithms follow the UZI-register: the CA keys are 4096-bit RSA (CPS UZI-register v10.2
+//! §6.1.4) and every certificate and CRL is signed `sha256WithRSAEncryption` (RSASSA-PKCS1-v1_5,
+//! RFC 8017 §8.2; CPS §7.1.1 Table 7). Holder keys are a [`HolderPublicKey`]: RSA-2048, as on a
+//! real UZI-pas (CPS §6.1.4, "at least 2048 bits"), or P-256 for project-specific profiles.
+//!
+//! Everything is deterministic: the CA keys are fixed, PKCS#1 v1.5 signatures are a function
+//! of key and message, serial numbers are derived from the inputs and times are passed in
+//! explicitly, so the same inputs produce byte-identical certificates and CRLs (golden
+//! snapshots stay stable).
 //!
 //! All X.509 structures are built with the RustCrypto `x509-cert` types (certificate builder,
 //! `TbsCertList`), extension and otherName values with `der` types; no DER is hand-written.
@@ -34,9 +40,11 @@ use der::asn1::{
 use der::pem::LineEnding;
 use der::referenced::OwnedToRef;
 use der::{Any, DateTime, Decode, Encode, EncodePem, Tag, Tagged};
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{DerSignature, SigningKey};
-use p256::pkcs8::DecodePrivateKey;
+use rsa::pkcs1::{DecodeRsaPublicKey, EncodeRsaPublicKey};
+use rsa::pkcs1v15::{Signature as RsaSignature, SigningKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
+use rsa::signature::{Keypair, Signer};
+use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 use spki::{
     DynSignatureAlgorithmIdentifier, SignatureBitStringEncoding, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
@@ -103,6 +111,13 @@ pub const OID_POLICY_SIGN_TEST: ObjectIdentifier = ObjectIdentifier::new_unwrap(
 /// TEST policy OID of the encryption certificate.
 pub const OID_POLICY_ENC_TEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.528.1.1007.99.213");
 
+/// `rsaEncryption` (RFC 8017 Appendix A.1).
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+/// `id-ecPublicKey` (RFC 5480 §2.1.1).
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+/// `prime256v1` / `secp256r1` (RFC 5480 §2.1.1.1).
+const OID_PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
 const OID_EKU_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
 const OID_EKU_EMAIL_PROTECTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4");
 /// Microsoft Document Signing.
@@ -116,6 +131,17 @@ pub const CRL_BASE_URL: &str = "http://127.0.0.1:8080";
 
 /// How long a CRL from [`TestPki::crl`] is valid (`nextUpdate - thisUpdate`): seven days.
 pub const CRL_VALIDITY_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// Size of the TEST CA keys in bits: "The key length of a CA-Certificate is 4096 bits RSA"
+/// (CPS UZI-register v10.2 §6.1.4).
+pub const CA_KEY_BITS: usize = 4096;
+
+/// Smallest RSA holder key [`TestPki::issue`] accepts: "The key length of a Certificate is at
+/// least 2048 bits RSA" (CPS UZI-register v10.2 §6.1.4).
+pub const MIN_HOLDER_RSA_BITS: usize = 2048;
+
+/// Largest RSA holder key [`TestPki::issue`] accepts (the RustCrypto `rsa` default limit).
+pub const MAX_HOLDER_RSA_BITS: usize = 4096;
 
 /// CA certificate validity: 2020-01-01T00:00:00Z ..
 const CA_NOT_BEFORE: i64 = 1_577_836_800;
@@ -295,6 +321,142 @@ pub struct RevokedEntry {
     pub revoked_at: i64,
 }
 
+/// The public key a certificate is issued for: the holder's key pair lives on the card, only
+/// the public half reaches the CA (CPS UZI-register v10.2 §6.1.2).
+///
+/// RSA is what a real UZI-pas carries (CPS §6.1.4 and §7.1.1 Table 7: "2048 bits RSA
+/// PublicKey of the Subject"); P-256 stays available as a per-key choice of a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HolderPublicKey {
+    /// An RSA public key (RFC 8017 §3.1), both integers unsigned big-endian without leading
+    /// zero bytes.
+    Rsa {
+        /// The modulus `n` (256 bytes for RSA-2048).
+        modulus: Vec<u8>,
+        /// The public exponent `e` (`01 00 01` for 65537).
+        exponent: Vec<u8>,
+    },
+    /// A P-256 public key as a SEC1 point (`04‖X‖Y`, 65 bytes, or 33 bytes compressed).
+    P256 {
+        /// The SEC1 encoding.
+        sec1: Vec<u8>,
+    },
+}
+
+impl HolderPublicKey {
+    /// An RSA key from its modulus and exponent (unsigned big-endian; leading zero bytes are
+    /// dropped so that equal keys compare equal).
+    pub fn rsa(modulus: &[u8], exponent: &[u8]) -> HolderPublicKey {
+        HolderPublicKey::Rsa { modulus: strip_leading_zeros(modulus), exponent: strip_leading_zeros(exponent) }
+    }
+
+    /// The public half of a RustCrypto RSA key.
+    pub fn from_rsa(key: &rsa::PublicKey) -> HolderPublicKey {
+        HolderPublicKey::rsa(&key.n_bytes(), &key.e_bytes())
+    }
+
+    /// Parses a DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) holding an `rsaEncryption`
+    /// (RFC 8017 Appendix A.1) or `id-ecPublicKey`/`prime256v1` (RFC 5480) key; `None` for
+    /// any other algorithm or a malformed key.
+    pub fn from_spki_der(der: &[u8]) -> Option<HolderPublicKey> {
+        let spki = SubjectPublicKeyInfoOwned::from_der(der).ok()?;
+        HolderPublicKey::from_spki(&spki)
+    }
+
+    fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Option<HolderPublicKey> {
+        let bits = spki.subject_public_key.as_bytes()?;
+        match spki.algorithm.oid {
+            OID_RSA_ENCRYPTION => {
+                let key = rsa::pkcs1::RsaPublicKeyRef::from_der(bits).ok()?;
+                Some(HolderPublicKey::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes()))
+            }
+            OID_EC_PUBLIC_KEY => {
+                let curve = spki.algorithm.parameters.as_ref()?.decode_as::<ObjectIdentifier>().ok()?;
+                (curve == OID_PRIME256V1).then(|| HolderPublicKey::P256 { sec1: bits.to_vec() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The key size in bits: the modulus length for RSA, 256 for P-256.
+    pub fn bits(&self) -> usize {
+        match self {
+            HolderPublicKey::Rsa { modulus, .. } => match modulus.first() {
+                Some(&top) => modulus.len() * 8 - top.leading_zeros() as usize,
+                None => 0,
+            },
+            HolderPublicKey::P256 { .. } => 256,
+        }
+    }
+
+    /// `true` for an RSA key.
+    pub fn is_rsa(&self) -> bool {
+        matches!(self, HolderPublicKey::Rsa { .. })
+    }
+
+    /// The SubjectPublicKeyInfo DER of the key (RFC 5280 §4.1.2.7): `rsaEncryption` with NULL
+    /// parameters and a PKCS#1 `RSAPublicKey` (RFC 8017 Appendix A.1.1), or `id-ecPublicKey`
+    /// with namedCurve `prime256v1` (RFC 5480 §2). Fails if the key is unusable: an RSA key
+    /// outside [`MIN_HOLDER_RSA_BITS`]..=[`MAX_HOLDER_RSA_BITS`] or with a bad exponent, or a
+    /// point that is not on P-256.
+    pub fn spki_der(&self) -> Result<Vec<u8>, PkiError> {
+        Ok(self.spki()?.to_der()?)
+    }
+
+    /// The PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus, publicExponent }` DER (RFC 8017
+    /// Appendix A.1.1) of an RSA key, validated like [`HolderPublicKey::spki_der`]; `None` for
+    /// a P-256 key.
+    pub fn rsa_public_key_der(&self) -> Option<Result<Vec<u8>, PkiError>> {
+        match self {
+            HolderPublicKey::Rsa { .. } => {
+                Some(self.checked_rsa().and_then(|k| {
+                    Ok(k.to_pkcs1_der().map_err(|e| PkiError::Build(e.to_string()))?.as_bytes().to_vec())
+                }))
+            }
+            HolderPublicKey::P256 { .. } => None,
+        }
+    }
+
+    /// The key as a RustCrypto RSA public key, with the size limits of [`TestPki::issue`].
+    fn checked_rsa(&self) -> Result<rsa::PublicKey, PkiError> {
+        let HolderPublicKey::Rsa { modulus, exponent } = self else {
+            return Err(PkiError::Build("checked_rsa called on a P-256 key".into()));
+        };
+        let bits = self.bits();
+        let err = |reason: String| PkiError::RsaPublicKey { bits, reason };
+        if !(MIN_HOLDER_RSA_BITS..=MAX_HOLDER_RSA_BITS).contains(&bits) {
+            return Err(err(format!(
+                "holder keys are {MIN_HOLDER_RSA_BITS}..={MAX_HOLDER_RSA_BITS} bits (CPS UZI-register §6.1.4: at least 2048)"
+            )));
+        }
+        let der = rsa::pkcs1::RsaPublicKeyRef {
+            modulus: rsa::pkcs1::UintRef::new(modulus)?,
+            public_exponent: rsa::pkcs1::UintRef::new(exponent)?,
+        }
+        .to_der()?;
+        rsa::PublicKey::from_pkcs1_der(&der).map_err(|e| err(e.to_string()))
+    }
+
+    fn spki(&self) -> Result<SubjectPublicKeyInfoOwned, PkiError> {
+        match self {
+            HolderPublicKey::Rsa { .. } => {
+                let doc = self.checked_rsa()?.to_public_key_der()?;
+                Ok(SubjectPublicKeyInfoOwned::from_der(doc.as_bytes())?)
+            }
+            HolderPublicKey::P256 { sec1 } => {
+                let public_key =
+                    p256::PublicKey::from_sec1_bytes(sec1).map_err(|_| PkiError::PublicKey { len: sec1.len() })?;
+                Ok(SubjectPublicKeyInfoOwned::from_key(&public_key)?)
+            }
+        }
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> Vec<u8> {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes[start..].to_vec()
+}
+
 /// Errors of the test PKI. Each message names the file or field at fault and how to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -308,9 +470,9 @@ pub enum PkiError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A CA key file is not a PKCS#8 PEM P-256 private key.
+    /// A CA key file is not a PKCS#8 PEM RSA-4096 private key.
     #[error(
-        "{path} is not an unencrypted PKCS#8 PEM P-256 private key ({reason}); restore it from git or regenerate with `openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt` (then re-bless the CA certificates, see fixtures/pki/README.md)"
+        "{path} is not an unencrypted PKCS#8 PEM RSA-4096 private key ({reason}); restore it from git or regenerate with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096` (then re-bless the CA certificates, see fixtures/pki/README.md)"
     )]
     Key {
         /// The file.
@@ -325,6 +487,34 @@ pub enum PkiError {
     PublicKey {
         /// Length of what was given.
         len: usize,
+    },
+    /// The subject public key is an unusable RSA key.
+    #[error(
+        "the subject RSA public key ({bits} bits) is unusable: {reason}; give the modulus and exponent of an RSA-2048 key (e = 65537), e.g. from conformance::test_keys::test_rsa_key"
+    )]
+    RsaPublicKey {
+        /// Size of the modulus given, in bits.
+        bits: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A TEST-ONLY holder key from `fixtures/keys/` is unusable.
+    #[error(
+        "TEST-ONLY holder key {path} is unusable ({reason}); restore fixtures/keys/ from git (see fixtures/keys/README.md)"
+    )]
+    TestKey {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An RSA private key cannot be turned into the card's import form.
+    #[error(
+        "the RSA private key cannot be injected: {reason}; the card imports two-prime RSA-2048 keys, e.g. from conformance::test_keys::test_rsa_key"
+    )]
+    KeyImport {
+        /// What is wrong.
+        reason: String,
     },
     /// A holder field does not fit the certificate profile.
     #[error("holder field `{field}`: {reason}")]
@@ -383,13 +573,23 @@ impl From<spki::Error> for PkiError {
     }
 }
 
+impl From<rsa::pkcs1::Error> for PkiError {
+    fn from(e: rsa::pkcs1::Error) -> Self {
+        PkiError::Build(e.to_string())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The PKI
 // ---------------------------------------------------------------------------------------------
 
+/// A CA's signer: RSASSA-PKCS1-v1_5 with SHA-256, i.e. `sha256WithRSAEncryption`
+/// (RFC 8017 §8.2, RFC 4055 §5; CPS UZI-register §7.1.1 Table 7).
+type CaKey = SigningKey<Sha256>;
+
 /// One CA: its key and its (deterministically generated) certificate.
 struct Ca {
-    key: SigningKey,
+    key: CaKey,
     cert: Certificate,
     der: Vec<u8>,
     file_stem: &'static str,
@@ -447,7 +647,7 @@ impl TestPki {
         &self.issuing[issuer.index()]
     }
 
-    /// Issues an end-entity certificate (DER) for `public_key_sec1` following the
+    /// Issues an end-entity certificate (DER) for `public_key` following the
     /// UZI-register certificate profile (CPS UZI-register v10.2 §7.1) or its ZORG-ID analogue.
     ///
     /// - subject `C=NL, O=<organisation>, CN=<common name>, serialNumber=<UZI number>`, plus
@@ -463,19 +663,19 @@ impl TestPki {
     ///   (CPS §6.3.2).
     /// - serial number: SHA-256 over the card serial and role, 16 bytes, positive, so
     ///   re-issuing the same card gives the same serial (and the same certificate).
+    /// - subjectPublicKeyInfo: `public_key` (RSA 2048..=4096 bits or P-256, see
+    ///   [`HolderPublicKey::spki_der`]); signed `sha256WithRSAEncryption` by the CA.
     pub fn issue(
         &self,
         issuer: Issuer,
         holder: &Holder,
         role: CertRole,
-        public_key_sec1: &[u8],
+        public_key: &HolderPublicKey,
         card_serial: &[u8],
         issued_at: i64,
     ) -> Result<Vec<u8>, PkiError> {
         validate_holder(issuer, holder)?;
-        let public_key = p256::PublicKey::from_sec1_bytes(public_key_sec1)
-            .map_err(|_| PkiError::PublicKey { len: public_key_sec1.len() })?;
-        let spki = SubjectPublicKeyInfoOwned::from_key(&public_key)?;
+        let spki = public_key.spki()?;
 
         let not_before = unix_to_time(issued_at, "issued_at")?;
         let not_after = unix_to_time(add_three_years(issued_at) - 1, "issued_at + 3 years")?;
@@ -491,7 +691,7 @@ impl TestPki {
         };
         let serial = derived_serial(&[b"zorgcard end-entity", card_serial, &[role.tag()]])?;
         let builder = CertificateBuilder::new(profile, serial, Validity::new(not_before, not_after), spki)?;
-        let cert = builder.build::<_, DerSignature>(&ca.key)?;
+        let cert = builder.build::<_, RsaSignature>(&ca.key)?;
         Ok(cert.to_der()?)
     }
 
@@ -564,10 +764,41 @@ impl TestPki {
             crl_extensions: Some(crl_extensions),
         };
         let tbs_der = tbs.to_der()?;
-        let sig: DerSignature = ca.key.try_sign(&tbs_der).map_err(|e| PkiError::Build(e.to_string()))?;
+        let sig: RsaSignature = ca.key.try_sign(&tbs_der).map_err(|e| PkiError::Build(e.to_string()))?;
         let crl = CertificateList { tbs_cert_list: tbs, signature_algorithm, signature: sig.to_bitstring()? };
         Ok(crl.to_der()?)
     }
+}
+
+/// `sha256WithRSAEncryption` (RFC 4055 §5), the signature algorithm of the TEST CAs.
+pub const OID_SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+
+/// X.509 signature check (RFC 5280 §6.1.3 (a)(1)) of `cert_der` under the key of `ca_der`, and
+/// the issuer name. The TEST CAs sign `sha256WithRSAEncryption` (CPS UZI-register §7.1.1
+/// Table 7), so that is the only algorithm accepted. The error says what is wrong, to be
+/// prefixed with what the certificate is.
+pub fn verify_issued_by(cert_der: &[u8], ca_der: &[u8]) -> Result<(), String> {
+    use rsa::signature::Verifier;
+    let cert = Certificate::from_der(cert_der).map_err(|e| format!("is not a DER certificate ({e})"))?;
+    let ca = Certificate::from_der(ca_der).map_err(|e| format!("CA certificate unreadable ({e})"))?;
+    if cert.tbs_certificate().issuer() != ca.tbs_certificate().subject() {
+        return Err("is not issued by the expected CA (issuer name differs)".into());
+    }
+    if cert.signature_algorithm().oid != OID_SHA256_WITH_RSA {
+        return Err(format!("is signed with {}, not sha256WithRSAEncryption", cert.signature_algorithm().oid));
+    }
+    let ca_spki = ca.tbs_certificate().subject_public_key_info().to_der().map_err(|e| e.to_string())?;
+    let key =
+        rsa::PublicKey::from_public_key_der(&ca_spki).map_err(|_| "CA public key is not an RSA key".to_string())?;
+    let tbs = cert.tbs_certificate().to_der().map_err(|e| format!("cannot be re-encoded ({e})"))?;
+    let signature = cert
+        .signature()
+        .as_bytes()
+        .and_then(|b| RsaSignature::try_from(b).ok())
+        .ok_or_else(|| "has a malformed signature".to_string())?;
+    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key)
+        .verify(&tbs, &signature)
+        .map_err(|_| "has a signature that does not verify".to_string())
 }
 
 /// `<workspace>/fixtures/pki`, where the committed TEST PKI lives.
@@ -645,8 +876,11 @@ pub struct CertSummary {
     /// Whether any subject attribute or SAN entry is an e-mail address (the UZI profile has
     /// none, so this should be `false`).
     pub has_email: bool,
-    /// The subject public key bytes (for P-256: the 65-byte SEC1 uncompressed point).
+    /// The raw subjectPublicKey BIT STRING contents: for P-256 the 65-byte SEC1 uncompressed
+    /// point, for RSA the PKCS#1 `RSAPublicKey` DER.
     pub public_key_sec1: Vec<u8>,
+    /// The subject public key, if it is RSA or P-256.
+    pub public_key: Option<HolderPublicKey>,
 }
 
 /// Parses a DER certificate into a [`CertSummary`].
@@ -730,6 +964,7 @@ pub fn certificate_summary(der: &[u8]) -> Result<CertSummary, PkiError> {
         is_ca,
         has_email,
         public_key_sec1: tbs.subject_public_key_info().subject_public_key.raw_bytes().to_vec(),
+        public_key: HolderPublicKey::from_spki(tbs.subject_public_key_info()),
     })
 }
 
@@ -773,9 +1008,16 @@ impl BuilderProfile for Profile {
     }
 }
 
-fn read_key(path: &Path) -> Result<SigningKey, PkiError> {
+/// Reads a CA key: unencrypted PKCS#8 PEM, RSA of exactly [`CA_KEY_BITS`] bits (CPS §6.1.4).
+fn read_key(path: &Path) -> Result<CaKey, PkiError> {
     let pem = std::fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|e| PkiError::Key { path: path.to_path_buf(), reason: e.to_string() })
+    let err = |reason: String| PkiError::Key { path: path.to_path_buf(), reason };
+    let key = rsa::PrivateKey::from_pkcs8_pem(&pem).map_err(|e| err(e.to_string()))?;
+    let bits = key.n().bit_width() as usize;
+    if bits != CA_KEY_BITS {
+        return Err(err(format!("an RSA-{bits} key; the UZI-register CA keys are RSA-{CA_KEY_BITS} (CPS §6.1.4)")));
+    }
+    Ok(SigningKey::new(key))
 }
 
 /// `C=NL, O=<org>[, organizationIdentifier=<id>], CN=<cn>`, the order of the real UZI-register
@@ -790,8 +1032,8 @@ fn ca_name(cn: &str, org: &str, org_id: Option<&str>) -> Result<Name, PkiError> 
 }
 
 fn build_ca_cert(
-    subject_key: &SigningKey,
-    issuer_key: &SigningKey,
+    subject_key: &CaKey,
+    issuer_key: &CaKey,
     subject: Name,
     issuer: Name,
     file_stem: &str,
@@ -805,12 +1047,12 @@ fn build_ca_cert(
         basic_constraints: BasicConstraints { ca: true, path_len_constraint: path_len },
         extra,
     };
-    let spki = SubjectPublicKeyInfoOwned::from_key(subject_key.verifying_key())?;
+    let spki = SubjectPublicKeyInfoOwned::from_key(&subject_key.verifying_key())?;
     let serial = derived_serial(&[b"zorgcard TEST CA", file_stem.as_bytes()])?;
     let validity =
         Validity::new(unix_to_time(CA_NOT_BEFORE, "CA notBefore")?, unix_to_time(CA_NOT_AFTER, "CA notAfter")?);
     let builder = CertificateBuilder::new(profile, serial, validity, spki)?;
-    Ok(builder.build::<_, DerSignature>(issuer_key)?)
+    Ok(builder.build::<_, RsaSignature>(issuer_key)?)
 }
 
 fn check_digits(field: &'static str, value: &str, len: Option<usize>) -> Result<(), PkiError> {

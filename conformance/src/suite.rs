@@ -1096,12 +1096,7 @@ impl Runner<'_> {
             let what = format!("PrKDF {}", script::path_text(&prkdf_path));
             match decode_all::<asn1::PrivateKeyChoice>(&prkdf) {
                 Ok(entries) => {
-                    let mut refs: Vec<u8> = entries
-                        .iter()
-                        .map(|e| match e {
-                            asn1::PrivateKeyChoice::Ec(k) => k.common_key.key_reference.unwrap_or(0),
-                        })
-                        .collect();
+                    let mut refs: Vec<u8> = entries.iter().map(|e| e.common_key().key_reference.unwrap_or(0)).collect();
                     refs.sort_unstable();
                     out.push(CheckResult::new(what, expected, format!("key references {refs:?}"), refs == keys));
                 }

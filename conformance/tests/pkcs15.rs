@@ -1,9 +1,12 @@
 //! The PKCS#15 files decode back, with `der`, to what OpenSC expects (see `src/pkcs15.rs`).
+//! The default card has RSA-2048 keys, as a UZI-pas; P-256 keys get the EC entries.
 
 use conformance::pkcs15::{
     self, DF_PKCS15, EF_AODF, EF_CDF, EF_DIR, EF_ODF, EF_PRKDF, EF_PUKDF, EF_TOKEN_INFO, KeySpec, KeyUsage, PKCS15_AID,
     PinSpec, TokenSpec, asn1,
 };
+use conformance::pki::HolderPublicKey;
+use conformance::test_keys::{pool_key, rsa_holder_public_key};
 use der::asn1::BitString;
 use der::{Decode, Encode, Reader, SliceReader};
 use p256::pkcs8::DecodePublicKey;
@@ -18,6 +21,11 @@ fn public_key(seed: u8) -> Vec<u8> {
     p256::SecretKey::from_slice(&[seed; 32]).unwrap().public_key().to_sec1_bytes().to_vec()
 }
 
+/// RSA-2048 pool key `index` (fixed, so the snapshot is stable).
+fn rsa_public_key(index: usize) -> HolderPublicKey {
+    rsa_holder_public_key(&pool_key(index).unwrap())
+}
+
 fn token() -> TokenSpec {
     TokenSpec {
         serial: "9000000000000001".into(),
@@ -30,23 +38,34 @@ fn pins() -> PinSpec {
     PinSpec { pin_min: 6, pin_max: 8, puk_min: 6, puk_max: 16 }
 }
 
+/// The three keys of a card, with `public(key_ref)` as their public keys and the usage
+/// `KeyUsage::for_key` gives them.
+fn keys_with(public: impl Fn(u8) -> HolderPublicKey) -> Vec<KeySpec> {
+    [(1u8, "Authenticatie", false), (2, "Handtekening", true), (3, "Versleuteling", false)]
+        .into_iter()
+        .map(|(key_ref, label, user_consent)| {
+            let public_key = public(key_ref);
+            KeySpec {
+                key_ref,
+                id: vec![key_ref],
+                label: label.into(),
+                usage: KeyUsage::for_key(key_ref, &public_key).unwrap(),
+                user_consent,
+                public_key,
+                certificate_der: Some(fake_cert(key_ref)),
+            }
+        })
+        .collect()
+}
+
+/// A UZI-pas: RSA-2048 keys.
 fn keys() -> Vec<KeySpec> {
-    [
-        (1u8, "Authenticatie", KeyUsage::AUTHENTICATION, false),
-        (2, "Handtekening", KeyUsage::SIGNATURE, true),
-        (3, "Versleuteling", KeyUsage::ENCRYPTION, false),
-    ]
-    .into_iter()
-    .map(|(key_ref, label, usage, user_consent)| KeySpec {
-        key_ref,
-        id: vec![key_ref],
-        label: label.into(),
-        usage,
-        user_consent,
-        public_key_sec1: public_key(key_ref),
-        certificate_der: Some(fake_cert(key_ref)),
-    })
-    .collect()
+    keys_with(|key_ref| rsa_public_key(usize::from(key_ref)))
+}
+
+/// P-256 keys (a project-specific profile).
+fn ec_keys() -> Vec<KeySpec> {
+    keys_with(|key_ref| HolderPublicKey::P256 { sec1: public_key(key_ref) })
 }
 
 fn ca_certs() -> Vec<(String, Vec<u8>)> {
@@ -179,15 +198,100 @@ fn aodf_user_pin_and_puk() {
     assert_eq!(path(a.path.as_ref().unwrap()), app);
 }
 
+/// PrKDF `privateRSAKey` entries (an untagged SEQUENCE, OpenSC's `c_asn1_prkey_choice`
+/// first alternative) with `modulusLength 2048` and the chip's key reference. Usage: key 1
+/// `sign`, key 2 `nonRepudiation`, key 3 `decrypt` + `unwrap` and never `sign`.
+#[test]
+fn prkdf_rsa_keys() {
+    let layout = full_layout();
+    let prkdf = app_file(&layout, EF_PRKDF);
+    assert_eq!(prkdf[0], 0x30, "privateRSAKey: untagged SEQUENCE");
+    let entries: Vec<asn1::PrivateKeyChoice> = decode_all(&prkdf);
+    assert_eq!(entries.len(), 3);
+    let expected_usage: [&[usize]; 3] = [&[2], &[9], &[1, 5]];
+    for (i, entry) in entries.iter().enumerate() {
+        let asn1::PrivateKeyChoice::Rsa(key) = entry else { panic!("entry {i} is not privateRSAKey: {entry:?}") };
+        let key_ref = i as u8 + 1;
+        let co = &key.common_object;
+        assert_eq!(set_bits(co.flags.as_ref().unwrap()), vec![0], "private");
+        assert_eq!(co.auth_id.as_ref().unwrap().as_bytes(), &[0x01]);
+        assert_eq!(co.user_consent, (key_ref == 2).then_some(1));
+        let ck = &key.common_key;
+        assert_eq!(ck.id.as_bytes(), &[key_ref]);
+        assert_eq!(ck.key_reference, Some(key_ref));
+        assert_eq!(set_bits(&ck.usage), expected_usage[i]);
+        assert_eq!(set_bits(ck.access_flags.as_ref().unwrap()), vec![0, 3]);
+        assert_eq!(path(&key.type_attributes.value), vec![0x3F, 0x00, 0x50, 0x15]);
+        assert_eq!(key.type_attributes.modulus_length, 2048);
+    }
+    // The encryption key can decrypt and unwrap but not sign.
+    let enc = set_bits(&entries[2].common_key().usage);
+    assert!(!enc.contains(&2) && !enc.contains(&3) && !enc.contains(&9), "{enc:?}");
+    // typeAttributes [1] { SEQUENCE { Path, INTEGER 2048 } }: `02 02 08 00` after the path.
+    let first = entries[0].to_der().unwrap();
+    let tail = &first[first.len() - 16..];
+    assert_eq!(tail, [0xA1, 0x0E, 0x30, 0x0C, 0x30, 0x06, 0x04, 0x04, 0x3F, 0x00, 0x50, 0x15, 0x02, 0x02, 0x08, 0x00]);
+}
+
+/// PuKDF `publicRSAKey` entries with `modulusLength 2048`, each pointing at an EF holding the
+/// PKCS#1 `RSAPublicKey` (what OpenSC 0.23's `sc_pkcs15_decode_pubkey_rsa` reads).
+#[test]
+fn pukdf_rsa_points_at_rsa_public_key_files() {
+    let layout = full_layout();
+    let pukdf = app_file(&layout, EF_PUKDF);
+    assert_eq!(pukdf[0], 0x30, "publicRSAKey: untagged SEQUENCE");
+    let entries: Vec<asn1::PublicKeyChoice> = decode_all(&pukdf);
+    assert_eq!(entries.len(), 3);
+    let expected_usage: [&[usize]; 3] = [&[6], &[6, 9], &[0, 4]];
+    for (i, entry) in entries.iter().enumerate() {
+        let asn1::PublicKeyChoice::Rsa(key) = entry else { panic!("entry {i} is not publicRSAKey: {entry:?}") };
+        let key_ref = i as u8 + 1;
+        assert_eq!(key.common_key.id.as_bytes(), &[key_ref]);
+        assert_eq!(set_bits(&key.common_key.usage), expected_usage[i]);
+        assert!(key.common_object.flags.is_none(), "public keys are not private");
+        assert_eq!(key.type_attributes.modulus_length, 2048);
+        let p = path(&key.type_attributes.value);
+        assert_eq!(&p[..4], &[0x3F, 0x00, 0x50, 0x15]);
+        let fid = u16::from_be_bytes([p[4], p[5]]);
+        assert_eq!(fid, pkcs15::public_key_fid(key_ref));
+        let file = app_file(&layout, fid);
+        let decoded = rsa::pkcs1::RsaPublicKeyRef::from_der(&file).unwrap();
+        let HolderPublicKey::Rsa { modulus, exponent } = rsa_public_key(usize::from(key_ref)) else { unreachable!() };
+        assert_eq!(decoded.modulus.as_bytes(), modulus.as_slice());
+        assert_eq!(decoded.public_exponent.as_bytes(), [0x01, 0x00, 0x01]);
+        assert_eq!(exponent, [0x01, 0x00, 0x01]);
+        assert_eq!(modulus.len(), 256);
+    }
+}
+
+/// A card may mix algorithms per key: each entry follows its own key.
+#[test]
+fn rsa_and_ec_keys_mix() {
+    let mut ks = keys();
+    ks[2] = ec_keys().remove(2);
+    let layout = pkcs15::layout(&token(), &pins(), &ks, &[]);
+    let prkdf: Vec<asn1::PrivateKeyChoice> = decode_all(&app_file(&layout, EF_PRKDF));
+    assert!(matches!(
+        prkdf.as_slice(),
+        [asn1::PrivateKeyChoice::Rsa(_), asn1::PrivateKeyChoice::Rsa(_), asn1::PrivateKeyChoice::Ec(_)]
+    ));
+    assert_eq!(set_bits(&prkdf[2].common_key().usage), vec![1, 8], "EC encryption key: decrypt + derive");
+    let pukdf: Vec<asn1::PublicKeyChoice> = decode_all(&app_file(&layout, EF_PUKDF));
+    assert!(matches!(pukdf[2], asn1::PublicKeyChoice::Ec(_)));
+    let spki = app_file(&layout, pkcs15::public_key_fid(3));
+    assert_eq!(p256::PublicKey::from_public_key_der(&spki).unwrap().to_sec1_bytes().to_vec(), public_key(3));
+}
+
 #[test]
 fn prkdf_ec_keys() {
-    let layout = full_layout();
+    let layout = pkcs15::layout(&token(), &pins(), &ec_keys(), &ca_certs());
     let prkdf = app_file(&layout, EF_PRKDF);
     assert_eq!(prkdf[0], 0xA0, "privateECKey [0] IMPLICIT, constructed");
     let entries: Vec<asn1::PrivateKeyChoice> = decode_all(&prkdf);
     assert_eq!(entries.len(), 3);
     let expected_usage: [&[usize]; 3] = [&[2], &[9], &[1, 8]];
-    for (i, asn1::PrivateKeyChoice::Ec(key)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
+        let asn1::PrivateKeyChoice::Ec(key) = entry else { panic!("entry {i} is not privateECKey: {entry:?}") };
         let key_ref = i as u8 + 1;
         let co = &key.common_object;
         assert_eq!(set_bits(co.flags.as_ref().unwrap()), vec![0], "private");
@@ -204,14 +308,15 @@ fn prkdf_ec_keys() {
 }
 
 #[test]
-fn pukdf_points_at_spki_files() {
-    let layout = full_layout();
+fn pukdf_ec_points_at_spki_files() {
+    let layout = pkcs15::layout(&token(), &pins(), &ec_keys(), &ca_certs());
     let pukdf = app_file(&layout, EF_PUKDF);
     assert_eq!(pukdf[0], 0xA0, "publicECKey [0] IMPLICIT, constructed");
     let entries: Vec<asn1::PublicKeyChoice> = decode_all(&pukdf);
     assert_eq!(entries.len(), 3);
     let expected_usage: [&[usize]; 3] = [&[6], &[6, 9], &[0, 8]];
-    for (i, asn1::PublicKeyChoice::Ec(key)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
+        let asn1::PublicKeyChoice::Ec(key) = entry else { panic!("entry {i} is not publicECKey: {entry:?}") };
         let key_ref = i as u8 + 1;
         assert_eq!(key.common_key.id.as_bytes(), &[key_ref]);
         assert_eq!(set_bits(&key.common_key.usage), expected_usage[i]);
@@ -291,8 +396,7 @@ fn empty_key_id_falls_back_to_the_key_reference() {
     ks[0].id.clear();
     let layout = pkcs15::layout(&token(), &pins(), &ks, &[]);
     let entries: Vec<asn1::PrivateKeyChoice> = decode_all(&app_file(&layout, EF_PRKDF));
-    let asn1::PrivateKeyChoice::Ec(first) = &entries[0];
-    assert_eq!(first.common_key.id.as_bytes(), &[1]);
+    assert_eq!(entries[0].common_key().id.as_bytes(), &[1]);
 }
 
 #[test]
@@ -347,6 +451,7 @@ proptest! {
         let stored = info.serial_number.unwrap().as_bytes().to_vec();
         prop_assert_eq!(stored, pkcs15::serial_octets(&serial));
         let _: Vec<asn1::PrivateKeyChoice> = decode_all(&app_file(&layout, EF_PRKDF));
+        let _: Vec<asn1::PublicKeyChoice> = decode_all(&app_file(&layout, EF_PUKDF));
         let _: Vec<asn1::CertificateObject> = decode_all(&app_file(&layout, EF_CDF));
     }
 }

@@ -1,14 +1,17 @@
 //! Tests of the TEST PKI (`conformance::pki`), cross-checked with the real OpenSSL CLI
 //! (`/usr/bin/openssl`): every certificate must parse and chain with `openssl verify`, every
-//! CRL must parse and revoke with `openssl verify -crl_check`.
+//! CRL must parse and revoke with `openssl verify -crl_check`. CAs are RSA-4096 and sign
+//! `sha256WithRSAEncryption`; holder keys are RSA-2048 from the TEST-ONLY pool, as on a
+//! UZI-pas, and P-256 where a test says so.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use conformance::pki::{
-    CertRole, Holder, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years, certificate_pem,
-    certificate_summary, crl_pem, fixtures_dir,
+    CertRole, Holder, HolderPublicKey, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years,
+    certificate_pem, certificate_summary, crl_pem, fixtures_dir,
 };
+use conformance::test_keys::{rsa_holder_public_key, test_rsa_key};
 use p256::elliptic_curve::Generate;
 
 /// 2025-06-01T09:30:00Z
@@ -26,12 +29,26 @@ fn run_openssl(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn fresh_public_key() -> Vec<u8> {
+/// A fresh P-256 holder key (the project-specific alternative to RSA).
+fn fresh_p256_key() -> HolderPublicKey {
     let sk = p256::SecretKey::try_generate_from_rng(&mut getrandom::SysRng).expect("system RNG");
     let pk = sk.public_key().to_sec1_bytes().to_vec();
     assert_eq!(pk.len(), 65, "SEC1 uncompressed point");
     assert_eq!(pk[0], 0x04);
-    pk
+    HolderPublicKey::P256 { sec1: pk }
+}
+
+/// The RSA-2048 pool key of `(serial, key_ref)`, as a UZI-pas holder key.
+fn rsa_key(serial: &[u8], key_ref: u8) -> HolderPublicKey {
+    rsa_holder_public_key(&test_rsa_key(serial, key_ref).expect("fixtures/keys"))
+}
+
+fn key_ref(role: CertRole) -> u8 {
+    match role {
+        CertRole::Authentication => 1,
+        CertRole::Signature => 2,
+        CertRole::Encryption => 3,
+    }
 }
 
 fn holder(t: HolderType) -> Holder {
@@ -154,7 +171,7 @@ fn loading_is_deterministic() {
     for issuer in Issuer::ALL {
         assert_eq!(a.ca_chain(issuer), b.ca_chain(issuer));
     }
-    let pk = fresh_public_key();
+    let pk = rsa_key(b"card-0001", 2);
     let h = holder(HolderType::Z);
     let c1 = a.issue(Issuer::Uzi(HolderType::Z), &h, CertRole::Signature, &pk, b"card-0001", ISSUED_AT).unwrap();
     let c2 = b.issue(Issuer::Uzi(HolderType::Z), &h, CertRole::Signature, &pk, b"card-0001", ISSUED_AT).unwrap();
@@ -170,6 +187,7 @@ fn ca_certificates_have_test_names_and_verify() {
     assert_eq!(root_sum.subject, "C=NL, O=zorgcard TEST, CN=TEST Zorgcard Root CA");
     assert!(root_sum.is_ca);
     assert_eq!(root_sum.key_usage, ["keyCertSign", "cRLSign"]);
+    assert_eq!(root_sum.public_key.as_ref().map(HolderPublicKey::bits), Some(4096), "CPS §6.1.4: RSA-4096 CA keys");
     for issuer in Issuer::ALL {
         let der = pki.ca_der(issuer);
         let sum = certificate_summary(&der).unwrap();
@@ -182,7 +200,10 @@ fn ca_certificates_have_test_names_and_verify() {
         assert!(ok, "{text}");
         assert!(text.contains("CA:TRUE, pathlen:0"), "{text}");
         assert!(text.contains("Certificate Sign, CRL Sign"), "{text}");
-        assert!(text.contains("ecdsa-with-SHA256"), "{text}");
+        assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
+        assert!(text.contains("Public Key Algorithm: rsaEncryption"), "{text}");
+        assert!(text.contains("Public-Key: (4096 bit)"), "{text}");
+        assert_eq!(sum.public_key.as_ref().map(HolderPublicKey::bits), Some(4096));
         if matches!(issuer, Issuer::Uzi(_)) {
             assert!(
                 sum.subject.starts_with("C=NL, O=TEST CIBG, organizationIdentifier=NTRNL-50000535, CN="),
@@ -197,8 +218,9 @@ fn ca_certificates_have_test_names_and_verify() {
     }
 }
 
-/// Issues all three roles for Z, N, M (UZI) and a ZORG-ID holder, then checks the profile
-/// with `certificate_summary` and the chain with `openssl verify`.
+/// Issues all three roles for Z, N, M (UZI) and a ZORG-ID holder with RSA-2048 pool keys, then
+/// checks the profile with `certificate_summary` and OpenSSL's view (`x509 -text`) and the
+/// chain with `openssl verify`.
 #[test]
 fn issue_uzi_and_zorg_id_certificates() {
     let pki = pki();
@@ -210,7 +232,7 @@ fn issue_uzi_and_zorg_id_certificates() {
     ];
     for (issuer, h) in cases {
         for role in CertRole::ALL {
-            let pk = fresh_public_key();
+            let pk = rsa_key(b"\x01\x02card", key_ref(role));
             let der = pki.issue(issuer, &h, role, &pk, b"\x01\x02card", ISSUED_AT).unwrap();
             let sum = certificate_summary(&der).unwrap();
             let ctx = format!("{issuer:?} {role:?}");
@@ -260,13 +282,44 @@ fn issue_uzi_and_zorg_id_certificates() {
             assert_eq!(sum.serial.len(), 16);
             assert_eq!(sum.serial[0] & 0x80, 0);
 
-            assert_eq!(sum.public_key_sec1, pk, "{ctx}");
+            assert_eq!(sum.public_key.as_ref(), Some(&pk), "{ctx}");
+            assert_eq!(pk.bits(), 2048);
+
+            // extendedKeyUsage per role (CPS UZI-register Table 8, the TEST UZI-pas certificates).
+            let eku: &[&str] = match role {
+                CertRole::Authentication => &["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4", "1.3.6.1.4.1.311.10.3.12"],
+                CertRole::Signature => &["1.3.6.1.5.5.7.3.4", "1.3.6.1.4.1.311.10.3.12"],
+                CertRole::Encryption => &["1.3.6.1.5.5.7.3.4", "1.3.6.1.4.1.311.10.3.4"],
+            };
+            assert_eq!(sum.extended_key_usage, eku, "{ctx}");
 
             // OpenSSL agrees.
             let dir = tempfile::tempdir().unwrap();
             let [root, inter, cert] = write_chain(dir.path(), &pki, issuer, &der);
             let (ok, text) = run_openssl(&["x509", "-noout", "-text", "-in", s(&cert)]);
             assert!(ok, "{ctx}: {text}");
+            assert!(text.contains("Public Key Algorithm: rsaEncryption"), "{ctx}: {text}");
+            assert!(text.contains("Public-Key: (2048 bit)"), "{ctx}: {text}");
+            assert!(text.contains("Exponent: 65537 (0x10001)"), "{ctx}: {text}");
+            assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{ctx}: {text}");
+            let eku_text = match role {
+                CertRole::Authentication => "TLS Web Client Authentication, E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
+                CertRole::Signature => "E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
+                CertRole::Encryption => "E-mail Protection, Microsoft Encrypted File System",
+            };
+            assert!(
+                text.contains(&format!("X509v3 Extended Key Usage: \n                {eku_text}\n")),
+                "{ctx}: {text}"
+            );
+            assert!(
+                text.contains("X509v3 Subject Alternative Name: \n                othername: 2.5.5.5::"),
+                "{ctx}: {text}"
+            );
+            assert_eq!(
+                text.contains(&format!("othername: UPN::{}@{}", h.uzi_number, h.subscriber_number)),
+                role == CertRole::Authentication,
+                "{ctx}: {text}"
+            );
             assert!(text.contains("CA:FALSE"), "{ctx}: {text}");
             assert!(text.contains("Version: 3"), "{ctx}: {text}");
             assert!(text.contains(&issuer.crl_url()), "{ctx}: {text}");
@@ -303,7 +356,7 @@ fn validity_is_three_years_with_29_february_rule() {
     assert_eq!(add_three_years(1_767_225_599), 1_861_919_999);
 
     let pki = pki();
-    let pk = fresh_public_key();
+    let pk = rsa_key(b"leap", 1);
     let der = pki
         .issue(
             Issuer::Uzi(HolderType::Z),
@@ -331,9 +384,11 @@ fn crl_revokes_with_openssl() {
     let pki = pki();
     let issuer = Issuer::Uzi(HolderType::N);
     let h = holder(HolderType::N);
-    let revoked =
-        pki.issue(issuer, &h, CertRole::Authentication, &fresh_public_key(), b"card-revoked", ISSUED_AT).unwrap();
-    let good = pki.issue(issuer, &h, CertRole::Authentication, &fresh_public_key(), b"card-good", ISSUED_AT).unwrap();
+    let revoked = pki
+        .issue(issuer, &h, CertRole::Authentication, &rsa_key(b"card-revoked", 1), b"card-revoked", ISSUED_AT)
+        .unwrap();
+    let good =
+        pki.issue(issuer, &h, CertRole::Authentication, &rsa_key(b"card-good", 1), b"card-good", ISSUED_AT).unwrap();
     let revoked_serial = certificate_summary(&revoked).unwrap().serial;
     let this_update = ISSUED_AT + 10 * DAY;
     let crl = pki
@@ -359,6 +414,7 @@ fn crl_revokes_with_openssl() {
     assert!(text.contains("Version 2"), "{text}");
     assert!(text.contains(issuer.common_name()), "{text}");
     assert!(text.contains("X509v3 CRL Number"), "{text}");
+    assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
 
     let crl_file = write(dir.path(), "crl.pem", &crl_pem(&crl).unwrap());
     let attime = (this_update + DAY).to_string();
@@ -392,10 +448,58 @@ fn crl_revokes_with_openssl() {
     assert!(ok && text.contains("No Revoked Certificates"), "{text}");
 }
 
+/// P-256 holder keys stay available (a per-key choice of a profile): the certificate carries
+/// the EC key, is still signed `sha256WithRSAEncryption` and chains.
+#[test]
+fn p256_holder_keys_still_issue() {
+    let pki = pki();
+    let issuer = Issuer::Uzi(HolderType::N);
+    let h = holder(HolderType::N);
+    let pk = fresh_p256_key();
+    let der = pki.issue(issuer, &h, CertRole::Authentication, &pk, b"ec-card", ISSUED_AT).unwrap();
+    let sum = certificate_summary(&der).unwrap();
+    assert_eq!(sum.public_key.as_ref(), Some(&pk));
+    let HolderPublicKey::P256 { sec1 } = &pk else { unreachable!() };
+    assert_eq!(&sum.public_key_sec1, sec1, "the raw SEC1 point, as the EC callers read it");
+    let dir = tempfile::tempdir().unwrap();
+    let [root, inter, cert] = write_chain(dir.path(), &pki, issuer, &der);
+    let (ok, text) = run_openssl(&["x509", "-noout", "-text", "-in", s(&cert)]);
+    assert!(ok, "{text}");
+    assert!(text.contains("Public Key Algorithm: id-ecPublicKey"), "{text}");
+    assert!(text.contains("NIST CURVE: P-256"), "{text}");
+    assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{text}");
+    let attime = (ISSUED_AT + DAY).to_string();
+    let (ok, text) =
+        run_openssl(&["verify", "-attime", &attime, "-CAfile", s(&root), "-untrusted", s(&inter), s(&cert)]);
+    assert!(ok && text.contains("cert.pem: OK"), "{text}");
+}
+
+/// The SubjectPublicKeyInfo of an RSA holder key is what OpenSSL derives from the private key.
+#[test]
+fn rsa_spki_matches_openssl() {
+    let pk = rsa_key(b"spki", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let idx = conformance::test_keys::test_key_index(b"spki", 1);
+    let out = dir.path().join("pub.der");
+    let (ok, text) = run_openssl(&[
+        "pkey",
+        "-in",
+        s(&conformance::test_keys::test_key_path(idx)),
+        "-pubout",
+        "-outform",
+        "DER",
+        "-out",
+        s(&out),
+    ]);
+    assert!(ok, "{text}");
+    assert_eq!(pk.spki_der().unwrap(), std::fs::read(&out).unwrap());
+    assert_eq!(HolderPublicKey::from_spki_der(&std::fs::read(&out).unwrap()), Some(pk));
+}
+
 #[test]
 fn errors_name_the_problem() {
     let pki = pki();
-    let pk = fresh_public_key();
+    let pk = rsa_key(b"x", 1);
 
     // Wrong CA for the card type.
     let err = pki
@@ -405,10 +509,26 @@ fn errors_name_the_problem() {
     assert!(err.to_string().contains("Issuer::Uzi(HolderType::M)"), "{err}");
 
     // Not a P-256 point.
+    let HolderPublicKey::P256 { sec1 } = fresh_p256_key() else { unreachable!() };
+    let bad = HolderPublicKey::P256 { sec1: sec1[..64].to_vec() };
     let err = pki
-        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::Z), CertRole::Authentication, &pk[..64], b"x", ISSUED_AT)
+        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::Z), CertRole::Authentication, &bad, b"x", ISSUED_AT)
         .unwrap_err();
     assert!(matches!(err, PkiError::PublicKey { len: 64 }), "{err}");
+
+    // RSA below 2048 bits (CPS §6.1.4) and a broken exponent.
+    let HolderPublicKey::Rsa { modulus, exponent } = &pk else { unreachable!() };
+    let short = HolderPublicKey::rsa(&modulus[..128], exponent);
+    let err = pki
+        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::Z), CertRole::Authentication, &short, b"x", ISSUED_AT)
+        .unwrap_err();
+    assert!(matches!(err, PkiError::RsaPublicKey { bits: 1024, .. }), "{err}");
+    assert!(err.to_string().contains("at least 2048"), "{err}");
+    let even = HolderPublicKey::rsa(modulus, &[0x02]);
+    let err = pki
+        .issue(Issuer::Uzi(HolderType::Z), &holder(HolderType::Z), CertRole::Authentication, &even, b"x", ISSUED_AT)
+        .unwrap_err();
+    assert!(matches!(err, PkiError::RsaPublicKey { bits: 2048, .. }), "{err}");
 
     // UZI numbers have 9 digits.
     let mut h = holder(HolderType::Z);
@@ -439,7 +559,14 @@ fn errors_name_the_problem() {
     std::fs::write(dir.path().join("root-ca.key.pem"), "not a key").unwrap();
     let err = TestPki::load(dir.path()).unwrap_err();
     assert!(matches!(err, PkiError::Key { .. }), "{err}");
-    assert!(err.to_string().contains("openssl ecparam"), "{err}");
+    assert!(err.to_string().contains("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096"), "{err}");
+
+    // A valid key of the wrong kind or size: an RSA-2048 key is no CA key (CPS §6.1.4).
+    let small = std::fs::read_to_string(conformance::test_keys::test_key_path(0)).unwrap();
+    std::fs::write(dir.path().join("root-ca.key.pem"), small).unwrap();
+    let err = TestPki::load(dir.path()).unwrap_err();
+    assert!(matches!(err, PkiError::Key { .. }), "{err}");
+    assert!(err.to_string().contains("RSA-2048 key; the UZI-register CA keys are RSA-4096"), "{err}");
 
     // Garbage is not a certificate.
     assert!(matches!(certificate_summary(b"\x30\x03\x02\x01\x01"), Err(PkiError::Parse(_))));
