@@ -12,9 +12,12 @@ use reader_sim::platform::{ClockHandle, HostPlatform};
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, Transmit};
 use sha2::{Digest, Sha256};
 
+use crate::key_import;
 use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
+use crate::pki::HolderPublicKey;
 use crate::pki::{CertRole, Holder, Issuer, TestPki};
-use crate::profile::{CardKind, KeySource, Profile};
+use crate::profile::{CardKind, KeySource, KeyType, Profile};
+use crate::test_keys::{RsaCrtComponents, test_rsa_key};
 
 /// Why personalisation stopped. Messages name the step and the card's answer.
 #[derive(Debug, thiserror::Error)]
@@ -171,23 +174,41 @@ impl<'a> Personaliser<'a> {
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR on the card; the public point from the `7F49` answer.
-    pub fn generate_key(&mut self, key_ref: u8) -> Result<Vec<u8>, CardNewError> {
-        let answer =
-            self.send(&format!("GENERATE KEY {key_ref}"), &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?;
-        match answer.as_slice() {
-            [0x7F, 0x49, 0x43, 0x86, 0x41, point @ ..] if point.len() == 65 => Ok(point.to_vec()),
-            _ => Err(CardNewError::Invalid {
-                profile: self.profile.into(),
-                problem: format!("GENERATE KEY {key_ref} answered no public key template"),
-            }),
-        }
+    pub fn generate_key(&mut self, key_ref: u8, key_type: KeyType) -> Result<HolderPublicKey, CardNewError> {
+        let step = format!("GENERATE KEY {key_ref}");
+        let answer = match key_type {
+            KeyType::P256 => self.send(&step, &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?,
+            KeyType::Rsa2048 => {
+                let mse = key_import::mse_set_import(key_ref, key_import::ALG_RSA_2048);
+                self.send(&format!("MSE SET key generation {key_ref}"), &mse)?;
+                self.send(&step, &[0x00, 0x46, 0x42, 0x00, 0x00])?
+            }
+        };
+        key_import::public_key_from_template(&answer).ok_or_else(|| CardNewError::Invalid {
+            profile: self.profile.into(),
+            problem: format!("GENERATE KEY {key_ref} answered no public key template"),
+        })
     }
 
-    /// PUT DATA with a private scalar (key injection).
-    pub fn import_key(&mut self, key_ref: u8, key: &SigningKey) -> Result<Vec<u8>, CardNewError> {
-        let scalar: [u8; 32] = key.to_bytes().into();
-        self.send(&format!("PUT DATA key {key_ref}"), &Self::command(0xDA, 0x01, key_ref, &scalar, None))?;
-        Ok(key.verifying_key().to_sec1_point(false).as_bytes().to_vec())
+    /// PUT DATA with a private P-256 scalar (key injection).
+    pub fn import_key(&mut self, key_ref: u8, key: &SigningKey) -> Result<HolderPublicKey, CardNewError> {
+        let mut scalar: [u8; 32] = key.to_bytes().into();
+        let result = self.send(&format!("PUT DATA key {key_ref}"), &Self::command(0xDA, 0x01, key_ref, &scalar, None));
+        zeroize::Zeroize::zeroize(&mut scalar);
+        result?;
+        Ok(HolderPublicKey::P256 { sec1: key.verifying_key().to_sec1_point(false).as_bytes().to_vec() })
+    }
+
+    /// IsoApplet's RSA key injection: MSE SET `80 01 F3 84 01 <ref>`, then PUT DATA `00 DB 3F FF 7F48 {…}`.
+    pub fn import_rsa_key(&mut self, key_ref: u8, key: &rsa::PrivateKey) -> Result<HolderPublicKey, CardNewError> {
+        let crt = RsaCrtComponents::from_key(key)
+            .map_err(|e| CardNewError::Invalid { profile: self.profile.into(), problem: e.to_string() })?;
+        let apdus = key_import::rsa_import_apdus(key_ref, &crt);
+        for (i, apdu) in apdus.iter().enumerate() {
+            let step = if i == 0 { format!("MSE SET key import {key_ref}") } else { format!("PUT DATA key {key_ref}") };
+            self.send(&step, apdu)?;
+        }
+        Ok(crt.public_key())
     }
 
     /// CHANGE REFERENCE DATA P1 `01`: the first value of the PIN (`01`) or PUK (`02`).
@@ -296,18 +317,22 @@ pub fn personalise(
     let mut keys = Vec::new();
     let mut certificates = Vec::new();
     for &key_ref in &profile.keys {
-        let public = match profile.key_source {
-            KeySource::Injected => p.import_key(key_ref, &injected_test_key(serial, key_ref))?,
-            KeySource::OnCard => p.generate_key(key_ref)?,
+        let key_type = profile.key_type(key_ref);
+        let public = match (profile.key_source, key_type) {
+            (KeySource::Injected, KeyType::P256) => p.import_key(key_ref, &injected_test_key(serial, key_ref))?,
+            (KeySource::Injected, KeyType::Rsa2048) => {
+                let key = test_rsa_key(serial.as_bytes(), key_ref).map_err(pki_err)?;
+                p.import_rsa_key(key_ref, &key)?
+            }
+            (KeySource::OnCard, key_type) => p.generate_key(key_ref, key_type)?,
         };
-        let public = crate::pki::HolderPublicKey::P256 { sec1: public };
         let cert = pki.issue(issuer, &holder, role(key_ref), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
         certificates.push((key_ref, cert.clone()));
         keys.push(KeySpec {
             key_ref,
             id: vec![key_ref],
             label: key_label(key_ref).into(),
-            usage: KeyUsage::for_key_ref(key_ref).unwrap_or(KeyUsage::ENCRYPTION),
+            usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
             public_key: public,
             certificate_der: Some(cert),

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use card_os::{KeyRef, LifeCycle};
+use card_os::{KeyRef, LifeCycle, PublicKey};
 use reader_sim::image::{self, ImageFileError};
 use reader_sim::reader::InProcessReader;
 
@@ -47,13 +47,13 @@ pub fn inspect(path: &Path) -> Result<String, ImageFileError> {
             KeyRef::Signature => "signature (non-repudiation)",
             KeyRef::Encryption => "encryption",
         };
-        let _ = writeln!(
-            out,
-            "key {:02X}      {role}, {:?}, P-256 public key {}…",
-            key.key.to_byte(),
-            key.origin,
-            &hex::encode_upper(&key.public[..9])
-        );
+        let public = match key.public {
+            PublicKey::P256(point) => format!("P-256 public key {}…", hex::encode_upper(&point[..9])),
+            PublicKey::Rsa2048 { modulus, exponent } => {
+                format!("RSA-2048 public key, e = {exponent}, n = {}…", hex::encode_upper(&modulus[..8]))
+            }
+        };
+        let _ = writeln!(out, "key {:02X}      {role}, {:?}, {public}", key.key.to_byte(), key.origin);
     }
     if !matches!(info.life_cycle, LifeCycle::Blank | LifeCycle::Terminated) && reader.power_on().is_ok() {
         for (fid, what) in [(0x4301u16, "authentication"), (0x4302, "signature"), (0x4303, "encryption")] {

@@ -35,7 +35,7 @@ use x509_cert::certificate::Certificate;
 use crate::card_new::{self, CardNewError, Personaliser};
 use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
 use crate::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
-use crate::profile::{self, PinSettings, Profile};
+use crate::profile::{self, KeyType, PinSettings, Profile};
 
 /// Length of the one-time PUK: 8 digits, inside the ZORG-ID profile's PUK policy (6–16 digits) and no longer
 /// than the user PIN's maximum, so `pkcs15-tool --unblock-pin` accepts it (see `pkcs15::PinSpec`).
@@ -600,6 +600,9 @@ pub struct PersonaliseOptions<'a> {
     /// URA subscriber numbers of the organisations registered with the portal; `None` skips the check. Seed 002:
     /// "Is uw organisatie geregistreerd bij ZORG-ID …? Dan kunt u … aanmaken".
     pub registered_organisations: Option<Vec<String>>,
+    /// The type of the keys generated on the new card: the `zorg-id` profile's (RSA-2048 by default, as the
+    /// UZI-medewerkerspas op naam it replaces, seed 003).
+    pub key_type: KeyType,
 }
 
 impl<'a> PersonaliseOptions<'a> {
@@ -613,6 +616,7 @@ impl<'a> PersonaliseOptions<'a> {
             clock: ClockHandle::new(),
             allow_zorgverlenerspas: false,
             registered_organisations: None,
+            key_type: zorg_id.key_type(1),
         }
     }
 
@@ -736,7 +740,7 @@ pub fn personalise(
     p.select_path(&[]).map_err(card_err(Step::Keys))?;
     let mut publics = Vec::new();
     for key_ref in [1u8, 2, 3] {
-        publics.push((key_ref, p.generate_key(key_ref).map_err(card_err(Step::Keys))?));
+        publics.push((key_ref, p.generate_key(key_ref, options.key_type).map_err(card_err(Step::Keys))?));
     }
 
     // 7. Certificates from the ZORG-ID TEST CA, three years, holder data from the UZI certificate.
@@ -748,7 +752,6 @@ pub fn personalise(
     let mut certificates = Vec::new();
     for (key_ref, public) in publics {
         let role = card_new::role(key_ref);
-        let public = pki::HolderPublicKey::P256 { sec1: public };
         let der = options
             .pki
             .issue(Issuer::ZorgId, &uzi_holder.holder, role, &public, serial.as_bytes(), issued_at)
@@ -760,7 +763,7 @@ pub fn personalise(
             key_ref,
             id: vec![key_ref],
             label: card_new::key_label(key_ref).into(),
-            usage: KeyUsage::for_key_ref(key_ref).unwrap_or(KeyUsage::ENCRYPTION),
+            usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
             public_key: public,
             certificate_der: Some(der),

@@ -18,6 +18,10 @@
 //! personalised = true
 //! key_source = "injected"     # UZI: "injected" (CPS 6.1.1); ZORG-ID: "on-card"
 //! keys = [1, 2, 3]            # key references: 1 authentication, 2 signature, 3 encryption
+//! key_type = "rsa-2048"       # optional: "rsa-2048" (default, CPS 6.1.4) or "p-256", for every key
+//!
+//! [key_types]                 # optional: one key of another type, by reference
+//! 3 = "p-256"
 //!
 //! [pin]
 //! value = "123456"
@@ -78,6 +82,8 @@ pub struct Profile {
     /// Key references present: UZI Z/N and ZORG-ID `1, 2, 3`; UZI M `1, 3` (no signature
     /// key); none on a blank card.
     pub keys: Vec<u8>,
+    /// The key type of each key reference in [`Profile::keys`], in the same order.
+    pub key_types: Vec<KeyType>,
     /// The card holder; `None` exactly when the card is not personalised.
     pub holder: Option<HolderSpec>,
     /// User PIN value and policy.
@@ -104,6 +110,25 @@ pub enum KeySource {
     Injected,
     /// Generated on the chip (ZORG-ID); DIALECT.md GENERATE ASYMMETRIC KEY PAIR.
     OnCard,
+}
+
+/// The type of a key pair on the card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+pub enum KeyType {
+    /// RSA-2048, e = 65537: the real UZI-pas (CPS UZI-register §6.1.4, §7.1.1) and the ZORG-ID default.
+    #[default]
+    #[serde(rename = "rsa-2048")]
+    Rsa2048,
+    /// ECDSA P-256: a project choice for EC cards, not on a real UZI-pas.
+    #[serde(rename = "p-256")]
+    P256,
+}
+
+impl Profile {
+    /// The type of the key with this reference (RSA-2048 for a reference the card does not carry).
+    pub fn key_type(&self, key_ref: u8) -> KeyType {
+        self.keys.iter().position(|k| *k == key_ref).and_then(|i| self.key_types.get(i).copied()).unwrap_or_default()
+    }
 }
 
 /// The card holder as the certificates name them (CPS UZI-register §3.1, §7.1).
@@ -288,6 +313,10 @@ struct RawProfile {
     key_source: KeySource,
     keys: Vec<u8>,
     #[serde(default)]
+    key_type: KeyType,
+    #[serde(default)]
+    key_types: std::collections::BTreeMap<String, KeyType>,
+    #[serde(default)]
     holder: Option<HolderSpec>,
     pin: PinSettings,
     puk: PinSettings,
@@ -359,6 +388,18 @@ impl Ctx {
         self.serial(&raw.serial)?;
         self.key_source(kind, raw.key_source)?;
         self.keys(kind, raw.personalised, &raw.keys)?;
+        let mut key_types = vec![raw.key_type; raw.keys.len()];
+        for (reference, key_type) in &raw.key_types {
+            let index = reference.parse::<u8>().ok().and_then(|r| raw.keys.iter().position(|k| *k == r));
+            let Some(index) = index else {
+                return Err(self.field(
+                    "key_types",
+                    format!("`{reference}` is not one of the card's key references {:?}", raw.keys),
+                    "name a key reference from `keys`, e.g. `3 = \"p-256\"`",
+                ));
+            };
+            key_types[index] = *key_type;
+        }
         self.secret("pin", &raw.pin, false)?;
         self.secret("puk", &raw.puk, true)?;
 
@@ -390,6 +431,7 @@ impl Ctx {
             personalised: raw.personalised,
             key_source: raw.key_source,
             keys: raw.keys,
+            key_types,
             holder: raw.holder,
             pin: raw.pin,
             puk: raw.puk,
