@@ -48,6 +48,11 @@ pub const MIN_AGE_YEARS: i32 = 16;
 /// Oldest plausible birth date, in years before today: anything earlier is a typing error.
 pub const MAX_AGE_YEARS: i32 = 120;
 
+/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1), which the host puts before the hash it sends an
+/// RSA key to sign.
+const SHA256_DIGEST_INFO: [u8; 19] =
+    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
+
 /// Length of the INTERNAL AUTHENTICATE challenge: 32 random bytes, as much entropy as the P-256 key offers.
 const CHALLENGE_LEN: usize = 32;
 
@@ -696,7 +701,7 @@ pub struct PersonaliseOutcome {
 /// The holder as read from the UZI authentication certificate.
 struct UziHolder {
     holder: Holder,
-    public_key: Vec<u8>,
+    public_key: pki::HolderPublicKey,
 }
 
 /// Makes a ZORG-ID Smartcard: the UZI pass in `uzi`, a blank ZORG-ID Smartcard in `blank`, both powered.
@@ -1048,7 +1053,8 @@ fn check_uzi_certificate(
             subscriber_number: holder.subscriber_number.clone(),
         });
     }
-    Ok(UziHolder { holder, public_key: summary.public_key_sec1 })
+    let public_key = summary.public_key.ok_or_else(|| bad("has neither an RSA nor a P-256 public key".into()))?;
+    Ok(UziHolder { holder, public_key })
 }
 
 /// X.509 signature check (RFC 5280 §6.1.3 (a)(1)) of `cert_der` under the key of `ca_der`, and the issuer name;
@@ -1069,9 +1075,14 @@ fn any_to_string(any: &Any) -> Option<String> {
 // ---- Step 2: authentication -------------------------------------------------------------------
 
 /// VERIFY with the UZI PIN, then INTERNAL AUTHENTICATE `00 88 00 01 Lc challenge 00` on a fresh challenge from
-/// the OS RNG, verified (ECDSA-SHA256 over the challenge, DIALECT.md) with the certified public key; then the PIN
+/// the OS RNG, verified with the certified public key (DIALECT.md: an RSA key pads the SHA-256 DigestInfo of the
+/// challenge the host sends, PKCS#1 v1.5; a P-256 key answers ECDSA-SHA256 over the challenge); then the PIN
 /// verification is dropped (`00 20 FF 01`) so the UZI pass leaves the flow as it came in.
-fn authenticate(uzi: &mut dyn Transmit, pin: &Secret, public_key: &[u8]) -> Result<(), PersonaliseError> {
+fn authenticate(
+    uzi: &mut dyn Transmit,
+    pin: &Secret,
+    public_key: &pki::HolderPublicKey,
+) -> Result<(), PersonaliseError> {
     let step = Step::UziPin;
     let Some(len) = u8::try_from(pin.bytes().len()).ok().filter(|n| (1..=16).contains(n)) else {
         return Err(PersonaliseError::Input {
@@ -1094,22 +1105,38 @@ fn authenticate(uzi: &mut dyn Transmit, pin: &Secret, public_key: &[u8]) -> Resu
     getrandom::fill(&mut challenge).map_err(|e| PersonaliseError::Setup {
         problem: format!("the operating system gave no random challenge ({e})"),
     })?;
-    let mut apdu = vec![0x00, 0x88, 0x00, 0x01, CHALLENGE_LEN as u8];
-    apdu.extend_from_slice(&challenge);
+    let hash = <sha2::Sha256 as sha2::Digest>::digest(challenge);
+    let data = match public_key {
+        pki::HolderPublicKey::Rsa { .. } => [SHA256_DIGEST_INFO.as_slice(), hash.as_slice()].concat(),
+        pki::HolderPublicKey::P256 { .. } => challenge.to_vec(),
+    };
+    let mut apdu = vec![0x00, 0x88, 0x00, 0x01, data.len() as u8];
+    apdu.extend_from_slice(&data);
     apdu.push(0x00);
     let (signature, status) = exchange(uzi, &apdu, step, Which::UziPass)?;
     if status != Status::Success {
         return Err(PersonaliseError::UziRefused { step, command: "INTERNAL AUTHENTICATE", status });
     }
-    let key = VerifyingKey::from_sec1_bytes(public_key).map_err(|_| PersonaliseError::UziAuthentication {
-        problem: "the certificate's key is not a P-256 point".into(),
-    })?;
-    let signature = Signature::from_der(&signature).map_err(|_| PersonaliseError::UziAuthentication {
-        problem: "INTERNAL AUTHENTICATE answered no DER ECDSA signature".into(),
-    })?;
-    key.verify(&challenge, &signature).map_err(|_| PersonaliseError::UziAuthentication {
+    let not_verified = || PersonaliseError::UziAuthentication {
         problem: "the signature over the challenge does not verify with the authentication certificate".into(),
-    })?;
+    };
+    match public_key {
+        pki::HolderPublicKey::Rsa { .. } => {
+            let key = public_key.checked_rsa().map_err(|e| PersonaliseError::UziAuthentication {
+                problem: format!("the certificate's RSA key is not usable: {e}"),
+            })?;
+            key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &hash, &signature).map_err(|_| not_verified())?;
+        }
+        pki::HolderPublicKey::P256 { sec1 } => {
+            let key = VerifyingKey::from_sec1_bytes(sec1).map_err(|_| PersonaliseError::UziAuthentication {
+                problem: "the certificate's key is not a P-256 point".into(),
+            })?;
+            let signature = Signature::from_der(&signature).map_err(|_| PersonaliseError::UziAuthentication {
+                problem: "INTERNAL AUTHENTICATE answered no DER ECDSA signature".into(),
+            })?;
+            key.verify(&challenge, &signature).map_err(|_| not_verified())?;
+        }
+    }
     let (_, status) = exchange(uzi, &[0x00, 0x20, 0xFF, 0x01], step, Which::UziPass)?;
     if status != Status::Success {
         return Err(PersonaliseError::UziRefused { step, command: "VERIFY (log out)", status });

@@ -418,7 +418,7 @@ impl HolderPublicKey {
     }
 
     /// The key as a RustCrypto RSA public key, with the size limits of [`TestPki::issue`].
-    fn checked_rsa(&self) -> Result<rsa::PublicKey, PkiError> {
+    pub fn checked_rsa(&self) -> Result<rsa::PublicKey, PkiError> {
         let HolderPublicKey::Rsa { modulus, exponent } = self else {
             return Err(PkiError::Build("checked_rsa called on a P-256 key".into()));
         };

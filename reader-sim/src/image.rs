@@ -37,6 +37,23 @@ pub enum ImageFileError {
         /// The OS error.
         source: io::Error,
     },
+    /// The image is of an older format this build no longer reads (version 1: P-256-only key slots, before RSA).
+    /// It is refused, never upgraded or replaced in place.
+    #[error(
+        "card image `{}` has image format version {found}, from before zorgcard's RSA-2048 keys; this build reads \
+         version {supported} and leaves the file as it is: recreate the card with `zorgcard card new --profile \
+         <PROFILE> --out {}` (new keys and certificates)",
+        path.display(),
+        path.display()
+    )]
+    OldFormat {
+        /// The image file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u16,
+        /// The version this build reads.
+        supported: u16,
+    },
     /// The bytes are not a card this build can boot: truncated, bad magic, other version, bad checksum.
     #[error("card image `{}` {problem}: {FIX}", path.display())]
     Invalid {
@@ -51,7 +68,10 @@ impl ImageFileError {
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
-            Self::NotFound { path } | Self::Io { path, .. } | Self::Invalid { path, .. } => path,
+            Self::NotFound { path }
+            | Self::Io { path, .. }
+            | Self::OldFormat { path, .. }
+            | Self::Invalid { path, .. } => path,
         }
     }
 
@@ -67,7 +87,12 @@ pub fn load(path: impl AsRef<Path>) -> Result<Vec<u8>, ImageFileError> {
         io::ErrorKind::NotFound => ImageFileError::NotFound { path: path.to_path_buf() },
         _ => ImageFileError::io(path, "read", e),
     })?;
-    card_os::image::inspect(&bytes).map_err(|e| invalid(path, e))?;
+    card_os::image::inspect(&bytes).map_err(|e| match e {
+        card_os::ImageError::UnsupportedVersion { found, supported } if found < supported => {
+            ImageFileError::OldFormat { path: path.to_path_buf(), found, supported }
+        }
+        e => invalid(path, e),
+    })?;
     // inspect() accepts a longer buffer (an NVM may be bigger than a card needs); a file must be exact.
     if bytes.len() != NVM_SIZE {
         let problem = format!("has {} bytes, not the {NVM_SIZE} of a card image", bytes.len());

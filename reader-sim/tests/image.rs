@@ -89,10 +89,10 @@ fn another_format_version_is_refused() {
     let mut image = good_image();
     // The format version, bytes 4..6 of each bank header.
     for bank in [0, NVM_SIZE / 2] {
-        image[bank + 4..bank + 6].copy_from_slice(&2u16.to_be_bytes());
+        image[bank + 4..bank + 6].copy_from_slice(&3u16.to_be_bytes());
     }
     let message = load_fails("future.card", &image);
-    assert!(message.contains("version 2"), "{message}");
+    assert!(message.contains("version 3"), "{message}");
 }
 
 #[test]
@@ -163,4 +163,25 @@ fn images_are_private_to_their_owner() {
     save_atomic(&path, &good_image()).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// The golden version-1 image (`fixtures/images/v1/`, made before RSA): refused with the command that recreates
+/// the card, and the file is left byte for byte as it was.
+#[test]
+fn the_golden_version_1_image_is_refused_with_the_command_that_recreates_it() {
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/images/v1/uzi-zorgverlener.card");
+    let before = std::fs::read(&golden).expect("the golden v1 image is committed");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("alice.card");
+    std::fs::write(&copy, &before).unwrap();
+    for result in [load(&copy).map(|_| ()), open(&copy).map(|_| ())] {
+        let err = result.expect_err("a version-1 image does not boot");
+        assert!(matches!(err, ImageFileError::OldFormat { found: 1, supported: 2, .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("alice.card"), "{message}");
+        assert!(message.contains("version 1"), "{message}");
+        assert!(message.contains("zorgcard card new --profile <PROFILE> --out"), "{message}");
+    }
+    assert_eq!(std::fs::read(&copy).unwrap(), before, "the file is never silently replaced");
+    assert_eq!(std::fs::read(&golden).unwrap(), before);
 }
