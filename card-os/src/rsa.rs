@@ -134,16 +134,28 @@ fn fixed(signature: Vec<u8>) -> Result<[u8; RSA_MODULUS], Status> {
     Ok(out)
 }
 
-/// The hash a DigestInfo names, with the crate's own prefix for it (RFC 8017 §9.2 note 1): SHA-1, SHA-224,
-/// SHA-256, SHA-384 or SHA-512. Anything else answers `6A80`.
+/// DigestInfo prefixes the `rsa` crate has no digest type for here, but which OpenSC 0.23 sends for its
+/// `MD5-RSA-PKCS` and `RIPEMD160-RSA-PKCS` mechanisms (the card pads what the host hashed, as a PKCS#1 card does):
+/// MD5 from RFC 8017 §9.2 note 1, RIPEMD-160 (OID 1.3.36.3.2.1) from ISO/IEC 10118-3.
+const LEGACY_PREFIXES: [(&[u8], usize); 2] = [
+    (&[0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10], 16),
+    (&[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x24, 0x03, 0x02, 0x01, 0x05, 0x00, 0x04, 0x14], 20),
+];
+
+/// The hash a DigestInfo names, with its prefix (RFC 8017 §9.2 note 1): SHA-1, SHA-224, SHA-256, SHA-384 and
+/// SHA-512 with the crate's own prefixes, MD5 and RIPEMD-160 from [`LEGACY_PREFIXES`]. Anything else (SHA-3, a
+/// bare hash, a damaged DigestInfo) answers `6A80`.
 fn padding_for(digest_info: &[u8]) -> Result<(Pkcs1v15Sign, &[u8]), Status> {
-    let schemes = [
+    let mut schemes = vec![
         Pkcs1v15Sign::new::<sha1::Sha1>(),
         Pkcs1v15Sign::new::<sha2::Sha224>(),
         Pkcs1v15Sign::new::<sha2::Sha256>(),
         Pkcs1v15Sign::new::<sha2::Sha384>(),
         Pkcs1v15Sign::new::<sha2::Sha512>(),
     ];
+    for (prefix, len) in LEGACY_PREFIXES {
+        schemes.push(Pkcs1v15Sign { hash_len: Some(len), prefix: prefix.into() });
+    }
     for scheme in schemes {
         let Some(hash) = digest_info.strip_prefix(&*scheme.prefix) else { continue };
         if Some(hash.len()) == scheme.hash_len {
