@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use conformance::card_new::{NewCardOptions, new_card};
 use conformance::pki::{TestPki, certificate_summary};
 use conformance::profile;
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use p256::ecdsa::{Signature, VerifyingKey};
 use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
@@ -23,6 +21,9 @@ use sha2::Digest;
 const READER: &str = "Virtual PCD 00 00";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const UZI_ATR: &str = "3b:dc:18:ff:81:91:fe:1f:c3:06:0a:2b:06:01:04:01:e9:10:05:02:03:d1";
+/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1).
+const SHA256_DIGEST_INFO: [u8; 19] =
+    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p conformance \
      --features pcscd-tests --test pcscd` (or `apt-get install pcscd vsmartcard-vpcd && pcscd --foreground &`)";
 
@@ -159,18 +160,21 @@ fn pcsc_crate_selects_verifies_and_signs_a_hash_the_certificate_key_verifies() {
     ok(&card, &hex::decode("00A4040C0CA000000063504B43532D3135").unwrap());
     assert_eq!(verify_pin(&card, b"000000"), 0x63C2);
     assert_eq!(verify_pin(&card, b"123456"), 0x9000);
+    // RSA-2048 (DIALECT.md): MSE SET with PKCS#1 v1.5 (`80 01 11`), then PSO with the SHA-256 DigestInfo.
     let hash: [u8; 32] = sha2::Sha256::digest(b"zorgapplicatie login challenge").into();
-    ok(&card, &hex::decode("002241B6038401 01".replace(' ', "")).unwrap());
-    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 32];
+    ok(&card, &hex::decode("002241B606800111840101").unwrap());
+    let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 19 + 32];
+    pso.extend_from_slice(&SHA256_DIGEST_INFO);
     pso.extend_from_slice(&hash);
     pso.push(0x00);
-    let der = ok(&card, &pso);
+    let signature = ok(&card, &pso);
+    assert_eq!(signature.len(), 256);
     // The public key comes from the card's certificate, read through PC/SC.
     let cert = read_ef(&card, &[0x50, 0x15, 0x43, 0x01]);
     assert_eq!(cert, served.certificates[0].1, "the certificate read through pcscd is the one issued");
     let summary = certificate_summary(&cert).unwrap();
-    let key = VerifyingKey::from_sec1_bytes(&summary.public_key_sec1).unwrap();
-    key.verify_prehash(&hash, &Signature::from_der(&der).unwrap()).expect("signature verifies");
+    let key = summary.public_key.expect("an RSA key").checked_rsa().unwrap();
+    key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &hash, &signature).expect("signature verifies");
 }
 
 fn read_ef(card: &pcsc::Card, path: &[u8]) -> Vec<u8> {
@@ -232,14 +236,9 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
     let served = serve("uzi-zorgverlener");
     let dir = served._dir.path();
     let mechanisms = tool_ok("pkcs11-tool", &["--module", PKCS11, "--list-mechanisms"]);
-    // Debian 12's OpenSC 0.23 offers ECDSA-SHA1 for this driver; newer ones also plain ECDSA.
-    let mechanism = if mechanisms.contains("ECDSA-SHA256") {
-        "ECDSA-SHA256"
-    } else if mechanisms.contains("ECDSA-SHA1") {
-        "ECDSA-SHA1"
-    } else {
-        panic!("the token lists no ECDSA mechanism:\n{mechanisms}")
-    };
+    // RSA-2048: OpenSC 0.23's IsoApplet driver hashes on the host and sends the card a DigestInfo.
+    let mechanism = "SHA256-RSA-PKCS";
+    assert!(mechanisms.contains(mechanism), "the token lists no {mechanism}:\n{mechanisms}");
     let data = write(dir, "data.txt", b"aanvraag medicatieoverzicht");
     let sig = dir.join("sig.der");
     tool_ok(
@@ -255,8 +254,6 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
             mechanism,
             "--id",
             "01",
-            "--signature-format",
-            "openssl",
             "-i",
             data.to_str().unwrap(),
             "-o",
@@ -279,7 +276,7 @@ fn pkcs11_tool_signs_and_openssl_verifies() {
             pubkey.to_str().unwrap(),
         ],
     );
-    let digest = if mechanism == "ECDSA-SHA1" { "-sha1" } else { "-sha256" };
+    let digest = "-sha256";
     let verified = tool_ok(
         "openssl",
         &[
