@@ -78,7 +78,7 @@ fn rsa_card_unactivated() -> TestCard {
     }
     ok(&mut card, &hex("00 22 41 00 06 80 01 F3 84 01 02"));
     let (first, sw) = tx(&mut card, "00 46 42 00 00");
-    assert_eq!(sw & 0xFF00, 0x6100, "the 269-byte public key comes in two parts");
+    assert_eq!(sw & 0xFF00, 0x6100, "the 270-byte public key comes in two parts");
     let (rest, sw) = tx(&mut card, "00 C0 00 00 00");
     assert_eq!(sw, 0x9000);
     let answer = [first, rest].concat();
@@ -186,6 +186,13 @@ fn a_digest_info_for_an_unknown_hash_is_6a80_and_spends_nothing() {
     public(&card, 2).verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &signature).unwrap();
     let (input, _) = digest_info(b"second");
     assert_eq!(sign_rsa(&mut card, 2, &input).1, 0x6982, "the signature key needs a fresh VERIFY");
+    // OpenSC 0.23 also offers MD5-RSA-PKCS: an MD5 DigestInfo (RFC 8017 §9.2 note 1) is padded and signed.
+    let md5_prefix =
+        [0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10];
+    let md5_info = [md5_prefix.as_slice(), &[0x5A; 16]].concat();
+    let (signature, sw) = sign_rsa(&mut card, 1, &md5_info);
+    assert_eq!(sw, 0x9000);
+    public(&card, 1).verify(Pkcs1v15Sign::new_unprefixed(), &md5_info, &signature).expect("type-1 padding over it");
 }
 
 #[test]
