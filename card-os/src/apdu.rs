@@ -110,36 +110,28 @@ impl<'a> Apdu<'a> {
             None => return Err(Status::WrongLength),
         };
         let [cla, ins, p1, p2] = *header;
+        const NONE: &[u8] = &[];
         let (data, ne, extended) = match body {
-            [] => (&body[..0], None, false),
-            [le] => (&body[..0], Some(short_ne(*le)), false),
-            [0, rest @ ..] if rest.len() >= 2 => {
-                let n = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-                let rest = &rest[2..];
-                if rest.is_empty() {
-                    (&body[..0], Some(extended_ne(n)), true)
-                } else if n == 0 {
-                    return Err(Status::WrongLength);
-                } else if rest.len() == n {
-                    (rest, None, true)
-                } else if rest.len() == n + 2 {
-                    let le = u16::from_be_bytes([rest[n], rest[n + 1]]) as usize;
-                    (&rest[..n], Some(extended_ne(le)), true)
-                } else {
-                    return Err(Status::WrongLength);
+            [] => (NONE, None, false),
+            [le] => (NONE, Some(short_ne(*le)), false),
+            [0, hi, lo, rest @ ..] => {
+                let n = u16::from_be_bytes([*hi, *lo]) as usize;
+                match (rest.len(), rest.split_at_checked(n)) {
+                    (0, _) => (NONE, Some(extended_ne(n)), true),
+                    _ if n == 0 => return Err(Status::WrongLength),
+                    (len, Some((data, []))) if len == n => (data, None, true),
+                    (_, Some((data, [le_hi, le_lo]))) => {
+                        (data, Some(extended_ne(u16::from_be_bytes([*le_hi, *le_lo]) as usize)), true)
+                    }
+                    _ => return Err(Status::WrongLength),
                 }
             }
             [0, ..] => return Err(Status::WrongLength),
-            [lc, rest @ ..] => {
-                let n = *lc as usize;
-                if rest.len() == n {
-                    (rest, None, false)
-                } else if rest.len() == n + 1 {
-                    (&rest[..n], Some(short_ne(rest[n])), false)
-                } else {
-                    return Err(Status::WrongLength);
-                }
-            }
+            [lc, rest @ ..] => match rest.split_at_checked(*lc as usize) {
+                Some((data, [])) => (data, None, false),
+                Some((data, [le])) => (data, Some(short_ne(*le)), false),
+                _ => return Err(Status::WrongLength),
+            },
         };
         // The class is checked after the length so that a mangled frame answers 6700 first.
         let class = Class::parse(cla)?;
@@ -226,7 +218,7 @@ pub fn describe(bytes: &[u8]) -> Description {
     );
     let secret_from = if secret_ins && bytes.len() > 5 {
         // Short Lc is 1 byte; extended Lc is 00 + 2 bytes.
-        Some(if bytes[4] == 0 && bytes.len() > 7 { 7 } else { 5 })
+        Some(if bytes.get(4) == Some(&0) && bytes.len() > 7 { 7 } else { 5 })
     } else {
         None
     };

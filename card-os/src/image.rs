@@ -82,14 +82,18 @@ impl Meta {
     pub fn life_cycle(&self) -> LifeCycle {
         match self.stored_lc {
             LifeCycle::Terminated => LifeCycle::Terminated,
-            _ if self.pins[PinRef::Puk.index()].is_blocked() => LifeCycle::Blocked,
+            _ if self.pin(PinRef::Puk).is_blocked() => LifeCycle::Blocked,
             lc => lc,
         }
     }
 
     /// One PIN object's RAM view.
     pub fn pin(&self, r: PinRef) -> &PinState {
-        &self.pins[r.index()]
+        let [user, puk] = &self.pins;
+        match r {
+            PinRef::User => user,
+            PinRef::Puk => puk,
+        }
     }
 
     /// Read and check the metadata of the current bank.
@@ -118,7 +122,7 @@ impl Meta {
         };
         let mut pins = [PinState { policy: PinPolicy::UZI_PIN, initialised: false, tries_left: 0, len: 0 }; 2];
         for (i, pin) in pins.iter_mut().enumerate() {
-            let r = &raw[PIN_OFF + i * PIN_REC..][..PIN_REC];
+            let r: &[u8; PIN_REC] = record(raw, PIN_OFF + i * PIN_REC).ok_or(bad("PIN record"))?;
             let charset = match r[5] {
                 0 => Charset::Digits,
                 1 => Charset::Printable,
@@ -138,7 +142,8 @@ impl Meta {
         let mut keys = [None; KEY_SLOTS];
         for (i, key) in keys.iter_mut().enumerate() {
             let at = KEY_OFF + i * KEY_REC;
-            *key = match (raw[at], raw[at + 1], KeyAlgorithm::from_byte(raw[at + 2])) {
+            let r: &[u8; 4] = record(raw, at).ok_or(bad("key slot flags"))?;
+            *key = match (r[0], r[1], KeyAlgorithm::from_byte(r[2])) {
                 (0, _, _) => None,
                 (1, 1, Some(algorithm)) => Some(KeySlot { origin: KeyOrigin::Generated, algorithm }),
                 (1, 2, Some(algorithm)) => Some(KeySlot { origin: KeyOrigin::Imported, algorithm }),
@@ -150,8 +155,13 @@ impl Meta {
     }
 }
 
+/// `N` bytes of `raw` at `at`, as an array (so that constant indices into it need no bounds check).
+fn record<const N: usize>(raw: &[u8], at: usize) -> Option<&[u8; N]> {
+    raw.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 fn field4(raw: &[u8], at: usize) -> [u8; 4] {
-    [raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]
+    record(raw, at).copied().unwrap_or([0; 4])
 }
 
 fn bounded<const N: usize>(at: &[u8], max: usize) -> Option<Vec<u8, N>> {
@@ -178,11 +188,14 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
     }
     let mut table = FileTable { entries: Vec::new(), data_used };
     for i in 0..count {
-        let r = &raw[FILES_OFF + 4 + i * FILE_REC..][..FILE_REC];
+        let r: &[u8; FILE_REC] = record(raw, FILES_OFF + 4 + i * FILE_REC).ok_or(bad("file count"))?;
         let id = FileId(u16::from_be_bytes([r[0], r[1]]));
         let parent = r[2];
         let kind = match r[3] {
-            0x38 => FileKind::Df { name: bounded::<16>(&r[12..], 16).ok_or(bad("DF name length"))? },
+            0x38 => {
+                let name = r.get(12..).and_then(|n| bounded::<16>(n, 16)).ok_or(bad("DF name length"))?;
+                FileKind::Df { name }
+            }
             0x01 => {
                 let size = u16::from_be_bytes([r[8], r[9]]);
                 let offset = u16::from_be_bytes([r[10], r[11]]);
@@ -197,7 +210,7 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
         let valid_parent = if i == 0 {
             id == FileId::MF && parent == 0 && matches!(kind, FileKind::Df { .. })
         } else {
-            (parent as usize) < i && table.entries[parent as usize].is_df() && id != FileId::MF
+            (parent as usize) < i && table.entries.get(parent as usize).is_some_and(FileEntry::is_df) && id != FileId::MF
         };
         if !valid_parent {
             return Err(bad("file tree"));
@@ -211,6 +224,14 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
 /// Encoders for the records, used to build `Patch`es.
 pub mod encode {
     use super::*;
+
+    /// Copy `bytes` into `dst` at `at`. Every caller writes a field whose length the record reserves (ATR ≤ 33,
+    /// serial ≤ 16, PIN ≤ 16, DF name ≤ 16, all checked before a card is formatted or a value accepted).
+    fn put(dst: &mut [u8], at: usize, bytes: &[u8]) {
+        for (d, b) in dst.iter_mut().skip(at).zip(bytes) {
+            *d = *b;
+        }
+    }
 
     /// A PIN record: initialised, policy, tries, length, value.
     pub fn pin_record(policy: &PinPolicy, initialised: bool, tries: u8, value: &[u8]) -> [u8; PIN_REC] {
@@ -226,7 +247,7 @@ pub mod encode {
         };
         let n = value.len().min(MAX_PIN_LEN);
         r[6] = n as u8;
-        r[8..8 + n].copy_from_slice(&value[..n]);
+        put(&mut r, 8, value.get(..n).unwrap_or(&[]));
         r
     }
 
@@ -293,7 +314,7 @@ pub mod encode {
             FileKind::Df { name } => {
                 r[3] = 0x38;
                 r[12] = name.len() as u8;
-                r[13..13 + name.len()].copy_from_slice(name);
+                put(&mut r, 13, name);
             }
             FileKind::Ef { size, offset, sfi } => {
                 r[3] = 0x01;
@@ -316,11 +337,11 @@ pub mod encode {
         let mut raw = [0u8; DATA_OFF];
         raw[LC_OFF] = LifeCycle::Blank.to_byte();
         raw[ATR_OFF] = atr.len() as u8;
-        raw[ATR_OFF + 1..ATR_OFF + 1 + atr.len()].copy_from_slice(atr);
+        put(&mut raw, ATR_OFF + 1, atr);
         raw[SERIAL_OFF] = serial.len() as u8;
-        raw[SERIAL_OFF + 1..SERIAL_OFF + 1 + serial.len()].copy_from_slice(serial);
-        raw[pin_offset(PinRef::User)..][..PIN_REC].copy_from_slice(&pin_record(pin, false, 0, &[]));
-        raw[pin_offset(PinRef::Puk)..][..PIN_REC].copy_from_slice(&pin_record(puk, false, 0, &[]));
+        put(&mut raw, SERIAL_OFF + 1, serial);
+        put(&mut raw, pin_offset(PinRef::User), &pin_record(pin, false, 0, &[]));
+        put(&mut raw, pin_offset(PinRef::Puk), &pin_record(puk, false, 0, &[]));
         raw[FILES_OFF..FILES_OFF + 4].copy_from_slice(&file_header(1, 0));
         let mf = FileEntry {
             id: FileId::MF,
@@ -329,7 +350,7 @@ pub mod encode {
             read: Access::Always,
             update: Access::Personalisation,
         };
-        raw[file_offset(0)..][..FILE_REC].copy_from_slice(&file_record(&mf));
+        put(&mut raw, file_offset(0), &file_record(&mf));
         raw
     }
 }

@@ -168,16 +168,19 @@ impl Banks {
         let mut at = 0;
         while at < new_len {
             let n = CHUNK.min(new_len - at);
-            let chunk = &mut buf[..n];
+            let chunk = buf.get_mut(..n).ok_or(NvmError::OutOfRange)?;
             chunk.fill(0);
             if at < self.body_len {
                 let old = n.min(self.body_len - at);
-                nvm.read(Self::base(self.active) + HEADER_LEN + at, &mut chunk[..old])?;
+                let old_part = chunk.get_mut(..old).ok_or(NvmError::OutOfRange)?;
+                nvm.read(Self::base(self.active) + HEADER_LEN + at, old_part)?;
             }
             for p in patches {
                 let (start, end) = (p.offset.max(at), (p.offset + p.bytes.len()).min(at + n));
                 if start < end {
-                    chunk[start - at..end - at].copy_from_slice(&p.bytes[start - p.offset..end - p.offset]);
+                    let dst = chunk.get_mut(start - at..end - at).ok_or(NvmError::OutOfRange)?;
+                    let src = p.bytes.get(start - p.offset..end - p.offset).ok_or(NvmError::OutOfRange)?;
+                    dst.copy_from_slice(src);
                 }
             }
             nvm.write(Self::base(target) + HEADER_LEN + at, chunk)?;
@@ -236,13 +239,14 @@ fn check_bank<N: Nvm + ?Sized>(nvm: &N, bank: usize) -> Result<Banks, ImageError
         return Err(ImageError::ChecksumMismatch);
     }
     let mut digest = CRC.digest();
-    digest.update(&h[..16]);
+    digest.update(h.get(..16).unwrap_or(&[]));
     let mut buf = [0u8; CHUNK];
     let mut at = 0;
     while at < len {
         let n = CHUNK.min(len - at);
-        nvm.read(base + HEADER_LEN + at, &mut buf[..n]).map_err(ImageError::Nvm)?;
-        digest.update(&buf[..n]);
+        let part = buf.get_mut(..n).ok_or(ImageError::Nvm(NvmError::OutOfRange))?;
+        nvm.read(base + HEADER_LEN + at, part).map_err(ImageError::Nvm)?;
+        digest.update(part);
         at += n;
     }
     if digest.finalize() != stored {

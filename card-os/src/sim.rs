@@ -68,7 +68,9 @@ impl<B: AsRef<[u8]> + AsMut<[u8]>> Nvm for SimNvm<B> {
             Some(0) => {
                 // A torn write: the first half lands, the rest keeps its old bytes.
                 let half = data.len() / 2;
-                dst[..half].copy_from_slice(&data[..half]);
+                for (d, b) in dst.iter_mut().zip(data).take(half) {
+                    *d = *b;
+                }
                 self.powered = false;
                 Err(NvmError::PowerLost)
             }
@@ -113,7 +115,9 @@ impl rand_core::TryRng for SimRng {
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
         for chunk in dst.chunks_mut(8) {
             let v = self.step().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
+            for (c, b) in chunk.iter_mut().zip(v) {
+                *c = b;
+            }
         }
         Ok(())
     }
