@@ -30,9 +30,13 @@ fn material_of(signing: &SigningKey) -> Result<Material, Status> {
     let point = signing.verifying_key().to_sec1_point(false);
     let mut material = Material::zero();
     let (scalar, rest) = material.bytes.split_at_mut(EC_SCALAR);
-    scalar.copy_from_slice(&signing.to_bytes());
-    rest.get_mut(..EC_POINT).ok_or(Status::NoPreciseDiagnosis)?.copy_from_slice(point.as_bytes());
-    debug_assert!(EC_MATERIAL <= material.bytes.len());
+    for (d, b) in scalar.iter_mut().zip(signing.to_bytes()) {
+        *d = b;
+    }
+    for (d, b) in rest.iter_mut().take(EC_POINT).zip(point.as_bytes()) {
+        *d = *b;
+    }
+    const _: () = assert!(EC_MATERIAL <= crate::keys::MAX_MATERIAL);
     Ok(material)
 }
 

@@ -180,7 +180,9 @@ impl Banks {
                 if start < end {
                     let dst = chunk.get_mut(start - at..end - at).ok_or(NvmError::OutOfRange)?;
                     let src = p.bytes.get(start - p.offset..end - p.offset).ok_or(NvmError::OutOfRange)?;
-                    dst.copy_from_slice(src);
+                    for (d, b) in dst.iter_mut().zip(src) {
+                        *d = *b;
+                    }
                 }
             }
             nvm.write(Self::base(target) + HEADER_LEN + at, chunk)?;
