@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::profile::{CardKind, DisplayPath, PROFILE_NAMES, Profile};
+use crate::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
 
 /// The script file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -65,13 +65,19 @@ pub enum Selector {
     NoSignatureKey,
     /// `uzi-with-signature-key`: UZI-pas Z and N.
     UziWithSignatureKey,
+    /// `rsa-key:N`: personalised cards whose key `N` is RSA-2048.
+    RsaKey(u8),
+    /// `p256-key:N`: personalised cards whose key `N` is P-256.
+    P256Key(u8),
+    /// `decipher`: personalised cards whose encryption key `03` is RSA-2048, so PSO DECIPHER works.
+    Decipher,
     /// A profile by name: a shipped one (`uzi-medewerker`) or `profile:NAME` for any other.
     Profile(String),
 }
 
 impl Selector {
     /// The selector words, for messages.
-    pub const WORDS: [&'static str; 8] = [
+    pub const WORDS: [&'static str; 11] = [
         "all",
         "personalised",
         "blank",
@@ -80,6 +86,9 @@ impl Selector {
         "signature-key",
         "no-signature-key",
         "uzi-with-signature-key",
+        "rsa-key:N",
+        "p256-key:N",
+        "decipher",
     ];
 
     fn parse(s: &str) -> Option<Selector> {
@@ -92,6 +101,12 @@ impl Selector {
             "signature-key" => Selector::SignatureKey,
             "no-signature-key" => Selector::NoSignatureKey,
             "uzi-with-signature-key" => Selector::UziWithSignatureKey,
+            "decipher" => Selector::Decipher,
+            typed if typed.starts_with("rsa-key:") || typed.starts_with("p256-key:") => {
+                let (kind, n) = typed.split_once(':')?;
+                let key = n.trim().parse::<u8>().ok().filter(|k| (1..=3).contains(k))?;
+                if kind == "rsa-key" { Selector::RsaKey(key) } else { Selector::P256Key(key) }
+            }
             name if PROFILE_NAMES.contains(&name) => Selector::Profile(name.to_owned()),
             other => Selector::Profile(other.strip_prefix("profile:").filter(|n| !n.is_empty())?.to_owned()),
         })
@@ -100,6 +115,9 @@ impl Selector {
     /// Whether this selector takes `profile`.
     pub fn matches(&self, profile: &Profile) -> bool {
         let signature = profile.personalised && profile.keys.contains(&2);
+        let typed = |key: u8, kind: KeyType| {
+            profile.personalised && profile.keys.contains(&key) && profile.key_type(key) == kind
+        };
         match self {
             Selector::All => true,
             Selector::Personalised => profile.personalised,
@@ -109,6 +127,9 @@ impl Selector {
             Selector::SignatureKey => signature,
             Selector::NoSignatureKey => profile.personalised && !signature,
             Selector::UziWithSignatureKey => signature && matches!(profile.kind, CardKind::Uzi(_)),
+            Selector::RsaKey(key) => typed(*key, KeyType::Rsa2048),
+            Selector::P256Key(key) => typed(*key, KeyType::P256),
+            Selector::Decipher => typed(3, KeyType::Rsa2048),
             Selector::Profile(name) => profile.name == *name,
         }
     }
@@ -177,8 +198,10 @@ pub enum Action {
     ReadFile(Vec<u16>),
     /// `get_data = "DF33"`: GET DATA `00 CA P1 P2 00` (a `6Cxx` is resent with the exact Le).
     GetData(u16),
-    /// `sign = { key, hash }`: MSE SET DST, PSO COMPUTE DIGITAL SIGNATURE, then verify the DER signature with the
-    /// public key of that key's certificate read from the card.
+    /// `sign = { key, hash }`: MSE SET DST, PSO COMPUTE DIGITAL SIGNATURE, then verify the signature with the
+    /// public key of that key's certificate read from the card. For an RSA key (the profile's key type) the card
+    /// is sent a DigestInfo and answers a PKCS#1 v1.5 signature; for a P-256 key the bare hash, and a DER ECDSA
+    /// signature comes back.
     Sign {
         /// Key reference `1`–`3`.
         key: u8,
@@ -186,25 +209,107 @@ pub enum Action {
         hash: HashInput,
     },
     /// `internal_authenticate = { challenge, key }`: INTERNAL AUTHENTICATE, verified with the authentication
-    /// certificate read from the card.
+    /// certificate read from the card. P-256: the card signs SHA-256 of the challenge (ECDSA). RSA: the host sends
+    /// the SHA-256 DigestInfo of the challenge and the card pads it (PKCS#1 v1.5).
     InternalAuthenticate {
         /// P2: key reference, `0` = the key chosen by MSE SET AT.
         key: u8,
         /// The challenge.
         challenge: Challenge,
     },
+    /// `decipher = { key, secret | cryptogram }`: MSE SET CT, then PSO DECIPHER of `00 ‖ cryptogram` in one
+    /// extended APDU (or a command chain); a `secret` is encrypted by the host to the key's certificate read from
+    /// the card (RSA PKCS#1 v1.5) and must come back byte for byte.
+    Decipher {
+        /// Key reference `1`–`3` (the encryption key is `3`).
+        key: u8,
+        /// What to decipher.
+        input: DecipherInput,
+        /// Send MSE SET CT first (`mse = false`: rely on the security environment as it is).
+        mse: bool,
+        /// Send PSO DECIPHER as a command chain of short APDUs instead of one extended APDU.
+        chained: bool,
+    },
+    /// `public_key = N`: `00 46 01 N 00` (GET RESPONSE after `61xx`), the answer a public-key template of the
+    /// profile's key type (RSA-2048 with e = 65537, or a P-256 point).
+    PublicKey(u8),
     /// `reset = true`: the reader resets the card; verification is lost.
     Reset,
     /// `pkcs15_structure = true`: EF.DIR, ODF, TokenInfo, AODF, PrKDF, CDF (and PuKDF) present and decoding.
     Pkcs15Structure,
 }
 
+/// The longest secret a `decipher` step encrypts: PKCS#1 v1.5 with a 2048-bit modulus (256 − 11 bytes).
+pub const MAX_SECRET: usize = 245;
+
 /// The hash of a `sign` step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HashInput {
-    /// `sha256:TEXT`: SHA-256 of the UTF-8 text, computed by the host.
-    Sha256Of(String),
-    /// `hex:BYTES`: these bytes sent as the hash (any length, to check the card's length rules).
+    /// `sha256:TEXT` (or `sha1:`, `sha224:`, `sha384:`, `sha512:`): the hash of the UTF-8 text, computed by the
+    /// host; sent bare to a P-256 key, wrapped in its DigestInfo for an RSA key.
+    Of {
+        /// The hash function.
+        alg: HashAlg,
+        /// The text hashed.
+        text: String,
+    },
+    /// `hex:BYTES`: these bytes sent as they are, to any key (to check the card's length and DigestInfo rules).
+    Raw(Vec<u8>),
+}
+
+/// The hash functions of `sign` steps: those an RSA key takes a DigestInfo of (RFC 8017 §9.2 note 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-1 (20 bytes).
+    Sha1,
+    /// SHA-224 (28 bytes).
+    Sha224,
+    /// SHA-256 (32 bytes).
+    Sha256,
+    /// SHA-384 (48 bytes).
+    Sha384,
+    /// SHA-512 (64 bytes).
+    Sha512,
+}
+
+impl HashAlg {
+    /// Every hash function, in the order of the `hash = "…"` prefixes.
+    pub const ALL: [HashAlg; 5] = [HashAlg::Sha1, HashAlg::Sha224, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
+
+    /// The prefix word: `sha256`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha1 => "sha1",
+            HashAlg::Sha224 => "sha224",
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sha384 => "sha384",
+            HashAlg::Sha512 => "sha512",
+        }
+    }
+
+    /// The usual name: `SHA-256`.
+    pub fn title(self) -> &'static str {
+        match self {
+            HashAlg::Sha1 => "SHA-1",
+            HashAlg::Sha224 => "SHA-224",
+            HashAlg::Sha256 => "SHA-256",
+            HashAlg::Sha384 => "SHA-384",
+            HashAlg::Sha512 => "SHA-512",
+        }
+    }
+}
+
+/// What a `decipher` step sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecipherInput {
+    /// `secret = "TEXT"`: encrypted by the host to the key's certificate; the answer must be TEXT.
+    Secret(String),
+    /// `cryptogram = "bad-padding"`: 256 bytes below the modulus that are no PKCS#1 v1.5 cryptogram of the host's;
+    /// sent twice, the card must answer `9000` both times with the same message (implicit rejection).
+    BadPadding,
+    /// `cryptogram = "modulus"`: the certificate's modulus itself, not below the modulus.
+    Modulus,
+    /// `cryptogram = "hex:BYTES"`: these bytes after the padding indicator, as they are.
     Raw(Vec<u8>),
 }
 
@@ -770,6 +875,8 @@ struct RawStep {
     get_data: Option<String>,
     sign: Option<RawSign>,
     internal_authenticate: Option<RawAuth>,
+    decipher: Option<RawDecipher>,
+    public_key: Option<u8>,
     reset: Option<bool>,
     pkcs15_structure: Option<bool>,
     expect: Option<String>,
@@ -801,6 +908,20 @@ struct RawAuth {
     challenge: String,
     #[serde(default)]
     key: Option<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDecipher {
+    key: u8,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    cryptogram: Option<String>,
+    #[serde(default)]
+    mse: Option<bool>,
+    #[serde(default)]
+    chained: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1000,6 +1121,8 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
         ("get_data", raw.get_data.is_some()),
         ("sign", raw.sign.is_some()),
         ("internal_authenticate", raw.internal_authenticate.is_some()),
+        ("decipher", raw.decipher.is_some()),
+        ("public_key", raw.public_key.is_some()),
         ("reset", raw.reset.is_some()),
         ("pkcs15_structure", raw.pkcs15_structure.is_some()),
     ]
@@ -1014,7 +1137,7 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
                 "apdu",
                 "the step has no command".into(),
                 "give exactly one of apdu, verify, unblock, change_pin, select_path, read_file, get_data, sign, \
-                 internal_authenticate, reset, pkcs15_structure",
+                 internal_authenticate, decipher, public_key, reset, pkcs15_structure",
             ));
         }
         [first, second, ..] => {
@@ -1077,15 +1200,23 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
             if !(1..=3).contains(&s.key) {
                 return Err(err("sign", format!("key {} is not a key reference", s.key), "use key = 1, 2 or 3"));
             }
-            let hash = if let Some(text) = s.hash.strip_prefix("sha256:") {
-                HashInput::Sha256Of(text.to_owned())
+            let of = HashAlg::ALL.into_iter().find_map(|alg| {
+                let text = s.hash.strip_prefix(alg.name())?.strip_prefix(':')?;
+                Some(HashInput::Of { alg, text: text.to_owned() })
+            });
+            let hash = if let Some(of) = of {
+                of
             } else if let Some(h) = s.hash.strip_prefix("hex:") {
                 HashInput::Raw(parse_hex(h).map_err(|e| err("sign", e, "write hex:<bytes>"))?)
             } else {
                 return Err(err(
                     "sign",
-                    format!("hash {:?} has no `sha256:` or `hex:` prefix", s.hash),
-                    "write hash = \"sha256:TEXT\" (SHA-256 of TEXT) or \"hex:BYTES\" (sent as they are)",
+                    format!(
+                        "hash {:?} has no `sha1:`, `sha224:`, `sha256:`, `sha384:`, `sha512:` or `hex:` prefix",
+                        s.hash
+                    ),
+                    "write hash = \"sha256:TEXT\" (SHA-256 of TEXT; sha1, sha224, sha384, sha512 likewise) or \
+                     \"hex:BYTES\" (sent as they are)",
                 ));
             };
             Action::Sign { key: s.key, hash }
@@ -1109,6 +1240,67 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
                 )
             };
             Action::InternalAuthenticate { key, challenge }
+        }
+        "decipher" => {
+            let d = raw.decipher.unwrap_or(RawDecipher {
+                key: 0,
+                secret: None,
+                cryptogram: None,
+                mse: None,
+                chained: None,
+            });
+            if !(1..=3).contains(&d.key) {
+                return Err(err(
+                    "decipher",
+                    format!("key {} is not a key reference", d.key),
+                    "use key = 3 (the encryption key), 1 or 2",
+                ));
+            }
+            let input = match (d.secret, d.cryptogram) {
+                (Some(secret), None) if secret.len() <= MAX_SECRET => DecipherInput::Secret(secret),
+                (Some(secret), None) => {
+                    return Err(err(
+                        "decipher",
+                        format!("the secret is {} bytes, PKCS#1 v1.5 takes at most {MAX_SECRET}", secret.len()),
+                        "shorten it",
+                    ));
+                }
+                (None, Some(c)) => match c.as_str() {
+                    "bad-padding" => DecipherInput::BadPadding,
+                    "modulus" => DecipherInput::Modulus,
+                    other => match other.strip_prefix("hex:") {
+                        Some(h) => {
+                            DecipherInput::Raw(parse_hex(h).map_err(|e| err("decipher", e, "write hex:<bytes>"))?)
+                        }
+                        None => {
+                            return Err(err(
+                                "decipher",
+                                format!("cryptogram {other:?} is not a choice"),
+                                "write cryptogram = \"bad-padding\", \"modulus\" or \"hex:BYTES\"",
+                            ));
+                        }
+                    },
+                },
+                _ => {
+                    return Err(err(
+                        "decipher",
+                        "give exactly one of `secret` and `cryptogram`".into(),
+                        "write decipher = { key = 3, secret = \"TEXT\" } or { key = 3, cryptogram = \"bad-padding\" }",
+                    ));
+                }
+            };
+            Action::Decipher { key: d.key, input, mse: d.mse.unwrap_or(true), chained: d.chained.unwrap_or(false) }
+        }
+        "public_key" => {
+            let key = raw.public_key.unwrap_or(0);
+            if !(1..=3).contains(&key) {
+                return Err(err(
+                    "public_key",
+                    format!("key {key} is not a key reference"),
+                    "use public_key = 1, 2 or 3",
+                ));
+            }
+            Action::PublicKey(key)
         }
         // `reset` or `pkcs15_structure`, the two flag steps.
         _ => {
@@ -1137,13 +1329,13 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
             "remove the expect* and retries fields",
         ));
     }
-    let with_data = matches!(action, Action::Apdu(_) | Action::GetData(_) | Action::ReadFile(_));
+    let with_data = matches!(action, Action::Apdu(_) | Action::GetData(_) | Action::ReadFile(_) | Action::PublicKey(_));
     if !with_data && (raw.expect_data.is_some() || raw.expect_len.is_some()) {
         let field = if raw.expect_data.is_some() { "expect_data" } else { "expect_len" };
         return Err(err(
             field,
             format!("a `{kind}` step has no answer data to compare"),
-            "use expect_data/expect_len with apdu, get_data or read_file",
+            "use expect_data/expect_len with apdu, get_data, read_file or public_key",
         ));
     }
 
@@ -1285,7 +1477,7 @@ fn default_label(action: &Action) -> String {
         Action::SelectPath(p) => format!("SELECT {}", path_text(p)),
         Action::ReadFile(p) => format!("READ {}", path_text(p)),
         Action::GetData(tag) => format!("GET DATA {tag:04X}"),
-        Action::Sign { key, hash: HashInput::Sha256Of(t) } => format!("SIGN key {key} sha256:{t}"),
+        Action::Sign { key, hash: HashInput::Of { alg, text } } => format!("SIGN key {key} {}:{text}", alg.name()),
         Action::Sign { key, hash: HashInput::Raw(b) } => format!("SIGN key {key} with a {}-byte hash", b.len()),
         Action::InternalAuthenticate { key, challenge: Challenge::Random } => {
             format!("INTERNAL AUTHENTICATE key {key}, random challenge")
@@ -1293,6 +1485,13 @@ fn default_label(action: &Action) -> String {
         Action::InternalAuthenticate { key, challenge: Challenge::Fixed(c) } => {
             format!("INTERNAL AUTHENTICATE key {key}, {}-byte challenge", c.len())
         }
+        Action::Decipher { key, input, .. } => match input {
+            DecipherInput::Secret(s) => format!("DECIPHER key {key}, a {}-byte secret", s.len()),
+            DecipherInput::BadPadding => format!("DECIPHER key {key}, a cryptogram with a bad padding"),
+            DecipherInput::Modulus => format!("DECIPHER key {key}, the modulus as cryptogram"),
+            DecipherInput::Raw(b) => format!("DECIPHER key {key}, a {}-byte cryptogram", b.len()),
+        },
+        Action::PublicKey(key) => format!("public key {key}"),
         Action::Reset => "card reset".into(),
         Action::Pkcs15Structure => "PKCS#15 structure".into(),
     }
@@ -1329,6 +1528,82 @@ mod tests {
         assert_eq!(v.expand("${WRONG_PIN}", Field::Text).as_deref(), Ok("123457"));
         assert!(v.expand("${NOPE}", Field::Hex).is_err());
         assert_eq!(format!("{v:?}"), "Vars { profile: \"(sample)\", values: *** }");
+    }
+
+    #[test]
+    fn key_type_selectors() {
+        assert_eq!(Selector::parse("rsa-key:1"), Some(Selector::RsaKey(1)));
+        assert_eq!(Selector::parse("p256-key:3"), Some(Selector::P256Key(3)));
+        assert_eq!(Selector::parse("decipher"), Some(Selector::Decipher));
+        assert_eq!(Selector::parse("rsa-key:4"), None);
+        assert_eq!(Selector::parse("p256-key:"), None);
+
+        let Ok(mut m) = crate::profile::load("uzi-medewerker-niet-op-naam") else { panic!("shipped profile") };
+        assert!(Selector::RsaKey(1).matches(&m) && Selector::Decipher.matches(&m));
+        assert!(!Selector::RsaKey(2).matches(&m), "an M card has no key 02");
+        m.key_types = vec![KeyType::Rsa2048, KeyType::P256];
+        assert!(Selector::P256Key(3).matches(&m) && !Selector::Decipher.matches(&m));
+        let Ok(blank) = crate::profile::load("zorg-id-blank") else { panic!("shipped profile") };
+        assert!(!Selector::RsaKey(1).matches(&blank) && !Selector::P256Key(1).matches(&blank));
+    }
+
+    fn one_step(body: &str) -> Result<Step, ScriptError> {
+        let text =
+            format!("format = 1\nname = \"t\"\ndescription = \"d\"\napplies_to = [\"all\"]\n\n[[step]]\n{body}\n");
+        parse(Path::new("t.toml"), &text).map(|s| s.steps[0].clone())
+    }
+
+    fn action(body: &str) -> Option<Action> {
+        one_step(body).ok().map(|s| s.action)
+    }
+
+    fn refusal(body: &str) -> String {
+        one_step(body).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn sign_hash_prefixes() {
+        assert_eq!(
+            action("sign = { key = 1, hash = \"sha384:x\" }"),
+            Some(Action::Sign { key: 1, hash: HashInput::Of { alg: HashAlg::Sha384, text: "x".into() } })
+        );
+        assert_eq!(
+            action("sign = { key = 2, hash = \"hex:0102\" }"),
+            Some(Action::Sign { key: 2, hash: HashInput::Raw(vec![1, 2]) })
+        );
+        assert!(refusal("sign = { key = 1, hash = \"sha3:x\" }").contains("no `sha1:`"));
+        let label = one_step("sign = { key = 1, hash = \"sha1:t\" }").map(|s| s.label).unwrap_or_default();
+        assert_eq!(label, "SIGN key 1 sha1:t");
+    }
+
+    #[test]
+    fn decipher_and_public_key_steps() {
+        assert_eq!(
+            action("decipher = { key = 3, secret = \"geheim\" }"),
+            Some(Action::Decipher { key: 3, input: DecipherInput::Secret("geheim".into()), mse: true, chained: false })
+        );
+        assert_eq!(
+            action("decipher = { key = 3, cryptogram = \"bad-padding\", mse = false, chained = true }"),
+            Some(Action::Decipher { key: 3, input: DecipherInput::BadPadding, mse: false, chained: true })
+        );
+        assert_eq!(
+            action("decipher = { key = 3, cryptogram = \"hex:00 11\" }").map(|a| matches!(
+                a,
+                Action::Decipher { input: DecipherInput::Raw(b), .. } if b == [0x00, 0x11]
+            )),
+            Some(true)
+        );
+        assert!(refusal("decipher = { key = 3, secret = \"a\", cryptogram = \"modulus\" }").contains("exactly one"));
+        assert!(refusal("decipher = { key = 3 }").contains("exactly one"));
+        assert!(
+            refusal(&format!("decipher = {{ key = 3, secret = \"{}\" }}", "x".repeat(246))).contains("at most 245")
+        );
+        assert!(refusal("decipher = { key = 4, secret = \"a\" }").contains("not a key reference"));
+        assert!(refusal("decipher = { key = 3, cryptogram = \"random\" }").contains("not a choice"));
+        assert!(refusal("decipher = { key = 3, secret = \"a\" }\nexpect_len = 3").contains("no answer data"));
+
+        assert_eq!(action("public_key = 2\nexpect_data = \"7F 49 *\""), Some(Action::PublicKey(2)));
+        assert!(refusal("public_key = 0").contains("not a key reference"));
     }
 
     #[test]

@@ -6,7 +6,13 @@
 //! where the claimed profile decides which scripts apply, the card is reset before each script, and scripts marked
 //! `destructive` are skipped with the reason in the report, never silently. Everything a script checks goes
 //! through the card's own commands: the signature of a `sign` step is verified with the certificate read from the
-//! card, not with anything the host knows.
+//! card, not with anything the host knows, and a `decipher` step encrypts to that certificate's key.
+//!
+//! Key types: the profile says what each key is (RSA-2048 by default, P-256 by choice), and the runner talks to
+//! each key in its dialect. An RSA key is sent a DigestInfo (`MSE SET 80 01 11`, PKCS#1 v1.5 signatures of 256
+//! bytes, verified with the `rsa` crate); a P-256 key the bare hash (DER ECDSA signatures). Public keys are read
+//! with `00 46 01 <ref>`, a `61xx` fetched with GET RESPONSE, and parsed with
+//! [`crate::key_import::public_key_from_template`].
 //!
 //! [`conformance_main`] is `zorgcard conformance`: progress on stderr, the summary on stdout, JUnit on request, and
 //! the exit code.
@@ -20,19 +26,23 @@ use der::{Decode, Reader as _, SliceReader, Tagged as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
 use reader_sim::reader::{InProcessReader, Transmit};
-use sha2::{Digest, Sha256};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::traits::PublicKeyParts;
+use rsa::{Pkcs1v15Encrypt, Pkcs1v15Sign};
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
 use crate::card_new::{CardNewError, NewCardOptions, new_card};
 use crate::inspect::utc;
+use crate::key_import::public_key_from_template;
 use crate::pcsc_reader::PcscReader;
 use crate::pkcs15::{self, asn1};
-use crate::pki::{CertSummary, PkiError, TestPki, add_three_years, certificate_summary};
-use crate::profile::{self, CardKind, PROFILE_NAMES, Profile, ProfileError};
+use crate::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
+use crate::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
 use crate::report::{CheckResult, Outcome, ProfileReport, Progress, ProgressPrinter, ProgressState, ScriptReport};
 use crate::report::{StepReport, SuiteReport};
 use crate::script::{
-    self, Action, CertCheck, Challenge, Content, DataPattern, Field, HashInput, OnFailure, Retries, Script,
-    ScriptError, Step, SwExpect, SwPattern, Vars,
+    self, Action, CertCheck, Challenge, Content, DataPattern, DecipherInput, Field, HashAlg, HashInput, OnFailure,
+    Retries, Script, ScriptError, Step, SwExpect, SwPattern, Vars,
 };
 
 /// Where the cards under test are.
@@ -401,6 +411,137 @@ fn command(header: [u8; 4], data: &[u8], le: bool) -> Result<Vec<u8>, String> {
     Ok(apdu)
 }
 
+/// Command APDU with data: short (case 3/4) when the data fits, else extended (`00 Lc1 Lc2`, Le `00 00`).
+fn command_any_length(header: [u8; 4], data: &[u8]) -> Result<Vec<u8>, String> {
+    if data.len() <= 255 {
+        return command(header, data, true);
+    }
+    let lc = u16::try_from(data.len()).map_err(|_| format!("{} data bytes do not fit an APDU", data.len()))?;
+    let mut apdu = header.to_vec();
+    apdu.push(0x00);
+    apdu.extend_from_slice(&lc.to_be_bytes());
+    apdu.extend_from_slice(data);
+    apdu.extend_from_slice(&[0x00, 0x00]);
+    Ok(apdu)
+}
+
+/// Command chaining (ISO 7816-4 §5.3.3), as OpenSC sends long data to a reader without extended APDUs: parts of
+/// at most 255 bytes, CLA `10` on all but the last, Le `00` on the last.
+fn chained_commands(header: [u8; 4], data: &[u8]) -> Vec<Vec<u8>> {
+    let parts: Vec<&[u8]> = data.chunks(255).collect();
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let mut apdu = header.to_vec();
+            if i < last {
+                apdu[0] |= 0x10;
+            }
+            apdu.push(part.len() as u8);
+            apdu.extend_from_slice(part);
+            if i == last {
+                apdu.push(0x00);
+            }
+            apdu
+        })
+        .collect()
+}
+
+/// The hash of `data`.
+fn digest(alg: HashAlg, data: &[u8]) -> Vec<u8> {
+    match alg {
+        HashAlg::Sha1 => sha1::Sha1::digest(data).to_vec(),
+        HashAlg::Sha224 => Sha224::digest(data).to_vec(),
+        HashAlg::Sha256 => Sha256::digest(data).to_vec(),
+        HashAlg::Sha384 => Sha384::digest(data).to_vec(),
+        HashAlg::Sha512 => Sha512::digest(data).to_vec(),
+    }
+}
+
+/// The `rsa` crate's PKCS#1 v1.5 signature scheme of a hash function; its prefix is the DigestInfo header.
+fn pkcs1v15(alg: HashAlg) -> Pkcs1v15Sign {
+    match alg {
+        HashAlg::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+        HashAlg::Sha224 => Pkcs1v15Sign::new::<Sha224>(),
+        HashAlg::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
+        HashAlg::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
+        HashAlg::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
+    }
+}
+
+/// `DigestInfo ::= SEQUENCE { digestAlgorithm, digest }` of a hash (RFC 8017 §9.2): what an RSA key is sent.
+pub fn digest_info(alg: HashAlg, hash: &[u8]) -> Vec<u8> {
+    [&*pkcs1v15(alg).prefix, hash].concat()
+}
+
+/// What the card was asked to sign, for verification: a hash (sent to an RSA key in its DigestInfo), or bytes
+/// sent as they are (`hash = "hex:…"`).
+struct Signed {
+    /// The hash function, or `None` for bytes sent as they are.
+    alg: Option<HashAlg>,
+    /// The hash, or the bytes sent.
+    bytes: Vec<u8>,
+}
+
+/// What kind of key a public key is.
+fn key_type_of(key: &HolderPublicKey) -> KeyType {
+    match key {
+        HolderPublicKey::Rsa { .. } => KeyType::Rsa2048,
+        HolderPublicKey::P256 { .. } => KeyType::P256,
+    }
+}
+
+fn type_words(kind: KeyType) -> &'static str {
+    match kind {
+        KeyType::Rsa2048 => "RSA-2048",
+        KeyType::P256 => "P-256",
+    }
+}
+
+/// A public key for a report: `RSA-2048 n 97 E4 22 E3 73 9E 81 E7 …, e 01 00 01` or `P-256 04 …`.
+fn key_words(key: &HolderPublicKey) -> String {
+    match key {
+        HolderPublicKey::Rsa { modulus, exponent } => {
+            let n = modulus.iter().take(8).map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+            format!("RSA-{} n {n} …, e {}", key.bits(), hex_words(exponent))
+        }
+        HolderPublicKey::P256 { sec1 } => format!("P-256 {}", hex_words(sec1)),
+    }
+}
+
+/// Whether a public key is what the profile says the card's key is: RSA-2048 with e = 65537 (CPS UZI-register
+/// §6.1.4; the chip makes and takes no other), or a point on P-256.
+fn key_fits(key: &HolderPublicKey, kind: KeyType) -> bool {
+    match (key, kind) {
+        (HolderPublicKey::Rsa { exponent, .. }, KeyType::Rsa2048) => {
+            key.bits() == 2048 && exponent.as_slice() == [0x01, 0x00, 0x01]
+        }
+        (HolderPublicKey::P256 { sec1 }, KeyType::P256) => VerifyingKey::from_sec1_bytes(sec1).is_ok(),
+        _ => false,
+    }
+}
+
+/// The `rsa` crate's public key of an RSA [`HolderPublicKey`].
+fn rsa_public_key(key: &HolderPublicKey) -> Result<rsa::PublicKey, String> {
+    match key.rsa_public_key_der() {
+        Some(Ok(der)) => rsa::PublicKey::from_pkcs1_der(&der).map_err(|e| format!("an unusable RSA key ({e})")),
+        Some(Err(e)) => Err(format!("an unusable RSA key ({e})")),
+        None => Err("a P-256 key, not an RSA key".into()),
+    }
+}
+
+/// A cryptogram below any 2048-bit modulus (first byte `00`) that the host did not make with PKCS#1 v1.5
+/// padding: deciphered, its padding is bad (but for a chance of about 2⁻¹⁶ per key, which the check survives).
+fn bad_padding_cryptogram(len: usize) -> Vec<u8> {
+    let fill = Sha256::digest(b"zorgcard conformance: not a cryptogram");
+    let mut out: Vec<u8> = fill.iter().copied().cycle().take(len).collect();
+    if let Some(first) = out.first_mut() {
+        *first = 0x00;
+    }
+    out
+}
+
 fn cannot_run(problem: String) -> Vec<CheckResult> {
     vec![CheckResult::new("command", "a command to send", format!("cannot build it: {problem}"), false)]
 }
@@ -646,6 +787,10 @@ impl Runner<'_> {
             Action::InternalAuthenticate { key, challenge } => {
                 self.internal_authenticate_step(*key, challenge, expected, &mut out)
             }
+            Action::Decipher { key, input, mse, chained } => {
+                self.decipher_step(*key, input, *mse, *chained, expected, &mut out)
+            }
+            Action::PublicKey(key) => self.public_key_step(step, *key, expected, &mut out),
             Action::Reset => {
                 let got = self.link.reset();
                 out.push(CheckResult::new(
@@ -827,20 +972,19 @@ impl Runner<'_> {
                 let key = key.unwrap_or(1);
                 let expected = format!("the public key of card key {key} (00 46 01 {key:02X})");
                 match self.card_public_key(key) {
-                    Ok(public) => CheckResult::new(
-                        "certificate key is the card's key",
-                        expected,
-                        if public == cert.public_key_sec1 {
-                            "the same key".to_owned()
+                    Ok(public) => {
+                        let same = cert.public_key.as_ref() == Some(&public);
+                        let got = if same {
+                            format!("the same {} key", type_words(key_type_of(&public)))
                         } else {
                             format!(
                                 "card key {}, certificate key {}",
-                                hex_words(&public),
-                                hex_words(&cert.public_key_sec1)
+                                key_words(&public),
+                                cert.public_key.as_ref().map_or_else(|| "neither RSA nor P-256".to_owned(), key_words)
                             )
-                        },
-                        public == cert.public_key_sec1,
-                    ),
+                        };
+                        CheckResult::new("certificate key is the card's key", expected, got, same)
+                    }
                     Err(e) => CheckResult::new("certificate key is the card's key", expected, e, false),
                 }
             }
@@ -853,38 +997,80 @@ impl Runner<'_> {
         }
     }
 
-    /// The public key of a card key, through `00 46 01 <ref>` (DIALECT.md: `7F49 43 86 41 04‖X‖Y`).
-    fn card_public_key(&mut self, key: u8) -> Result<Vec<u8>, String> {
+    /// The public key of a card key: `00 46 01 <ref> 00`, a `61xx` (an RSA template is 270 bytes) fetched with GET
+    /// RESPONSE, the template `7F49 { 81 n, 82 e }` or `7F49 { 86 point }` parsed.
+    fn card_public_key(&mut self, key: u8) -> Result<HolderPublicKey, String> {
         let answer = self.send(&[0x00, 0x46, 0x01, key, 0x00])?;
-        match (answer.sw, answer.data.as_slice()) {
-            (0x9000, [0x7F, 0x49, 0x43, 0x86, 0x41, point @ ..]) if point.len() == 65 => Ok(point.to_vec()),
-            (0x9000, other) => Err(format!("no public key template: {}", hex_words(other))),
-            (sw, _) => Err(format!("00 46 01 {key:02X} answered {}", sw_words(sw))),
+        if answer.sw != 0x9000 {
+            return Err(format!("00 46 01 {key:02X} answered {}", sw_words(answer.sw)));
         }
+        public_key_from_template(&answer.data)
+            .ok_or_else(|| format!("no public key template: {}", hex_words(&answer.data)))
     }
 
-    /// The verifying key of the certificate of card key `key`, read from `5015/430<key>`.
-    fn certificate_key(&mut self, key: u8) -> Result<VerifyingKey, String> {
+    /// The public key of the certificate of card key `key`, read from `5015/430<key>`.
+    fn certificate_key(&mut self, key: u8) -> Result<HolderPublicKey, String> {
         let path = [pkcs15::DF_PKCS15, pkcs15::certificate_fid(key)];
         let der =
             self.read_ef(&path).map_err(|e| format!("cannot read {}: {}", script::path_text(&path), e.describe()))?;
         let cert =
             certificate_summary(&der).map_err(|e| format!("{} is no certificate: {e}", script::path_text(&path)))?;
-        VerifyingKey::from_sec1_bytes(&cert.public_key_sec1)
-            .map_err(|_| format!("the certificate in {} has no P-256 key", script::path_text(&path)))
+        cert.public_key.ok_or_else(|| {
+            format!("the certificate in {} has neither an RSA nor a P-256 key", script::path_text(&path))
+        })
     }
 
-    fn verify_signature(&mut self, key: u8, prehash: &[u8], signature: &[u8]) -> CheckResult {
-        let expected = format!(
-            "a DER ECDSA signature that verifies with the certificate of key {key} ({})",
-            script::path_text(&[pkcs15::DF_PKCS15, pkcs15::certificate_fid(key)])
-        );
-        let got = match DerSignature::try_from(signature) {
-            Err(e) => Err(format!("not a DER SEQUENCE{{r, s}} ({e}): {}", hex_words(signature))),
-            Ok(sig) => self.certificate_key(key).and_then(|vk| {
-                vk.verify_prehash(prehash, &sig).map_err(|_| "a signature that does not verify".to_owned())
-            }),
+    /// The certificate key of `key` as an `rsa` crate key, for encrypting to it.
+    fn certificate_rsa_key(&mut self, key: u8) -> Result<rsa::PublicKey, String> {
+        let public = self.certificate_key(key)?;
+        rsa_public_key(&public).map_err(|e| {
+            let path = script::path_text(&[pkcs15::DF_PKCS15, pkcs15::certificate_fid(key)]);
+            format!("the certificate in {path} has {e}")
+        })
+    }
+
+    /// Verify a signature of card key `key` with the key of its certificate read from the card: DER ECDSA for a
+    /// P-256 key, PKCS#1 v1.5 (`rsa` crate) for an RSA key.
+    fn verify_signature(&mut self, key: u8, signed: &Signed, signature: &[u8]) -> CheckResult {
+        let path = script::path_text(&[pkcs15::DF_PKCS15, pkcs15::certificate_fid(key)]);
+        let expected = match self.profile.key_type(key) {
+            KeyType::P256 => format!("a DER ECDSA signature that verifies with the certificate of key {key} ({path})"),
+            KeyType::Rsa2048 => {
+                let of = signed.alg.map_or("the bytes sent".to_owned(), |a| format!("a {} DigestInfo", a.title()));
+                format!(
+                    "a 256-byte PKCS#1 v1.5 signature of {of} that verifies with the certificate of key {key} ({path})"
+                )
+            }
         };
+        let claimed = self.profile.key_type(key);
+        let got = self.certificate_key(key).and_then(|public| match &public {
+            _ if key_type_of(&public) != claimed => Err(format!(
+                "the certificate's key is {}, the profile's {} (the card answered {} bytes)",
+                type_words(key_type_of(&public)),
+                type_words(claimed),
+                signature.len()
+            )),
+            HolderPublicKey::P256 { sec1 } => {
+                let vk = VerifyingKey::from_sec1_bytes(sec1)
+                    .map_err(|_| format!("the certificate in {path} has no usable P-256 key"))?;
+                let sig = DerSignature::try_from(signature)
+                    .map_err(|e| format!("not a DER SEQUENCE{{r, s}} ({e}): {}", hex_words(signature)))?;
+                vk.verify_prehash(&signed.bytes, &sig).map_err(|_| "a signature that does not verify".to_owned())
+            }
+            HolderPublicKey::Rsa { .. } => {
+                let pk = rsa_public_key(&public).map_err(|e| format!("the certificate in {path} has {e}"))?;
+                if signature.len() != pk.size() {
+                    return Err(format!(
+                        "{} bytes, not the {} of the modulus: {}",
+                        signature.len(),
+                        pk.size(),
+                        hex_words(signature)
+                    ));
+                }
+                let scheme = signed.alg.map_or_else(Pkcs1v15Sign::new_unprefixed, pkcs1v15);
+                pk.verify(scheme, &signed.bytes, signature).map_err(|_| "a signature that does not verify".to_owned())
+            }
+        });
         CheckResult::new(
             "signature",
             expected,
@@ -896,12 +1082,11 @@ impl Runner<'_> {
         )
     }
 
-    /// MSE SET DST with the key, PSO COMPUTE DIGITAL SIGNATURE, then verification against the card's certificate.
-    /// `expected` is the status word of the first command that does not answer `9000`, or `9000`.
-    fn sign_step(&mut self, key: u8, hash: &HashInput, expected: SwPattern, out: &mut Vec<CheckResult>) {
-        let mse = [0x00, 0x22, 0x41, 0xB6, 0x03, 0x84, 0x01, key];
-        match self.send_raw(&mse) {
-            Ok(a) if a.sw == 0x9000 => {}
+    /// Send an MSE SET; a status word other than `9000` is the step's, checked against `expected`. Returns
+    /// whether the step goes on.
+    fn mse(&mut self, apdu: &[u8], expected: SwPattern, out: &mut Vec<CheckResult>) -> bool {
+        match self.send_raw(apdu) {
+            Ok(a) if a.sw == 0x9000 => true,
             Ok(a) => {
                 out.push(CheckResult::new(
                     "status word (MSE SET)",
@@ -909,7 +1094,7 @@ impl Runner<'_> {
                     sw_words(a.sw),
                     expected.matches(a.sw),
                 ));
-                return;
+                false
             }
             Err(e) => {
                 out.push(CheckResult::new(
@@ -918,14 +1103,35 @@ impl Runner<'_> {
                     format!("no answer: {e}"),
                     false,
                 ));
-                return;
+                false
             }
         }
-        let digest = match hash {
-            HashInput::Sha256Of(text) => Sha256::digest(text.as_bytes()).to_vec(),
-            HashInput::Raw(bytes) => bytes.clone(),
+    }
+
+    /// MSE SET DST with the key, PSO COMPUTE DIGITAL SIGNATURE, then verification against the card's certificate.
+    /// `expected` is the status word of the first command that does not answer `9000`, or `9000`.
+    ///
+    /// An RSA key gets `80 01 11` (PKCS#1 v1.5, as OpenSC names it) and the DigestInfo of the hash; a P-256 key no
+    /// algorithm reference and the bare hash. `hex:` bytes go to either as they are.
+    fn sign_step(&mut self, key: u8, hash: &HashInput, expected: SwPattern, out: &mut Vec<CheckResult>) {
+        let rsa = self.profile.key_type(key) == KeyType::Rsa2048;
+        let mse: &[u8] = if rsa {
+            &[0x00, 0x22, 0x41, 0xB6, 0x06, 0x80, 0x01, 0x11, 0x84, 0x01, key]
+        } else {
+            &[0x00, 0x22, 0x41, 0xB6, 0x03, 0x84, 0x01, key]
         };
-        let pso = match command([0x00, 0x2A, 0x9E, 0x9A], &digest, true) {
+        if !self.mse(mse, expected, out) {
+            return;
+        }
+        let signed = match hash {
+            HashInput::Of { alg, text } => Signed { alg: Some(*alg), bytes: digest(*alg, text.as_bytes()) },
+            HashInput::Raw(bytes) => Signed { alg: None, bytes: bytes.clone() },
+        };
+        let input = match signed.alg {
+            Some(alg) if rsa => digest_info(alg, &signed.bytes),
+            _ => signed.bytes.clone(),
+        };
+        let pso = match command([0x00, 0x2A, 0x9E, 0x9A], &input, true) {
             Ok(apdu) => apdu,
             Err(e) => {
                 out.extend(cannot_run(e));
@@ -935,11 +1141,14 @@ impl Runner<'_> {
         if let Some(answer) = self.exchange("status word (PSO)", &pso, expected, true, out)
             && answer.sw == 0x9000
         {
-            let check = self.verify_signature(key, &digest, &answer.data);
+            let check = self.verify_signature(key, &signed, &answer.data);
             out.push(check);
         }
     }
 
+    /// INTERNAL AUTHENTICATE. A P-256 key is sent the challenge and signs its SHA-256 (ECDSA); an RSA key is sent
+    /// the SHA-256 DigestInfo of the challenge, which it pads (PKCS#1 v1.5). Both verify as a signature of
+    /// SHA-256(challenge) with the authentication certificate.
     fn internal_authenticate_step(
         &mut self,
         key: u8,
@@ -958,7 +1167,14 @@ impl Runner<'_> {
                 bytes.to_vec()
             }
         };
-        let apdu = match command([0x00, 0x88, 0x00, key], &challenge, true) {
+        // P2 00: the key of MSE SET AT, which only the authentication key may be.
+        let signer = if key == 0 { 1 } else { key };
+        let signed = Signed { alg: Some(HashAlg::Sha256), bytes: Sha256::digest(&challenge).to_vec() };
+        let data = match self.profile.key_type(signer) {
+            KeyType::Rsa2048 => digest_info(HashAlg::Sha256, &signed.bytes),
+            KeyType::P256 => challenge,
+        };
+        let apdu = match command([0x00, 0x88, 0x00, key], &data, true) {
             Ok(apdu) => apdu,
             Err(e) => {
                 out.extend(cannot_run(e));
@@ -968,11 +1184,144 @@ impl Runner<'_> {
         if let Some(answer) = self.exchange("status word", &apdu, expected, true, out)
             && answer.sw == 0x9000
         {
-            // DIALECT.md: ECDSA-SHA256 over the challenge; only the authentication key answers.
-            let digest = Sha256::digest(&challenge);
-            let check = self.verify_signature(if key == 0 { 1 } else { key }, &digest, &answer.data);
+            let check = self.verify_signature(signer, &signed, &answer.data);
             out.push(check);
         }
+    }
+
+    /// Send the parts of one command: every part but the last must answer `9000` (else its answer is the
+    /// command's); the last is sent as a client does ([`Runner::send`]).
+    fn send_parts(&mut self, parts: &[Vec<u8>]) -> Result<Answer, String> {
+        let Some((last, first)) = parts.split_last() else {
+            return Err("no command to send".into());
+        };
+        for part in first {
+            let answer = self.send_raw(part)?;
+            if answer.sw != 0x9000 {
+                return Ok(answer);
+            }
+        }
+        self.send(last)
+    }
+
+    /// MSE SET CT (`80 01 11`, PKCS#1 v1.5) with the key, then PSO DECIPHER of `00 ‖ cryptogram`. A secret is
+    /// encrypted to the key's certificate read from the card and must come back; a bad padding must answer `9000`
+    /// with the same message twice (implicit rejection). `expected` is the status word of the first command that
+    /// does not answer `9000`, or `9000`.
+    fn decipher_step(
+        &mut self,
+        key: u8,
+        input: &DecipherInput,
+        mse: bool,
+        chained: bool,
+        expected: SwPattern,
+        out: &mut Vec<CheckResult>,
+    ) {
+        let path = script::path_text(&[pkcs15::DF_PKCS15, pkcs15::certificate_fid(key)]);
+        let cryptogram = match input {
+            DecipherInput::Raw(bytes) => Ok(bytes.clone()),
+            DecipherInput::Secret(text) => self.certificate_rsa_key(key).and_then(|pk| {
+                pk.encrypt(&mut getrandom::SysRng, Pkcs1v15Encrypt, text.as_bytes())
+                    .map_err(|e| format!("cannot encrypt to the certificate in {path}: {e}"))
+            }),
+            DecipherInput::Modulus => self.certificate_rsa_key(key).map(|pk| {
+                let n = pk.n_bytes();
+                let mut out = vec![0u8; pk.size().saturating_sub(n.len())];
+                out.extend_from_slice(&n);
+                out
+            }),
+            DecipherInput::BadPadding => self.certificate_rsa_key(key).map(|pk| bad_padding_cryptogram(pk.size())),
+        };
+        let cryptogram = match cryptogram {
+            Ok(c) => c,
+            Err(e) => {
+                out.extend(cannot_run(e));
+                return;
+            }
+        };
+        if mse && !self.mse(&[0x00, 0x22, 0x41, 0xB8, 0x06, 0x80, 0x01, 0x11, 0x84, 0x01, key], expected, out) {
+            return;
+        }
+        let data = [&[0x00u8][..], &cryptogram].concat();
+        let header = [0x00, 0x2A, 0x80, 0x86];
+        let parts = if chained {
+            chained_commands(header, &data)
+        } else {
+            match command_any_length(header, &data) {
+                Ok(apdu) => vec![apdu],
+                Err(e) => {
+                    out.extend(cannot_run(e));
+                    return;
+                }
+            }
+        };
+        let what = "status word (PSO DECIPHER)";
+        let answer = match self.send_parts(&parts) {
+            Ok(answer) => {
+                let passed = expected.matches(answer.sw);
+                out.push(CheckResult::new(what, pattern_words(expected), sw_words(answer.sw), passed));
+                if !passed || answer.sw != 0x9000 {
+                    return;
+                }
+                answer
+            }
+            Err(e) => {
+                out.push(CheckResult::new(what, pattern_words(expected), format!("no answer: {e}"), false));
+                return;
+            }
+        };
+        match input {
+            DecipherInput::Secret(text) => {
+                let same = answer.data == text.as_bytes();
+                out.push(CheckResult::new(
+                    "plaintext",
+                    format!("the {}-byte secret encrypted to the certificate of key {key} ({path})", text.len()),
+                    if same { "the same bytes".to_owned() } else { hex_words(&answer.data) },
+                    same,
+                ));
+            }
+            DecipherInput::BadPadding => {
+                let again = self.send_parts(&parts);
+                let expected = "9000 with a message of at most 245 bytes, the same message again (implicit rejection: \
+                                no status word or answer tells a bad padding)";
+                let (got, passed) = match again {
+                    Ok(a) if a.sw == 0x9000 && a.data == answer.data && answer.data.len() <= script::MAX_SECRET => {
+                        (format!("9000 and the same {}-byte message twice", answer.data.len()), true)
+                    }
+                    Ok(a) if a.sw == 0x9000 && a.data == answer.data => {
+                        (format!("the same {}-byte message twice, longer than any message", answer.data.len()), false)
+                    }
+                    Ok(a) if a.sw == 0x9000 => {
+                        (format!("{} then {}", hex_words(&answer.data), hex_words(&a.data)), false)
+                    }
+                    Ok(a) => (format!("9000, then {}", sw_words(a.sw)), false),
+                    Err(e) => (format!("9000, then no answer: {e}"), false),
+                };
+                out.push(CheckResult::new("implicit rejection", expected, got, passed));
+            }
+            DecipherInput::Modulus | DecipherInput::Raw(_) => {}
+        }
+    }
+
+    /// `00 46 01 <ref> 00` with GET RESPONSE after `61xx`: a public-key template of the profile's key type.
+    fn public_key_step(&mut self, step: &Step, key: u8, expected: SwPattern, out: &mut Vec<CheckResult>) {
+        let Some(answer) = self.exchange("status word", &[0x00, 0x46, 0x01, key, 0x00], expected, true, out) else {
+            return;
+        };
+        if answer.sw != 0x9000 {
+            return;
+        }
+        self.data_checks(step, &answer.data, out);
+        let kind = self.profile.key_type(key);
+        let want = match kind {
+            KeyType::Rsa2048 => "7F49 { 81 n, 82 e }: an RSA-2048 key, e = 65537",
+            KeyType::P256 => "7F49 { 86 04‖X‖Y }: a point on P-256",
+        };
+        let (got, passed) = match public_key_from_template(&answer.data) {
+            Some(public) => (key_words(&public), key_fits(&public, kind)),
+            None => (format!("no public key template: {}", hex_words(&answer.data)), false),
+        };
+        out.push(CheckResult::new(format!("public key template of key {key}"), want, got, passed));
     }
 
     fn read_checked(&mut self, label: &str, path: &[u16], out: &mut Vec<CheckResult>) -> Option<Vec<u8>> {
@@ -1090,15 +1439,29 @@ impl Runner<'_> {
 
         let mut keys = self.profile.keys.clone();
         keys.sort_unstable();
+        // Each key with its type: `1 RSA-2048`, as the profile says and as the PrKDF must say.
+        let typed = |refs: &[(u8, KeyType)]| -> String {
+            refs.iter().map(|(r, t)| format!("{r} {}", type_words(*t))).collect::<Vec<_>>().join(", ")
+        };
+        let want: Vec<(u8, KeyType)> = keys.iter().map(|k| (*k, self.profile.key_type(*k))).collect();
         let prkdf_path = path_of("PrKDF", pkcs15::EF_PRKDF);
         if let Some(prkdf) = self.read_checked("PrKDF", &prkdf_path, out) {
-            let expected = format!("EC private keys with the card's key references {keys:?}");
+            let expected = format!("private keys with the card's key references and types [{}]", typed(&want));
             let what = format!("PrKDF {}", script::path_text(&prkdf_path));
             match decode_all::<asn1::PrivateKeyChoice>(&prkdf) {
                 Ok(entries) => {
-                    let mut refs: Vec<u8> = entries.iter().map(|e| e.common_key().key_reference.unwrap_or(0)).collect();
-                    refs.sort_unstable();
-                    out.push(CheckResult::new(what, expected, format!("key references {refs:?}"), refs == keys));
+                    let mut refs: Vec<(u8, KeyType)> = entries
+                        .iter()
+                        .map(|e| {
+                            let kind = match e {
+                                asn1::PrivateKeyChoice::Rsa(_) => KeyType::Rsa2048,
+                                asn1::PrivateKeyChoice::Ec(_) => KeyType::P256,
+                            };
+                            (e.common_key().key_reference.unwrap_or(0), kind)
+                        })
+                        .collect();
+                    refs.sort_unstable_by_key(|(r, _)| *r);
+                    out.push(CheckResult::new(what, expected, format!("keys [{}]", typed(&refs)), refs == want));
                 }
                 Err(e) => out.push(CheckResult::new(what, expected, e, false)),
             }
@@ -1111,7 +1474,7 @@ impl Runner<'_> {
             let decoded = decode_all::<asn1::PublicKeyChoice>(&pukdf);
             out.push(CheckResult::new(
                 what,
-                "EC public key objects",
+                "public key objects (RSA or EC)",
                 match &decoded {
                     Ok(v) => format!("{} public keys", v.len()),
                     Err(e) => e.clone(),
@@ -1232,6 +1595,39 @@ mod tests {
         let expired = validity_checks(b"2024022920270228", date(2027, 2, 28));
         assert!(!expired[1].passed);
         assert!(!validity_checks(b"20240229", date(2026, 1, 1))[0].passed);
+    }
+
+    #[test]
+    fn digest_info_is_the_rsa_crates_prefix_and_the_hash() {
+        let hash = [0x42u8; 32];
+        let sha256 = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+            0x20,
+        ];
+        assert_eq!(digest_info(HashAlg::Sha256, &hash), [&sha256[..], &hash].concat());
+        for alg in HashAlg::ALL {
+            let hash = digest(alg, b"x");
+            let info = digest_info(alg, &hash);
+            assert_eq!(info.len(), usize::from(info[1]) + 2, "{alg:?}: one DER SEQUENCE");
+            assert_eq!(Some(hash.len()), pkcs1v15(alg).hash_len, "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn long_commands_are_extended_or_chained() {
+        let data = vec![0x11u8; 257];
+        let extended = command_any_length([0x00, 0x2A, 0x80, 0x86], &data).unwrap_or_default();
+        assert_eq!(&extended[..7], &[0x00, 0x2A, 0x80, 0x86, 0x00, 0x01, 0x01]);
+        assert_eq!((extended.len(), &extended[extended.len() - 2..]), (7 + 257 + 2, &[0x00, 0x00][..]));
+        assert_eq!(
+            command_any_length([0x00, 0x2A, 0x80, 0x86], &[0x00, 0x01]).ok(),
+            Some(vec![0x00, 0x2A, 0x80, 0x86, 0x02, 0x00, 0x01, 0x00])
+        );
+        let parts = chained_commands([0x00, 0x2A, 0x80, 0x86], &data);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(&parts[0][..5], &[0x10, 0x2A, 0x80, 0x86, 0xFF]);
+        assert_eq!(parts[0].len(), 5 + 255);
+        assert_eq!(parts[1], [0x00, 0x2A, 0x80, 0x86, 0x02, 0x11, 0x11, 0x00]);
     }
 
     #[test]

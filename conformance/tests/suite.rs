@@ -121,6 +121,93 @@ fn through_a_reader_one_card_passes_and_destructive_scripts_are_skipped() {
     }
 }
 
+/// A copy of a shipped profile with other key types, written to `dir/<name>.toml`: `key_type` for every key and
+/// `[key_types]` overrides (`"3 = \"p-256\""`), added after the `keys = …` line.
+fn typed_profile(dir: &Path, base: &str, name: &str, key_type: &str, overrides: &[&str]) -> String {
+    let text = std::fs::read_to_string(profile::profile_path(base)).expect("shipped profile");
+    let mut extra = format!("key_type = \"{key_type}\"\n");
+    if !overrides.is_empty() {
+        extra.push_str(&format!("\n[key_types]\n{}\n", overrides.join("\n")));
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.starts_with("keys = ") {
+            out.push_str(&extra);
+        }
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, out).expect("write profile");
+    path.to_string_lossy().into_owned()
+}
+
+/// The fixture cards are RSA-2048; a profile may choose P-256 for every key or for one, and the suite talks to
+/// each key in its own dialect: all P-256, the UZI M card all P-256, and two mixed cards pass, and the scripts
+/// of each key type run exactly where that key type is.
+#[test]
+fn p256_and_mixed_cards_pass_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profiles = [
+        typed_profile(dir.path(), "uzi-zorgverlener", "z-p256", "p-256", &[]),
+        typed_profile(dir.path(), "uzi-medewerker-niet-op-naam", "m-p256", "p-256", &[]),
+        typed_profile(dir.path(), "zorg-id", "zorg-id-p256", "p-256", &[]),
+        typed_profile(dir.path(), "uzi-zorgverlener", "z-ec-encryption", "rsa-2048", &["3 = \"p-256\""]),
+        typed_profile(
+            dir.path(),
+            "uzi-medewerker",
+            "n-rsa-signature",
+            "p-256",
+            &["2 = \"rsa-2048\"", "3 = \"rsa-2048\""],
+        ),
+    ];
+    let names: Vec<&str> = profiles.iter().map(String::as_str).collect();
+    let (report, _) = in_process(&names, Vec::new()).expect("suite runs");
+    assert!(report.passed(), "{}", report.summary());
+    let ran = |profile: &str| -> Vec<String> {
+        let p = report.profiles.iter().find(|p| p.profile == profile).expect("profile ran");
+        let mut scripts: Vec<String> = p.scripts.iter().map(|s| s.script.clone()).collect();
+        scripts.retain(|s| s.starts_with("rsa") || s.starts_with("p256") || s == "decipher");
+        scripts
+    };
+    assert_eq!(ran("z-p256"), ["p256-encryption-key", "p256-signature-key", "p256"]);
+    assert_eq!(ran("m-p256"), ["p256-encryption-key", "p256"]);
+    assert_eq!(ran("zorg-id-p256"), ["p256-encryption-key", "p256-signature-key", "p256"]);
+    assert_eq!(ran("z-ec-encryption"), ["p256-encryption-key", "rsa-signature-key", "rsa"]);
+    assert_eq!(ran("n-rsa-signature"), ["decipher", "p256", "rsa-signature-key"]);
+}
+
+/// Through a reader the profile is only a claim: an RSA card that claims P-256 keys fails the key checks, with the
+/// key types in expected and got, instead of passing on what the host assumed.
+#[test]
+fn a_card_with_other_key_types_than_claimed_fails_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let claim = typed_profile(dir.path(), "uzi-zorgverlener", "uzi-zorgverlener-p256", "p-256", &[]);
+    let shared = shared_card("uzi-zorgverlener");
+    let scripts = ["lifecycle-operational.toml", "internal-authenticate.toml", "pkcs15-structure.toml"]
+        .map(|s| conformance::script::scripts_dir().join(s))
+        .to_vec();
+    let options = SuiteOptions { scripts, reader_name: None };
+    let report = run_suite(reader_target(&shared, &claim), &options, &mut |_| {}).expect("suite runs");
+    assert_eq!(report.exit_code(), 1);
+    let summary = report.summary();
+    assert!(
+        summary.contains(
+            "public key template of key 1\n    expected  7F49 { 86 04‖X‖Y }: a point on P-256\n    got       RSA-2048 n "
+        ),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(
+            "expected  a DER ECDSA signature that verifies with the certificate of key 1 (5015/4301)\n    got       \
+             the certificate's key is RSA-2048, the profile's P-256 (the card answered 256 bytes)"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("[1 P-256, 2 P-256, 3 P-256]"), "{summary}");
+    assert!(summary.contains("keys [1 RSA-2048, 2 RSA-2048, 3 RSA-2048]"), "{summary}");
+}
+
 const WRONG: &str = r#"
 format = 1
 name = "deliberately-wrong"
