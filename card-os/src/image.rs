@@ -210,7 +210,9 @@ fn parse_files(raw: &[u8; DATA_OFF], data_len: usize) -> Result<FileTable, Image
         let valid_parent = if i == 0 {
             id == FileId::MF && parent == 0 && matches!(kind, FileKind::Df { .. })
         } else {
-            (parent as usize) < i && table.entries.get(parent as usize).is_some_and(FileEntry::is_df) && id != FileId::MF
+            (parent as usize) < i
+                && table.entries.get(parent as usize).is_some_and(FileEntry::is_df)
+                && id != FileId::MF
         };
         if !valid_parent {
             return Err(bad("file tree"));

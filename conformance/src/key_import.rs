@@ -100,6 +100,45 @@ fn push_ber_length(out: &mut Vec<u8>, len: usize) {
     }
 }
 
+/// The public key in a GENERATE ASYMMETRIC KEY PAIR answer (ISO 7816-8 §5.1, table 3): `7F49 { 86 point }` for
+/// P-256, `7F49 { 81 n, 82 e }` for RSA (IsoApplet's form). `None` for anything else.
+pub fn public_key_from_template(answer: &[u8]) -> Option<HolderPublicKey> {
+    fn tlv(bytes: &[u8]) -> Option<(u16, &[u8], &[u8])> {
+        let (tag, rest) = match bytes {
+            [a, b, rest @ ..] if a & 0x1F == 0x1F => (u16::from_be_bytes([*a, *b]), rest),
+            [a, rest @ ..] => (u16::from(*a), rest),
+            [] => return None,
+        };
+        let (len, rest) = match rest {
+            [n @ 0..=0x7F, rest @ ..] => (usize::from(*n), rest),
+            [0x81, n, rest @ ..] => (usize::from(*n), rest),
+            [0x82, hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
+            _ => return None,
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+    let (tag, mut inner, rest) = tlv(answer)?;
+    if tag != 0x7F49 || !rest.is_empty() {
+        return None;
+    }
+    let (mut modulus, mut exponent, mut point) = (None, None, None);
+    while !inner.is_empty() {
+        let (tag, value, next) = tlv(inner)?;
+        match tag {
+            0x81 => modulus = Some(value),
+            0x82 => exponent = Some(value),
+            0x86 => point = Some(value),
+            _ => return None,
+        }
+        inner = next;
+    }
+    match (modulus, exponent, point) {
+        (Some(n), Some(e), None) => Some(HolderPublicKey::rsa(n, e)),
+        (None, None, Some(p)) if p.len() == 65 => Some(HolderPublicKey::P256 { sec1: p.to_vec() }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,44 +193,5 @@ mod tests {
             push_ber_length(&mut out, len);
             assert_eq!(out, enc, "{len}");
         }
-    }
-}
-
-/// The public key in a GENERATE ASYMMETRIC KEY PAIR answer (ISO 7816-8 §5.1, table 3): `7F49 { 86 point }` for
-/// P-256, `7F49 { 81 n, 82 e }` for RSA (IsoApplet's form). `None` for anything else.
-pub fn public_key_from_template(answer: &[u8]) -> Option<HolderPublicKey> {
-    fn tlv(bytes: &[u8]) -> Option<(u16, &[u8], &[u8])> {
-        let (tag, rest) = match bytes {
-            [a, b, rest @ ..] if a & 0x1F == 0x1F => (u16::from_be_bytes([*a, *b]), rest),
-            [a, rest @ ..] => (u16::from(*a), rest),
-            [] => return None,
-        };
-        let (len, rest) = match rest {
-            [n @ 0..=0x7F, rest @ ..] => (usize::from(*n), rest),
-            [0x81, n, rest @ ..] => (usize::from(*n), rest),
-            [0x82, hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
-            _ => return None,
-        };
-        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-    }
-    let (tag, mut inner, rest) = tlv(answer)?;
-    if tag != 0x7F49 || !rest.is_empty() {
-        return None;
-    }
-    let (mut modulus, mut exponent, mut point) = (None, None, None);
-    while !inner.is_empty() {
-        let (tag, value, next) = tlv(inner)?;
-        match tag {
-            0x81 => modulus = Some(value),
-            0x82 => exponent = Some(value),
-            0x86 => point = Some(value),
-            _ => return None,
-        }
-        inner = next;
-    }
-    match (modulus, exponent, point) {
-        (Some(n), Some(e), None) => Some(HolderPublicKey::rsa(n, e)),
-        (None, None, Some(p)) if p.len() == 65 => Some(HolderPublicKey::P256 { sec1: p.to_vec() }),
-        _ => None,
     }
 }

@@ -56,7 +56,7 @@ impl Bench {
 
     /// A card booted from a saved image, on the bench's clock (the pull test makes ~300 pairs of cards; making
     /// each from its profile would issue six RSA-4096-signed certificates per run).
-    fn from_image(&self, image: &[u8]) -> InProcessReader {
+    fn card_from_image(&self, image: &[u8]) -> InProcessReader {
         let nvm = reader_sim::platform::VecNvm::from_bytes(image.to_vec()).unwrap();
         let platform = reader_sim::platform::HostPlatform::with_nvm(nvm).with_clock(self.clock.clone());
         let mut reader = InProcessReader::with_card(card_os::Card::boot(platform).unwrap());
@@ -464,8 +464,8 @@ fn pull_options(bench: &Bench) -> PersonaliseOptions<'_> {
 }
 
 fn pull_run(bench: &Bench, uzi_pull: Option<Pull>, blank_pull: Option<Pull>, uzi_at_blank: Option<usize>) -> PullRun {
-    let uzi = Arc::new(Mutex::new(bench.from_image(&images().0)));
-    let blank = Arc::new(Mutex::new(bench.from_image(&images().1)));
+    let uzi = Arc::new(Mutex::new(bench.card_from_image(&images().0)));
+    let blank = Arc::new(Mutex::new(bench.card_from_image(&images().1)));
     let mut u = Pulling::new(&uzi, uzi_pull);
     let mut b = Pulling::new(&blank, blank_pull);
     b.other = uzi_at_blank.map(|n| (n, uzi.clone()));
