@@ -1,7 +1,7 @@
 //! The conformance suite runner: is this card an ISO 7816 PKI card of the profile it claims?
 //!
 //! [`run_suite`] runs the scripts of `fixtures/scripts` ([`crate::script`]) against a [`Target`]: the in-process
-//! reader (every script gets a fresh card of the profile, made by [`crate::card_new::new_card`], so scripts cannot
+//! reader (every script gets a fresh copy of a card of the profile made by [`crate::card_new::new_card`], so scripts cannot
 //! disturb each other), or any reader behind [`Transmit`] — a vpcd slot in pcscd or a real card in a real reader —
 //! where the claimed profile decides which scripts apply, the card is reset before each script, and scripts marked
 //! `destructive` are skipped with the reason in the report, never silently. Everything a script checks goes
@@ -25,6 +25,7 @@ use std::time::Instant;
 use der::{Decode, Reader as _, SliceReader, Tagged as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
+use reader_sim::platform::{HostPlatform, VecNvm};
 use reader_sim::reader::{InProcessReader, Transmit};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
@@ -198,6 +199,10 @@ fn run_in_process(
         let (applicable, not_applicable) = split_applicable(scripts, profile);
         let vars = Vars::for_profile(profile);
         let mut profile_report = ProfileReport { profile: profile.name.clone(), not_applicable, scripts: Vec::new() };
+        // One card of the profile is made (keys, certificates), and every script gets a fresh copy of its image:
+        // the same card, without paying for RSA key generation and RSA-4096 certificate signatures per script.
+        let made = new_card(profile, &pki, &NewCardOptions::default())?;
+        let image = card_os::Platform::nvm(made.card.platform()).as_bytes().to_vec();
         for script in applicable {
             index += 1;
             let mut event = Progress {
@@ -209,8 +214,11 @@ fn run_in_process(
             };
             progress(&event);
             // A fresh card per script: a destructive script (PUK blocked, card terminated) harms nothing after it.
-            let made = new_card(profile, &pki, &NewCardOptions::default())?;
-            let mut reader = InProcessReader::with_card(made.card);
+            let copy = VecNvm::from_bytes(image.clone())
+                .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
+            let card = card_os::Card::boot(HostPlatform::with_nvm(copy))
+                .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
+            let mut reader = InProcessReader::with_card(card);
             reader
                 .power_on()
                 .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
