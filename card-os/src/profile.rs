@@ -14,6 +14,11 @@ pub const ISOAPPLET_AID: [u8; 12] = [0xF2, 0x76, 0xA2, 0x88, 0xBC, 0xFB, 0xA6, 0
 /// which it needs to send the 257-byte PSO DECIPHER of an RSA-2048 key in one extended APDU.
 pub const APPLET_INFO: [u8; 3] = [0x00, 0x06, 0x07];
 
+/// The answer to GET DATA `0101` (IsoApplet API v1, OpenSC 0.24+ `isoApplet_get_info`): version 1.0, features
+/// extended APDUs (`01`), secure random (`02`), ECC (`04`) and RSA-PSS (`08`) — what this card really has (no
+/// RSA-4096, `20`). Answering it switches the session to API v1 ([`crate::types::ApiVersion`]).
+pub const APPLET_INFO_V1: [u8; 3] = [0x01, 0x00, 0x0F];
+
 /// The real UZI-pas ATR (pcsc-tools `smartcard_list.txt`: "Caregiver card for Dutch Medical System called UZI").
 pub const UZI_ATR: [u8; 22] = [
     0x3B, 0xDC, 0x18, 0xFF, 0x81, 0x91, 0xFE, 0x1F, 0xC3, 0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xE9, 0x10, 0x05,

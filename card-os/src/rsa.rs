@@ -176,6 +176,24 @@ pub fn sign_digest_info<R: rand_core::CryptoRng + ?Sized>(
     fixed(key.sign_with_rng(rng, scheme, hash).map_err(|_| Status::IncorrectData)?)
 }
 
+/// RSA-PSS (RFC 8017 §8.1) over a hash the host computed, as IsoApplet API v1 signs: SHA-256, SHA-384 or SHA-512
+/// by its length, MGF1 with the same hash, a salt as long as the hash (IsoApplet v1 and OpenSC 0.26 use the hash
+/// length). Another length answers `6700`.
+pub fn sign_pss<R: rand_core::CryptoRng + ?Sized>(
+    material: &Material,
+    hash: &[u8],
+    rng: &mut R,
+) -> Result<[u8; RSA_MODULUS], Status> {
+    let key = private_key(material)?;
+    let signature = match hash.len() {
+        32 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha256>::new_with_salt(32), hash),
+        48 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha384>::new_with_salt(48), hash),
+        64 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha512>::new_with_salt(64), hash),
+        _ => return Err(Status::WrongLength),
+    };
+    fixed(signature.map_err(|_| Status::IncorrectData)?)
+}
+
 /// PKCS#1 v1.5 type-1 padding over the data as given (INTERNAL AUTHENTICATE): at most 245 bytes.
 pub fn sign_raw<R: rand_core::CryptoRng + ?Sized>(
     material: &Material,

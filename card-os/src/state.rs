@@ -13,7 +13,7 @@ use crate::nvm::{Banks, ImageError, Patch};
 use crate::platform::Platform;
 use crate::profile::{ChipProfile, ISOAPPLET_AID};
 use crate::status::Status;
-use crate::types::{Algorithm, KeyAlgorithm, KeyRef, LifeCycle, PinRef, Validity};
+use crate::types::{Algorithm, ApiVersion, KeyAlgorithm, KeyRef, LifeCycle, PinRef, Validity};
 
 /// Most data bytes in one answer.
 pub const MAX_ANSWER: usize = 4096;
@@ -40,6 +40,8 @@ pub struct Session {
     pub ct: Option<KeyRef>,
     /// Slot and key type chosen by MSE SET for key generation or import (IsoApplet: P2 `00`, `80 01 F3`/`EC`).
     pub key_template: Option<(KeyRef, KeyAlgorithm)>,
+    /// The IsoApplet API this session speaks: v0 until GET DATA `0101` answered v1.
+    pub api: ApiVersion,
 }
 
 /// A PIN counter as seen from outside.

@@ -272,6 +272,8 @@ impl KeyAlgorithm {
 pub enum AlgorithmRef {
     /// `11`: RSA with PKCS#1 v1.5 padding.
     RsaPkcs1,
+    /// `12`: RSA-PSS (IsoApplet API v1 only).
+    RsaPss,
     /// `21`: ECDSA.
     Ecdsa,
     /// `F3`: RSA-2048 key pair (generation and import).
@@ -287,6 +289,7 @@ impl TryFrom<u8> for AlgorithmRef {
     fn try_from(b: u8) -> Result<Self, Status> {
         match b {
             0x11 => Ok(AlgorithmRef::RsaPkcs1),
+            0x12 => Ok(AlgorithmRef::RsaPss),
             0x21 => Ok(AlgorithmRef::Ecdsa),
             0xF3 => Ok(AlgorithmRef::RsaGen2048),
             0xEC => Ok(AlgorithmRef::EcGen),
@@ -308,6 +311,24 @@ pub enum Algorithm {
     /// Reference `11` (or none) with an RSA key: the input is a DigestInfo **the host hashed and wrapped**; the
     /// card adds the PKCS#1 v1.5 type-1 padding (RFC 8017 §9.2) and signs.
     RsaPkcs1,
+    /// Reference `12` with an RSA key (API v1): the input is the bare SHA-256, SHA-384 or SHA-512 hash **the host
+    /// computed**; the card does EMSA-PSS (RFC 8017 §9.1) with MGF1 of the same hash and a salt as long as the hash.
+    RsaPss,
+}
+
+/// The IsoApplet API a card session speaks (OpenSC `card-isoApplet.c`; DIALECT.md "API v0 and v1").
+///
+/// A session starts in v0, what OpenSC 0.23 needs (SELECT answers major `00`). GET DATA `00 CA 01 01` answers v1,
+/// and from that answer until the next reset or power-off the session speaks v1: OpenSC 0.24+ asks for it, 0.23
+/// never does. The one reference whose meaning differs is `21`: v0 hashes the input with SHA-1 on the card, v1
+/// takes the hash from the host. `12` (RSA-PSS) exists only in v1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// IsoApplet API 0.6: the SELECT answer.
+    #[default]
+    V0,
+    /// IsoApplet API 1.0: after GET DATA `01 01`.
+    V1,
 }
 
 /// Where a key came from.

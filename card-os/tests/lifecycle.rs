@@ -144,7 +144,7 @@ fn terminate_needs_the_pin_then_everything_answers_6285() {
     assert_eq!(life_cycle_byte(&mut card), 0x0C);
     assert_eq!(tx(&mut card, "00 CA DF 32 00"), (b"TEST0001".to_vec(), 0x9000));
     assert_eq!(tx(&mut card, "00 CA DF 30 00").0, b"2026112320291123".to_vec());
-    assert_eq!(tx(&mut card, "00 CA 01 01 00").0, vec![0x00, 0x06, 0x07]);
+    assert_eq!(tx(&mut card, "00 CA 01 01 00").0, vec![0x01, 0x00, 0x0F]);
     // And a power cycle changes nothing.
     let mut card = reboot(card);
     assert_eq!(card.info().life_cycle, LifeCycle::Terminated);

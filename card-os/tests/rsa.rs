@@ -292,3 +292,29 @@ fn rsa_keys_survive_a_reboot_and_read_back() {
     let data = ok(&mut card, &hex("00 46 01 02 00 00 00"));
     assert_eq!(&data[9..265], &before.n().to_be_bytes()[..]);
 }
+
+/// RSA-PSS (`80 01 12`, IsoApplet API v1): refused in a v0 session; after GET DATA `0101` the card signs the bare
+/// SHA-256/384/512 hash with EMSA-PSS, MGF1 of the same hash and a salt as long as the hash.
+#[test]
+fn rsa_pss_over_the_bare_hash_in_api_v1() {
+    let mut card = rsa_card();
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    assert_eq!(tx(&mut card, "00 22 41 B6 06 80 01 12 84 01 01").1, 0x6A80, "no PSS in API v0");
+    assert_eq!(tx(&mut card, "00 CA 01 01 00"), (vec![0x01, 0x00, 0x0F], 0x9000));
+    ok(&mut card, &hex("00 22 41 B6 06 80 01 12 84 01 01"));
+    let key = public(&card, 1);
+    let message = b"TLS 1.3 CertificateVerify";
+    let h256 = Sha256::digest(message).to_vec();
+    let (signature, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &h256, Some(0)));
+    assert_eq!((signature.len(), sw), (256, 0x9000));
+    key.verify(rsa::Pss::<Sha256>::new_with_salt(32), &h256, &signature).expect("PSS-SHA256, salt 32");
+    let h384 = sha2::Sha384::digest(message).to_vec();
+    let (signature, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &h384, Some(0)));
+    assert_eq!(sw, 0x9000);
+    key.verify(rsa::Pss::<sha2::Sha384>::new_with_salt(48), &h384, &signature).expect("PSS-SHA384, salt 48");
+    let (input, _) = digest_info(message);
+    assert_eq!(tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &input, Some(0))).1, 0x6700, "a DigestInfo is not a hash");
+    card.reset();
+    assert_eq!(verify(&mut card, PIN), 0x9000);
+    assert_eq!(tx(&mut card, "00 22 41 B6 06 80 01 12 84 01 01").1, 0x6A80, "a reset goes back to v0");
+}

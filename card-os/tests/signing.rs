@@ -113,3 +113,35 @@ fn isoapplet_algorithm_21_hashes_with_sha1_on_the_card() {
     assert_eq!(tx(&mut card, "00 22 41 B6 03 84 01 01").1, 0x9000);
     assert_eq!(tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &message[..10], Some(0))).1, 0x6700);
 }
+
+/// IsoApplet API v0 and v1 (DIALECT.md): reference `21` hashes on the card with SHA-1 in v0, and takes the host's
+/// hash in v1. A session speaks v1 from GET DATA `0101` until the next reset. Both orders, and back.
+#[test]
+fn reference_21_is_sha1_on_the_card_in_v0_and_the_hosts_hash_in_v1() {
+    let mut card = operational();
+    let key = public_key(&mut card, 1);
+    let message = b"aanvraag medicatieoverzicht, 32+ bytes of data to sign".to_vec();
+    let hash: [u8; 32] = sha2::Sha256::digest(&message).into();
+    let sign_21 = |card: &mut TestCard, input: &[u8]| {
+        assert_eq!(verify(card, PIN), 0x9000);
+        ok(card, &hex("00 22 41 B6 06 80 01 21 84 01 01"));
+        let (der, sw) = tx_bytes(card, &apdu(0x2A, 0x9E, 0x9A, input, Some(0)));
+        assert_eq!(sw, 0x9000);
+        Signature::from_der(&der).expect("DER SEQUENCE{r,s}")
+    };
+    // v0 (no GET DATA 0101 in this session): the card hashes the input with SHA-1.
+    let v0 = sign_21(&mut card, &message);
+    let sha1 = sha1::Sha1::digest(&message);
+    key.verify_prehash(&sha1, &v0).expect("v0: ECDSA over SHA-1 of the data, hashed on the card");
+    // v1: GET DATA 0101 answers version 1 and the session switches.
+    assert_eq!(tx(&mut card, "00 CA 01 01 00"), (vec![0x01, 0x00, 0x0F], 0x9000));
+    let v1 = sign_21(&mut card, &hash);
+    key.verify_prehash(&hash, &v1).expect("v1: ECDSA over the host's hash, as given");
+    assert!(key.verify_prehash(&sha1::Sha1::digest(hash), &v1).is_err(), "v1 does not hash again");
+    // The SELECT answer stays v0 for OpenSC 0.23, even in a v1 session.
+    assert_eq!(tx(&mut card, "00 A4 04 00 0C F276A288BCFBA69D34F31001 00").0, vec![0x00, 0x06, 0x07]);
+    // A reset goes back to v0.
+    card.reset();
+    let again = sign_21(&mut card, &message);
+    key.verify_prehash(&sha1, &again).expect("after a reset, v0 again");
+}

@@ -19,7 +19,8 @@ fn hex(s: &str) -> Vec<u8> {
 /// A login and a signature, as an application does it: select, read the certificate, a wrong PIN, the right one,
 /// sign, authenticate, change the PIN and use the new one.
 fn session() -> Vec<Vec<u8>> {
-    let mut pso = hex("00 2A 9E 9A 20");
+    // An RSA-2048 signature over a SHA-256 DigestInfo (DIALECT.md).
+    let mut pso = hex("00 2A 9E 9A 33 3031300D060960864801650304020105000420");
     pso.extend_from_slice(&[0x42; 32]);
     pso.push(0x00);
     let mut internal_auth = hex("00 88 00 00 10");

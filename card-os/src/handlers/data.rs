@@ -2,15 +2,15 @@
 //! CHALLENGE (§11.5.3).
 
 use crate::platform::Platform;
-use crate::profile::APPLET_INFO;
+use crate::profile::APPLET_INFO_V1;
 use crate::state::{Answer, CardState};
 use crate::status::Status;
-use crate::types::PinRef;
+use crate::types::{ApiVersion, PinRef};
 
 /// GET DATA objects (P1-P2; tags in the `DF` proprietary range).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataObject {
-    /// `0101`: IsoApplet API version and features.
+    /// `0101`: IsoApplet API version and features (v1; switches the session to v1).
     AppletInfo,
     /// `DF30`: validity window.
     Validity,
@@ -38,14 +38,18 @@ impl TryFrom<(u8, u8)> for DataObject {
     }
 }
 
-/// GET DATA (ISO 7816-4 §11.4.3).
-pub fn get_data(state: &CardState, object: DataObject, answer: &mut Answer) -> Result<(), Status> {
+/// GET DATA (ISO 7816-4 §11.4.3). `0101` answers IsoApplet API v1 and switches the session to v1.
+pub fn get_data(state: &mut CardState, object: DataObject, answer: &mut Answer) -> Result<(), Status> {
     fn full<E>(_: E) -> Status {
         Status::NoPreciseDiagnosis
     }
     let meta = &state.meta;
     match object {
-        DataObject::AppletInfo => answer.extend_from_slice(&APPLET_INFO).map_err(full),
+        DataObject::AppletInfo => {
+            answer.extend_from_slice(&APPLET_INFO_V1).map_err(full)?;
+            state.session.api = ApiVersion::V1;
+            Ok(())
+        }
         DataObject::Validity => {
             let v = meta.validity.ok_or(Status::ReferenceNotFound)?;
             answer.extend_from_slice(&v.from.to_ascii()).map_err(full)?;

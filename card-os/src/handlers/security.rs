@@ -15,7 +15,7 @@ use crate::nvm::Patch;
 use crate::platform::{Clock, Platform};
 use crate::state::{Answer, CardState};
 use crate::status::Status;
-use crate::types::{Algorithm, AlgorithmRef, Date, KeyAlgorithm, KeyOrigin, KeyRef};
+use crate::types::{Algorithm, AlgorithmRef, ApiVersion, Date, KeyAlgorithm, KeyOrigin, KeyRef};
 
 #[cfg(feature = "rsa")]
 use crate::rsa as rsa_ops;
@@ -35,6 +35,13 @@ mod rsa_ops {
         Err(Status::FunctionNotSupported)
     }
     pub fn sign_digest_info<R: rand_core::CryptoRng + ?Sized>(
+        _: &Material,
+        _: &[u8],
+        _: &mut R,
+    ) -> Result<[u8; RSA_MODULUS], Status> {
+        Err(Status::FunctionNotSupported)
+    }
+    pub fn sign_pss<R: rand_core::CryptoRng + ?Sized>(
         _: &Material,
         _: &[u8],
         _: &mut R,
@@ -126,10 +133,14 @@ pub fn manage_security_environment(
         return Ok(());
     }
     let kind = slot(state, key)?.algorithm;
-    let chosen = match (kind, algorithm) {
-        (KeyAlgorithm::P256, None) => Algorithm::EcdsaPrehashed,
-        (KeyAlgorithm::P256, Some(AlgorithmRef::Ecdsa)) => Algorithm::EcdsaSha1OnCard,
-        (KeyAlgorithm::Rsa2048, None | Some(AlgorithmRef::RsaPkcs1)) => Algorithm::RsaPkcs1,
+    let api = state.session.api;
+    let chosen = match (kind, algorithm, api) {
+        (KeyAlgorithm::P256, None, _) => Algorithm::EcdsaPrehashed,
+        // The one reference whose meaning depends on the API version (DIALECT.md "API v0 and v1").
+        (KeyAlgorithm::P256, Some(AlgorithmRef::Ecdsa), ApiVersion::V0) => Algorithm::EcdsaSha1OnCard,
+        (KeyAlgorithm::P256, Some(AlgorithmRef::Ecdsa), ApiVersion::V1) => Algorithm::EcdsaPrehashed,
+        (KeyAlgorithm::Rsa2048, None | Some(AlgorithmRef::RsaPkcs1), _) => Algorithm::RsaPkcs1,
+        (KeyAlgorithm::Rsa2048, Some(AlgorithmRef::RsaPss), ApiVersion::V1) => Algorithm::RsaPss,
         // RSA on an EC key, ECDSA on an RSA key, a key-generation reference here.
         _ => return Err(Status::IncorrectData),
     };
@@ -170,7 +181,7 @@ fn answer_with(answer: &mut Answer, bytes: &[u8]) -> Result<(), Status> {
 
 /// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4). P-256: ECDSA on the given hash (or on SHA-1 of the input
 /// for IsoApplet's reference `21`), answered as DER `SEQUENCE{r,s}`. RSA-2048: PKCS#1 v1.5 over the DigestInfo
-/// the host sent, answered as 256 bytes.
+/// the host sent (`11`), or RSA-PSS over the bare hash (`12`, API v1), answered as 256 bytes.
 pub fn compute_digital_signature<P: Platform>(
     state: &mut CardState,
     platform: &mut P,
@@ -189,14 +200,20 @@ pub fn compute_digital_signature<P: Platform>(
         }
         Algorithm::RsaPkcs1 if input.len() > RSA_MODULUS - 11 => return Err(Status::WrongLength),
         Algorithm::RsaPkcs1 => input,
+        Algorithm::RsaPss if matches!(input.len(), 32 | 48 | 64) => input,
+        Algorithm::RsaPss => return Err(Status::WrongLength),
     };
     usable_key(state, platform, key)?;
     let material = state.key_material(platform, key)?;
+    let rng = platform.rng();
     let signature = match algorithm {
         Algorithm::RsaPkcs1 => {
-            heapless::Vec::<u8, RSA_MODULUS>::from_slice(&rsa_ops::sign_digest_info(&material, hash, platform.rng())?)
+            heapless::Vec::<u8, RSA_MODULUS>::from_slice(&rsa_ops::sign_digest_info(&material, hash, rng)?)
         }
-        _ => heapless::Vec::from_slice(&ecc::sign_prehashed(&material, hash)?),
+        Algorithm::RsaPss => heapless::Vec::from_slice(&rsa_ops::sign_pss(&material, hash, rng)?),
+        Algorithm::EcdsaPrehashed | Algorithm::EcdsaSha1OnCard => {
+            heapless::Vec::from_slice(&ecc::sign_prehashed(&material, hash)?)
+        }
     }
     .map_err(|_| Status::NoPreciseDiagnosis)?;
     if key == KeyRef::Signature {
