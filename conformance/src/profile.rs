@@ -58,8 +58,8 @@ pub use crate::pki::HolderType;
 pub const FORMAT_VERSION: i64 = 1;
 
 /// The fixture profiles shipped in `fixtures/profiles/`.
-pub const PROFILE_NAMES: [&str; 5] =
-    ["uzi-zorgverlener", "uzi-medewerker", "uzi-medewerker-niet-op-naam", "zorg-id", "zorg-id-blank"];
+pub const PROFILE_NAMES: [&str; 6] =
+    ["uzi-zorgverlener", "uzi-medewerker", "uzi-medewerker-niet-op-naam", "zorg-id", "zorg-id-ec", "zorg-id-blank"];
 
 /// A card profile, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
