@@ -176,8 +176,8 @@ pub fn sign_digest_info<R: rand_core::CryptoRng + ?Sized>(
     fixed(key.sign_with_rng(rng, scheme, hash).map_err(|_| Status::IncorrectData)?)
 }
 
-/// RSA-PSS (RFC 8017 §8.1) over a hash the host computed, as IsoApplet API v1 signs: SHA-256, SHA-384 or SHA-512
-/// by its length, MGF1 with the same hash, a salt as long as the hash (IsoApplet v1 and OpenSC 0.26 use the hash
+/// RSA-PSS (RFC 8017 §8.1) over a hash the host computed, as IsoApplet API v1 signs: SHA-1, SHA-224, SHA-256,
+/// SHA-384 or SHA-512 by its length (OpenSC 0.26 offers all five when feature bit `08` is set), MGF1 with the same hash, a salt as long as the hash (IsoApplet v1 and OpenSC 0.26 use the hash
 /// length). Another length answers `6700`.
 pub fn sign_pss<R: rand_core::CryptoRng + ?Sized>(
     material: &Material,
@@ -186,6 +186,8 @@ pub fn sign_pss<R: rand_core::CryptoRng + ?Sized>(
 ) -> Result<[u8; RSA_MODULUS], Status> {
     let key = private_key(material)?;
     let signature = match hash.len() {
+        20 => key.sign_with_rng(rng, rsa::Pss::<sha1::Sha1>::new_with_salt(20), hash),
+        28 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha224>::new_with_salt(28), hash),
         32 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha256>::new_with_salt(32), hash),
         48 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha384>::new_with_salt(48), hash),
         64 => key.sign_with_rng(rng, rsa::Pss::<sha2::Sha512>::new_with_salt(64), hash),

@@ -311,7 +311,7 @@ pub enum Algorithm {
     /// Reference `11` (or none) with an RSA key: the input is a DigestInfo **the host hashed and wrapped**; the
     /// card adds the PKCS#1 v1.5 type-1 padding (RFC 8017 §9.2) and signs.
     RsaPkcs1,
-    /// Reference `12` with an RSA key (API v1): the input is the bare SHA-256, SHA-384 or SHA-512 hash **the host
+    /// Reference `12` with an RSA key (API v1): the input is the bare SHA-1/224/256/384/512 hash **the host
     /// computed**; the card does EMSA-PSS (RFC 8017 §9.1) with MGF1 of the same hash and a salt as long as the hash.
     RsaPss,
 }

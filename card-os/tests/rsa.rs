@@ -312,6 +312,10 @@ fn rsa_pss_over_the_bare_hash_in_api_v1() {
     let (signature, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &h384, Some(0)));
     assert_eq!(sw, 0x9000);
     key.verify(rsa::Pss::<sha2::Sha384>::new_with_salt(48), &h384, &signature).expect("PSS-SHA384, salt 48");
+    let h1 = sha1::Sha1::digest(message).to_vec();
+    let (signature, sw) = tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &h1, Some(0)));
+    assert_eq!(sw, 0x9000, "OpenSC 0.26 offers SHA1-RSA-PKCS-PSS too");
+    key.verify(rsa::Pss::<sha1::Sha1>::new_with_salt(20), &h1, &signature).expect("PSS-SHA1, salt 20");
     let (input, _) = digest_info(message);
     assert_eq!(tx_bytes(&mut card, &apdu(0x2A, 0x9E, 0x9A, &input, Some(0))).1, 0x6700, "a DigestInfo is not a hash");
     card.reset();

@@ -10,9 +10,9 @@
 //! - `ZORGCARD_OPENSC026`: the 0.26 `opensc-pkcs11.so` (default `target/opensc-0.26/lib/opensc-pkcs11.so` in the
 //!   repository). Its `pkcs11-tool` is the one in `../bin` next to it.
 //!
-//! Today's card announces IsoApplet API 0.6 (GET DATA `0101` answers `00 06 07`), so 0.26's driver offers what 0.23
-//! offers: PKCS#1 v1.5 (`RSA-PKCS`, `SHA*-RSA-PKCS`, decrypt `RSA-PKCS`), no RSA-PSS. TLS is therefore 1.2 with
-//! PKCS#1 v1.5 signatures.
+//! 0.26's IsoApplet driver reads the API version with GET DATA `00 CA 01 01`. Whichever the card answers, v0 (`00 06
+//! 07`) or v1 (`01 00 0F`), it offers PKCS#1 v1.5 (`RSA-PKCS`, `SHA*-RSA-PKCS`, decrypt `RSA-PKCS`); RSA-PSS only
+//! with feature bit `08`, which v1 announces. These tests use what both offer: TLS 1.2 with PKCS#1 v1.5 signatures.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -26,7 +26,7 @@ const READER: &str = "Virtual PCD 00 00";
 const PIN: &str = "123456";
 /// Key and certificate ID of the authentication key (PKCS#15 iD = PKCS#11 CKA_ID).
 const AUTHENTICATION: &str = "01";
-/// GnuTLS without TLS 1.3 and without RSA-PSS, so it signs with PKCS#1 v1.5 as today's card can.
+/// GnuTLS without TLS 1.3 and without RSA-PSS, so it signs with PKCS#1 v1.5 as an API v0 card can too.
 const GNUTLS_PRIORITY: &str = "NORMAL:-VERS-TLS1.3:-SIGN-RSA-PSS-SHA256:-SIGN-RSA-PSS-SHA384:-SIGN-RSA-PSS-SHA512:\
      -SIGN-RSA-PSS-RSAE-SHA256:-SIGN-RSA-PSS-RSAE-SHA384:-SIGN-RSA-PSS-RSAE-SHA512";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
@@ -464,7 +464,7 @@ fn opensc026_nss_tstclnt_logs_in_with_tls12_client_authentication() {
     let db = token.nss_db(&server);
     let nick = db.nickname(&token, AUTHENTICATION);
     let port = server.port.to_string();
-    // -J: PKCS#1 v1.5 only, as with today's card.
+    // -J: PKCS#1 v1.5 only, which an API v0 card can do too.
     let args = vec![
         "-h",
         "127.0.0.1",

@@ -200,7 +200,7 @@ pub fn compute_digital_signature<P: Platform>(
         }
         Algorithm::RsaPkcs1 if input.len() > RSA_MODULUS - 11 => return Err(Status::WrongLength),
         Algorithm::RsaPkcs1 => input,
-        Algorithm::RsaPss if matches!(input.len(), 32 | 48 | 64) => input,
+        Algorithm::RsaPss if matches!(input.len(), 20 | 28 | 32 | 48 | 64) => input,
         Algorithm::RsaPss => return Err(Status::WrongLength),
     };
     usable_key(state, platform, key)?;
