@@ -630,58 +630,8 @@ impl<'a> PersonaliseOptions<'a> {
     }
 }
 
-/// One certificate of an issued card, for the portal registry and the CRL.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssuedCertificate {
-    /// `authentication`, `signature` or `encryption`.
-    pub role: String,
-    /// Serial number, upper-case hex without leading zero bytes (as `openssl x509 -serial` prints it).
-    pub serial: String,
-}
-
-/// What the portal registry records of a new card: never a secret.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssuedCard {
-    /// Card serial number (GET DATA `DF32`).
-    pub serial: String,
-    /// The holder's full name (CN).
-    pub holder_name: String,
-    /// The holder's UZI number.
-    pub uzi_number: String,
-    /// The organisation (O).
-    pub organisation: String,
-    /// URA subscriber number.
-    pub subscriber_number: String,
-    /// The birth date entered, `YYYY-MM-DD`.
-    pub birth_date: String,
-    /// Serial of the UZI pass the card was made with.
-    pub made_with_uzi_pass: String,
-    /// Certificate notBefore, Unix seconds (the issue time).
-    pub not_before: i64,
-    /// Certificate notAfter, Unix seconds (three years later, minus a second).
-    pub not_after: i64,
-    /// The three certificates.
-    pub certificates: Vec<IssuedCertificate>,
-}
-
-impl fmt::Display for IssuedCard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "ZORG-ID Smartcard {} made for {} (UZI {})", self.serial, self.holder_name, self.uzi_number)?;
-        writeln!(f, "organisation      {} (URA {})", self.organisation, self.subscriber_number)?;
-        writeln!(
-            f,
-            "valid             {} .. {}",
-            crate::inspect::utc(self.not_before),
-            crate::inspect::utc(self.not_after)
-        )?;
-        for c in &self.certificates {
-            writeln!(f, "certificate       {:<15} serial {}", c.role, c.serial)?;
-        }
-        Ok(())
-    }
-}
+// The record of an issued card is the portal registry's (`portal.rs`); the personaliser fills it in.
+pub use crate::portal::{IssuedCard, IssuedCertificate};
 
 /// A new, operational ZORG-ID Smartcard: its record and its one-time PUK.
 #[derive(Debug)]
