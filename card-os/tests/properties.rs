@@ -3,7 +3,8 @@
 //!     view of itself; (b) a PIN model: exact status words, and the PIN counter goes up only through the right
 //!     PIN or the right PUK; (c) no signature without a verification since the last reset (and for key 2 since the
 //!     last signature); (d) a card blocked for good stays blocked; (e) random APDUs with power cuts and restarts:
-//!     the image always boots and a cut never gives a try back.
+//!     the image always boots and a cut never gives a try back. The random sessions run on P-256 cards and on an RSA-2048
+//!     card, with the RSA commands (MSE `11`/`12`/`F3`, DigestInfos, DECIPHER, PUT DATA `DB`) among the inputs.
 mod common;
 use std::sync::OnceLock;
 
@@ -26,10 +27,50 @@ enum Base {
     Personalised,
     Operational,
     Blocked,
+    /// Operational with RSA-2048 keys (01 and 03 injected, 02 generated on the card), in IsoApplet's dialect.
+    Rsa,
+}
+
+/// An operational card with RSA-2048 keys, personalised through its own APDUs.
+fn rsa_operational() -> TestCard {
+    let mut card = blank();
+    let mut rng = card_os::sim::SimRng(0x5EED_0002);
+    let key = rsa::PrivateKey::new(&mut rng, 2048).expect("an RSA key");
+    let be = |x: &rsa::BoxedUint| {
+        let b: Vec<u8> = x.to_be_bytes().iter().copied().skip_while(|v| *v == 0).collect();
+        [vec![0u8; 128 - b.len()], b].concat()
+    };
+    use rsa::traits::PrivateKeyParts;
+    let parts = [
+        (0x92, be(&key.primes()[0].clone().get())),
+        (0x93, be(&key.primes()[1].clone().get())),
+        (0x94, be(&key.qinv().expect("qinv").retrieve())),
+        (0x95, be(key.dp().expect("dp"))),
+        (0x96, be(key.dq().expect("dq"))),
+    ];
+    let mut inner = Vec::new();
+    for (tag, value) in parts {
+        inner.extend([tag, 0x81, 0x80]);
+        inner.extend(value);
+    }
+    let mut template = vec![0x7F, 0x48, 0x82, (inner.len() >> 8) as u8, inner.len() as u8];
+    template.extend(inner);
+    for key_ref in [0x01u8, 0x03] {
+        ok(&mut card, &apdu(0x22, 0x41, 0x00, &[0x80, 0x01, 0xF3, 0x84, 0x01, key_ref], None));
+        let mut put = vec![0x00, 0xDB, 0x3F, 0xFF, 0x00, (template.len() >> 8) as u8, template.len() as u8];
+        put.extend(&template);
+        ok(&mut card, &put);
+    }
+    ok(&mut card, &hex("00 22 41 00 06 80 01 F3 84 01 02"));
+    assert_eq!(tx(&mut card, "00 46 42 00 00").1, 0x610E);
+    ok(&mut card, &apdu(0x24, 0x01, 0x01, PIN, None));
+    ok(&mut card, &apdu(0x24, 0x01, 0x02, PUK, None));
+    ok(&mut card, &hex("00 44 00 00"));
+    card
 }
 
 fn base_bytes(base: Base) -> &'static [u8] {
-    static IMAGES: OnceLock<[Vec<u8>; 4]> = OnceLock::new();
+    static IMAGES: OnceLock<[Vec<u8>; 5]> = OnceLock::new();
     let images = IMAGES.get_or_init(|| {
         let nvm = |c: &TestCard| c.platform().nvm.bytes.clone();
         let mut blocked = operational();
@@ -37,7 +78,7 @@ fn base_bytes(base: Base) -> &'static [u8] {
             tx_bytes(&mut blocked, &apdu(0x2C, 0x01, 0x01, wrong, None));
         }
         assert_eq!(blocked.info().life_cycle, LifeCycle::Blocked);
-        [nvm(&blank()), nvm(&personalised_unactivated()), nvm(&operational()), nvm(&blocked)]
+        [nvm(&blank()), nvm(&personalised_unactivated()), nvm(&operational()), nvm(&blocked), nvm(&rsa_operational())]
     });
     &images[base as usize]
 }
@@ -60,8 +101,8 @@ fn assert_nvm_consistent(card: &TestCard) {
 
 // ---- structured APDUs ----
 
-const KNOWN_INS: [u8; 18] =
-    [0x04, 0x20, 0x22, 0x24, 0x2A, 0x2C, 0x44, 0x46, 0x84, 0x88, 0xA4, 0xB0, 0xC0, 0xCA, 0xD6, 0xDA, 0xE0, 0xFE];
+const KNOWN_INS: [u8; 19] =
+    [0x04, 0x20, 0x22, 0x24, 0x2A, 0x2C, 0x44, 0x46, 0x84, 0x88, 0xA4, 0xB0, 0xC0, 0xCA, 0xD6, 0xDA, 0xDB, 0xE0, 0xFE];
 
 /// A command APDU as fields; encoded short or extended.
 #[derive(Clone, Debug)]
@@ -114,6 +155,13 @@ fn interesting_data() -> Vec<Vec<u8>> {
         [PIN, NEW_PIN].concat(),
         [NEW_PIN, PIN].concat(),
         hex("80 01 21 84 01 01"),
+        hex("80 01 11 84 01 01"),
+        hex("80 01 12 84 01 01"),
+        hex("80 01 11 84 01 03"),
+        hex("80 01 F3 84 01 01"),
+        hex("3031300D060960864801650304020105000420 5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A5A"),
+        [vec![0x00], vec![0x3C; 256]].concat(),
+        hex("7F48 06 92 01 03 93 01 05"),
         hex("84 01 02"),
         hex("84 01 01"),
         hex("84 01 03"),
@@ -139,7 +187,7 @@ fn arb_cmd() -> impl Strategy<Value = Cmd> {
         prop_oneof![
             3 => prop::sample::select(vec![
                 0x00u8, 0x01, 0x02, 0x03, 0x04, 0x08, 0x09, 0x0C, 0x41, 0x9E, 0x9A, 0xB6, 0xA4, 0xDF, 0x30, 0x31, 0x32,
-                0x33, 0xFF, 0x85, 0x81,
+                0x33, 0xFF, 0x85, 0x81, 0x80, 0x86, 0xB8, 0x42, 0x3F,
             ]),
             1 => any::<u8>(),
         ]
@@ -174,7 +222,13 @@ fn arb_step() -> impl Strategy<Value = Step> {
 }
 
 fn arb_base() -> impl Strategy<Value = Base> {
-    prop_oneof![Just(Base::Blank), Just(Base::Personalised), Just(Base::Operational), Just(Base::Blocked)]
+    prop_oneof![
+        Just(Base::Blank),
+        Just(Base::Personalised),
+        Just(Base::Operational),
+        Just(Base::Blocked),
+        Just(Base::Rsa)
+    ]
 }
 
 fn restart(card: TestCard) -> TestCard {
