@@ -50,6 +50,28 @@ pub mod rsa_layout {
     pub const QINV: usize = DQ + RSA_HALF;
 }
 
+/// The CRT components of an injected RSA key (ISO 7816-8 `7F48`: `92` p, `93` q, `94` qinv, `95` dp, `96` dq),
+/// borrowed from the command; never printed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Crt<'a> {
+    /// The first prime.
+    pub p: &'a [u8],
+    /// The second prime.
+    pub q: &'a [u8],
+    /// q⁻¹ mod p.
+    pub qinv: &'a [u8],
+    /// d mod (p − 1).
+    pub dp: &'a [u8],
+    /// d mod (q − 1).
+    pub dq: &'a [u8],
+}
+
+impl core::fmt::Debug for Crt<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Crt(***)")
+    }
+}
+
 /// What a slot holds, as the image records it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySlot {

@@ -18,7 +18,7 @@ use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BoxedUint, Pkcs1v15Sign, PrivateKey};
 use zeroize::Zeroize;
 
-use crate::keys::{Material, RSA_EXPONENT, RSA_HALF, RSA_MODULUS, rsa_layout};
+use crate::keys::{Crt, Material, RSA_EXPONENT, RSA_HALF, RSA_MODULUS, rsa_layout};
 use crate::status::Status;
 
 /// The public exponent of every key this card makes or accepts (IsoApplet requires it too).
@@ -87,27 +87,6 @@ fn material_of(key: &PrivateKey) -> Result<Material, Status> {
 pub fn generate<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Result<Material, Status> {
     let key = PrivateKey::new(rng, BITS).map_err(|_| Status::NoPreciseDiagnosis)?;
     material_of(&key)
-}
-
-/// The CRT components of an injected key (ISO 7816-8 `7F48`: `92` p, `93` q, `94` qinv, `95` dp, `96` dq).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Crt<'a> {
-    /// The first prime.
-    pub p: &'a [u8],
-    /// The second prime.
-    pub q: &'a [u8],
-    /// q⁻¹ mod p.
-    pub qinv: &'a [u8],
-    /// d mod (p − 1).
-    pub dp: &'a [u8],
-    /// d mod (q − 1).
-    pub dq: &'a [u8],
-}
-
-impl core::fmt::Debug for Crt<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Crt(***)")
-    }
 }
 
 /// An injected key (the UZI personaliser, CPS §6.1.1): the card derives n and d from p, q and e = 65537 and

@@ -17,10 +17,9 @@ use crate::state::{Answer, CardState};
 use crate::status::Status;
 use crate::types::{Algorithm, AlgorithmRef, ApiVersion, Date, KeyAlgorithm, KeyOrigin, KeyRef};
 
+pub use crate::keys::Crt;
 #[cfg(feature = "rsa")]
 use crate::rsa as rsa_ops;
-#[cfg(feature = "rsa")]
-pub use crate::rsa::Crt;
 
 /// Without the `rsa` feature the chip has no RSA: every RSA operation answers `6A81`.
 #[cfg(not(feature = "rsa"))]
@@ -31,7 +30,7 @@ mod rsa_ops {
     pub fn generate<R: rand_core::CryptoRng + ?Sized>(_: &mut R) -> Result<Material, Status> {
         Err(Status::FunctionNotSupported)
     }
-    pub fn import(_: &super::Crt<'_>) -> Result<Material, Status> {
+    pub fn import(_: &crate::keys::Crt<'_>) -> Result<Material, Status> {
         Err(Status::FunctionNotSupported)
     }
     pub fn sign_digest_info<R: rand_core::CryptoRng + ?Sized>(
@@ -62,29 +61,6 @@ mod rsa_ops {
         _: &mut heapless::Vec<u8, RSA_MODULUS>,
     ) -> Result<(), Status> {
         Err(Status::FunctionNotSupported)
-    }
-}
-
-/// The CRT components of an injected RSA key (ISO 7816-8 `7F48`), borrowed from the command.
-#[cfg(not(feature = "rsa"))]
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Crt<'a> {
-    /// The first prime.
-    pub p: &'a [u8],
-    /// The second prime.
-    pub q: &'a [u8],
-    /// q⁻¹ mod p.
-    pub qinv: &'a [u8],
-    /// d mod (p − 1).
-    pub dp: &'a [u8],
-    /// d mod (q − 1).
-    pub dq: &'a [u8],
-}
-
-#[cfg(not(feature = "rsa"))]
-impl core::fmt::Debug for Crt<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Crt(***)")
     }
 }
 
