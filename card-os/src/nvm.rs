@@ -129,11 +129,14 @@ impl fmt::Display for ImageError {
             ImageError::Damaged { bank, sequence, fallback } => {
                 write!(
                     f,
-                    "is damaged: bank {bank} holds its newest state (sequence {sequence}), completely written and \
+                    "is damaged: bank {bank} holds its newest state (sequence {sequence}), written completely and \
                      corrupted since (its body fails its checksum)"
                 )?;
                 match fallback {
-                    Some(older) => write!(f, "; {older}, which may give back PIN or PUK tries"),
+                    Some(older) => write!(
+                        f,
+                        "; the older state ({older}) is not opened on its own, since it may give back PIN or PUK tries"
+                    ),
                     None => f.write_str("; the other bank holds no usable older state"),
                 }
             }
@@ -162,11 +165,11 @@ pub struct BankState {
 }
 
 impl fmt::Display for BankState {
-    /// "bank 0 holds sequence 6: operational, PIN 3 of 3 tries left, PUK 3 of 3 tries left".
+    /// "bank 0, sequence 6: operational, PIN 3 of 3 tries left, PUK 3 of 3 tries left".
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "bank {} holds sequence {}: {}, PIN {} of {} tries left, PUK {} of {} tries left",
+            "bank {}, sequence {}: {}, PIN {} of {} tries left, PUK {} of {} tries left",
             self.bank, self.sequence, self.life_cycle, self.pin.left, self.pin.max, self.puk.left, self.puk.max
         )
     }

@@ -88,7 +88,8 @@ fn flipped_byte_in_the_active_body_is_damage_not_a_fallback() {
     assert_eq!(inspect(&bytes).unwrap_err(), damaged);
     assert_boot_fails(bytes.clone(), damaged);
     let text = damaged.to_string();
-    for words in ["damaged", &format!("bank {active}"), &format!("bank {older} holds sequence"), "personalised"] {
+    for words in ["damaged", &format!("bank {active}"), &format!("older state (bank {older}, sequence"), "personalised"]
+    {
         assert!(text.contains(words), "{text}");
     }
     // Asked for explicitly, the older state opens: the last commit was the activation.
