@@ -10,7 +10,7 @@ use heapless::Vec;
 
 use crate::apdu::{Apdu, ins};
 use crate::command::{self, Command};
-use crate::nvm::ImageError;
+use crate::nvm::{ImageError, Rollback};
 use crate::platform::Platform;
 use crate::profile::ChipProfile;
 use crate::state::{Answer, CardInfo, CardState, MAX_ANSWER, Session};
@@ -68,9 +68,22 @@ impl<P: Platform> Card<P> {
         Self::boot(platform)
     }
 
-    /// Start the card from what its NVM holds (power-up).
+    /// Start the card from what its NVM holds (power-up). A damaged newest state is refused with
+    /// [`ImageError::Damaged`]: the card does not fall back to an older state on its own, which could give back
+    /// PIN or PUK tries.
     pub fn boot(platform: P) -> Result<Self, ImageError> {
-        let state = CardState::boot(&platform)?;
+        Self::boot_with(platform, Rollback::Refuse)
+    }
+
+    /// Start the card from the older bank if the newest state is damaged. Only for a person who asked for it
+    /// (`--accept-rollback`): tries spent since the older state are given back.
+    pub fn boot_accepting_rollback(platform: P) -> Result<Self, ImageError> {
+        Self::boot_with(platform, Rollback::Accept)
+    }
+
+    /// Start the card, `rollback` deciding about a damaged newest state.
+    pub fn boot_with(platform: P, rollback: Rollback) -> Result<Self, ImageError> {
+        let state = CardState::boot(&platform, rollback)?;
         Ok(Card { platform, state, io: ApduBuffers::new() })
     }
 

@@ -21,11 +21,11 @@ use heapless::Vec;
 
 use crate::fs::{FileEntry, FileKind, FileTable, MAX_FILES};
 use crate::keys::{KeySlot, MAX_MATERIAL, Material};
-use crate::nvm::{Banks, ImageError, MAX_BODY, Nvm, SliceNvm};
+use crate::nvm::{BankState, BankStatus, Banks, ImageError, MAX_BODY, Nvm, Rollback, SliceNvm};
 use crate::pin::PinState;
 use crate::types::{
     Access, Charset, Date, DfName, FileId, KEY_SLOTS, KeyAlgorithm, KeyOrigin, KeyRef, LifeCycle, MAX_PIN_LEN,
-    PinPolicy, PinRef, Validity,
+    PinPolicy, PinRef, Tries, Validity,
 };
 
 /// The card record: life cycle, ATR, serial number, validity.
@@ -94,6 +94,12 @@ impl Meta {
             PinRef::User => user,
             PinRef::Puk => puk,
         }
+    }
+
+    /// A PIN counter as the outside sees it.
+    pub fn tries(&self, r: PinRef) -> Tries {
+        let p = self.pin(r);
+        Tries { initialised: p.initialised, left: p.tries_left, max: p.policy.max_tries }
     }
 
     /// Read and check the metadata of the current bank.
@@ -357,6 +363,30 @@ pub mod encode {
     }
 }
 
+/// Open an image: the current bank and its metadata. A damaged newest state is [`ImageError::Damaged`], with the
+/// state the older bank would give, unless `rollback` is [`Rollback::Accept`]: then the older bank is opened.
+pub fn open<N: Nvm + ?Sized>(nvm: &N, rollback: Rollback) -> Result<(Banks, Meta), ImageError> {
+    let scan = Banks::scan(nvm)?;
+    match scan.choose(rollback) {
+        Ok(banks) => Ok((banks, Meta::load(nvm, &banks)?)),
+        Err(ImageError::Damaged { bank, sequence, .. }) => {
+            let fallback = scan.current.and_then(|b| Some(bank_state(&b, &Meta::load(nvm, &b).ok()?)));
+            Err(ImageError::Damaged { bank, sequence, fallback })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn bank_state(banks: &Banks, meta: &Meta) -> BankState {
+    BankState {
+        bank: banks.active,
+        sequence: banks.seq,
+        life_cycle: meta.life_cycle(),
+        pin: meta.tries(PinRef::User),
+        puk: meta.tries(PinRef::Puk),
+    }
+}
+
 /// What a host may learn of an image file without running the card.
 #[derive(Clone, Debug)]
 pub struct ImageSummary {
@@ -368,17 +398,62 @@ pub struct ImageSummary {
     pub life_cycle: LifeCycle,
     /// The serial number.
     pub serial: Vec<u8, MAX_SERIAL>,
+    /// The user PIN counter.
+    pub pin: Tries,
+    /// The PUK counter.
+    pub puk: Tries,
 }
 
-/// Check an image (the NVM bytes of a card) without a card: length, magic, version, checksum, invariants.
+/// Check an image (the NVM bytes of a card) without a card: length, magic, version, checksum, invariants. A
+/// damaged newest state is [`ImageError::Damaged`], as at boot.
 pub fn inspect(nvm_bytes: &[u8]) -> Result<ImageSummary, ImageError> {
-    let nvm = SliceNvm(nvm_bytes);
-    let banks = Banks::find(&nvm)?;
-    let meta = Meta::load(&nvm, &banks)?;
+    inspect_with(nvm_bytes, Rollback::Refuse)
+}
+
+/// [`inspect`], with `rollback` deciding about a damaged newest state as [`open`] does.
+pub fn inspect_with(nvm_bytes: &[u8], rollback: Rollback) -> Result<ImageSummary, ImageError> {
+    let (banks, meta) = open(&SliceNvm(nvm_bytes), rollback)?;
     Ok(ImageSummary {
         sequence: banks.seq,
         body_len: banks.body_len,
         life_cycle: meta.life_cycle(),
+        pin: meta.tries(PinRef::User),
+        puk: meta.tries(PinRef::Puk),
         serial: meta.serial,
     })
+}
+
+/// One bank of an image, for a host to show: no secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BankReport {
+    /// The bank, 0 or 1.
+    pub bank: usize,
+    /// Valid, damaged, torn, no header, other version.
+    pub status: BankStatus,
+    /// Its header's sequence number, if it has a valid header.
+    pub sequence: Option<u32>,
+    /// Header copies that check, 0 to 2 (one is enough).
+    pub valid_copies: u8,
+    /// The bank `Card::boot` uses; with a damaged newer bank, the one a boot accepting the rollback uses.
+    pub current: bool,
+    /// What its metadata says, when the bank has a header and its metadata parses. For a damaged or torn bank
+    /// this is unverified: the body fails its checksum.
+    pub state: Option<BankState>,
+}
+
+/// Both banks of an image, as boot judges them, with the state each holds. Only reads.
+pub fn inspect_banks(nvm_bytes: &[u8]) -> Result<[BankReport; 2], ImageError> {
+    let nvm = SliceNvm(nvm_bytes);
+    let scan = Banks::scan(&nvm)?;
+    Ok(scan.banks.map(|check| {
+        let state = check.header.and_then(|b| Some(bank_state(&b, &Meta::load(&nvm, &b).ok()?)));
+        BankReport {
+            bank: check.bank,
+            status: scan.status(check.bank),
+            sequence: check.sequence(),
+            valid_copies: check.valid_copies,
+            current: scan.current.is_some_and(|c| c.active == check.bank),
+            state,
+        }
+    }))
 }

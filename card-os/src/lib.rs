@@ -55,6 +55,6 @@ pub use keys::{KeyInfo, PublicKey};
 pub use nvm::{ImageError, NVM_SIZE, Nvm, NvmError};
 pub use platform::{Clock, Platform};
 pub use profile::ChipProfile;
-pub use state::{CardInfo, Tries};
+pub use state::CardInfo;
 pub use status::Status;
-pub use types::{Charset, Date, KeyAlgorithm, KeyOrigin, KeyRef, LifeCycle, PinPolicy, PinRef, Validity};
+pub use types::{Charset, Date, KeyAlgorithm, KeyOrigin, KeyRef, LifeCycle, PinPolicy, PinRef, Tries, Validity};

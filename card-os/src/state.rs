@@ -7,13 +7,13 @@
 use heapless::Vec;
 
 use crate::fs::FileIndex;
-use crate::image::{DATA_OFF, LC_OFF, Meta, encode};
+use crate::image::{self, DATA_OFF, LC_OFF, Meta, encode};
 use crate::keys::{KeyInfo, Material, PublicKey};
-use crate::nvm::{Banks, ImageError, Patch};
+use crate::nvm::{Banks, ImageError, Patch, Rollback};
 use crate::platform::Platform;
 use crate::profile::{ChipProfile, ISOAPPLET_AID};
 use crate::status::Status;
-use crate::types::{Algorithm, ApiVersion, KeyAlgorithm, KeyRef, LifeCycle, PinRef, Validity};
+use crate::types::{Algorithm, ApiVersion, KeyAlgorithm, KeyRef, LifeCycle, PinRef, Tries, Validity};
 
 /// Most data bytes in one answer.
 pub const MAX_ANSWER: usize = 4096;
@@ -42,17 +42,6 @@ pub struct Session {
     pub key_template: Option<(KeyRef, KeyAlgorithm)>,
     /// The IsoApplet API this session speaks: v0 until GET DATA `0101` answered v1.
     pub api: ApiVersion,
-}
-
-/// A PIN counter as seen from outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Tries {
-    /// A value has been set.
-    pub initialised: bool,
-    /// Tries left.
-    pub left: u8,
-    /// Tries a correct value gives back.
-    pub max: u8,
 }
 
 /// What a host may know of a card: no secret in it.
@@ -106,10 +95,10 @@ impl CardState {
         Ok(())
     }
 
-    /// Read the state from what the NVM holds (power-up).
-    pub fn boot<P: Platform>(platform: &P) -> Result<Self, ImageError> {
-        let banks = Banks::find(platform.nvm())?;
-        let meta = Meta::load(platform.nvm(), &banks)?;
+    /// Read the state from what the NVM holds (power-up). A damaged newest state is [`ImageError::Damaged`]
+    /// unless `rollback` accepts the older bank (`nvm.rs`: torn or damaged).
+    pub fn boot<P: Platform>(platform: &P, rollback: Rollback) -> Result<Self, ImageError> {
+        let (banks, meta) = image::open(platform.nvm(), rollback)?;
         Ok(CardState { meta, banks, session: Session::default(), halted: false })
     }
 
@@ -197,10 +186,6 @@ impl CardState {
     /// Life cycle, counters, validity and public keys.
     pub fn info<P: Platform>(&self, platform: &P) -> CardInfo {
         let meta = &self.meta;
-        let tries = |r: PinRef| {
-            let p = meta.pin(r);
-            Tries { initialised: p.initialised, left: p.tries_left, max: p.policy.max_tries }
-        };
         let mut keys = Vec::new();
         for key in KeyRef::ALL {
             if let Some(Some(slot)) = meta.keys.get(key.index())
@@ -214,8 +199,8 @@ impl CardState {
             life_cycle: meta.life_cycle(),
             atr: meta.atr.clone(),
             serial: meta.serial.clone(),
-            pin: tries(PinRef::User),
-            puk: tries(PinRef::Puk),
+            pin: meta.tries(PinRef::User),
+            puk: meta.tries(PinRef::Puk),
             validity: meta.validity,
             keys,
             files: meta.files.entries.len(),

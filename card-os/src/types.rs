@@ -401,6 +401,17 @@ impl fmt::Display for LifeCycle {
     }
 }
 
+/// A PIN counter as seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tries {
+    /// A value has been set.
+    pub initialised: bool,
+    /// Tries left.
+    pub left: u8,
+    /// Tries a correct value gives back.
+    pub max: u8,
+}
+
 /// A calendar date (proleptic Gregorian, UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {

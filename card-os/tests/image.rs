@@ -1,11 +1,12 @@
 //! The persistent image: `image::inspect` and `Card::boot` on good and damaged images (double bank, CRC-32C,
-//! format version, invariants). A bad image is an error, never a panic.
+//! two header copies, format version, invariants). A bad image is an error, never a panic, and a damaged newest
+//! state is never silently replaced by the older one.
 mod common;
-use card_os::image::FILES_OFF;
-use card_os::image::inspect;
-use card_os::nvm::{BANK_SIZE, FORMAT_VERSION, HEADER_LEN};
+use card_os::image::{FILES_OFF, inspect, inspect_with};
+use card_os::nvm::{BANK_SIZE, BankState, FORMAT_VERSION, HEADER_LEN, Rollback};
 use card_os::sim::SimPlatform;
 use card_os::{Card, ImageError, LifeCycle, NVM_SIZE};
+use common::layout::*;
 use common::*;
 
 fn nvm_of(card: &TestCard) -> Vec<u8> {
@@ -14,43 +15,6 @@ fn nvm_of(card: &TestCard) -> Vec<u8> {
 
 fn boot(bytes: Vec<u8>) -> Result<TestCard, ImageError> {
     Card::boot(SimPlatform::new(bytes, NOW, 7))
-}
-
-fn seq(bytes: &[u8], bank: usize) -> u32 {
-    let h = &bytes[bank * BANK_SIZE..];
-    u32::from_be_bytes([h[8], h[9], h[10], h[11]])
-}
-
-fn body_len(bytes: &[u8], bank: usize) -> usize {
-    let h = &bytes[bank * BANK_SIZE..];
-    u32::from_be_bytes([h[12], h[13], h[14], h[15]]) as usize
-}
-
-/// The bank `inspect` would use: both banks valid here, so the higher sequence number.
-fn active_bank(bytes: &[u8]) -> usize {
-    if seq(bytes, 1) > seq(bytes, 0) { 1 } else { 0 }
-}
-
-/// CRC-32C (Castagnoli, reflected, as `crc::CRC_32_ISCSI`), written out so the test does not trust the crate.
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-/// Recompute a bank's checksum after its body was edited, as a careless or malicious tool would.
-fn reseal(bytes: &mut [u8], bank: usize) {
-    let base = bank * BANK_SIZE;
-    let len = body_len(bytes, bank);
-    let mut covered = bytes[base..base + 16].to_vec();
-    covered.extend_from_slice(&bytes[base + HEADER_LEN..base + HEADER_LEN + len]);
-    let crc = crc32c(&covered);
-    bytes[base + 16..base + 20].copy_from_slice(&crc.to_be_bytes());
 }
 
 fn assert_boot_fails(bytes: Vec<u8>, expected: ImageError) {
@@ -103,48 +67,64 @@ fn truncated_image() {
 }
 
 #[test]
-fn flipped_byte_in_the_active_bank_falls_back_to_the_older_bank() {
+fn flipped_byte_in_the_active_body_is_damage_not_a_fallback() {
     let card = operational();
     let before = card.info();
-    let mut bytes = nvm_of(&card);
-    let active = active_bank(&bytes);
+    let good = nvm_of(&card);
+    let active = active_bank(&good);
     let older = 1 - active;
-    assert_eq!(seq(&bytes, active), seq(&bytes, older) + 1);
-    // The older bank holds the state before the last commit (the PUK being set): find what it says.
-    let older_summary = {
-        let mut only_older = bytes.clone();
-        only_older[active * BANK_SIZE..(active + 1) * BANK_SIZE].fill(0);
-        inspect(&only_older).expect("older bank valid")
+    assert_eq!(seq(&good, active), seq(&good, older) + 1);
+    // Flip one byte of the active body (in the file contents): the newest state is damaged, and the card refuses.
+    let mut bytes = good.clone();
+    bytes[body(active) + 1800] ^= 0x01;
+    let older_state = BankState {
+        bank: older,
+        sequence: seq(&good, older),
+        life_cycle: LifeCycle::Personalised,
+        pin: before.pin,
+        puk: before.puk,
     };
-    // Flip one byte of the active body (in the file contents).
-    let at = active * BANK_SIZE + HEADER_LEN + 1800;
-    bytes[at] ^= 0x01;
-    let s = inspect(&bytes).expect("falls back");
-    assert_eq!(s.sequence, seq(&bytes, older));
-    assert_eq!(s.life_cycle, older_summary.life_cycle);
-    let fallen_back = boot(bytes.clone()).expect("boots from the older bank");
-    assert_ne!(fallen_back.info(), before, "the older bank is the state before the last commit");
-    assert_eq!(fallen_back.info().life_cycle, LifeCycle::Personalised, "the last commit was the activation");
-    // A flipped byte in the header (sequence number) of the active bank: the same.
-    let mut bytes = nvm_of(&card);
-    bytes[active * BANK_SIZE + 11] ^= 0x80;
-    assert_eq!(inspect(&bytes).expect("falls back").sequence, seq(&bytes, older));
+    let damaged = ImageError::Damaged { bank: active, sequence: seq(&good, active), fallback: Some(older_state) };
+    assert_eq!(inspect(&bytes).unwrap_err(), damaged);
+    assert_boot_fails(bytes.clone(), damaged);
+    let text = damaged.to_string();
+    for words in ["damaged", &format!("bank {active}"), &format!("older state (bank {older}, sequence"), "personalised"]
+    {
+        assert!(text.contains(words), "{text}");
+    }
+    // Asked for explicitly, the older state opens: the last commit was the activation.
+    let s = inspect_with(&bytes, Rollback::Accept).expect("the older bank");
+    assert_eq!((s.sequence, s.life_cycle), (seq(&good, older), LifeCycle::Personalised));
+    let fallen_back = Card::boot_accepting_rollback(SimPlatform::new(bytes.clone(), NOW, 7)).expect("older bank");
+    assert_eq!(fallen_back.info().life_cycle, LifeCycle::Personalised);
+    // A flipped byte in one header copy of the active bank (its sequence number): the other copy carries it.
+    for copy in 0..2 {
+        let mut bytes = good.clone();
+        bytes[active * BANK_SIZE + header_offset(copy, 11)] ^= 0x80;
+        assert_eq!(inspect(&bytes).expect("one copy is enough").sequence, seq(&good, active));
+        assert_eq!(boot(bytes).expect("boot").info(), before);
+    }
     // A flipped byte in the older bank only: the active bank is used as before.
-    let mut bytes = nvm_of(&card);
-    bytes[older * BANK_SIZE + HEADER_LEN + 3] ^= 0x40;
+    let mut bytes = good.clone();
+    bytes[body(older) + 3] ^= 0x40;
     assert_eq!(inspect(&bytes).expect("active bank").sequence, seq(&bytes, active));
     assert_eq!(boot(bytes).expect("boot").info(), before);
 }
 
 #[test]
-fn flipped_bytes_in_both_banks_are_a_checksum_mismatch() {
+fn flipped_bytes_in_both_banks_are_damage_without_a_fallback() {
     let card = operational();
-    let mut bytes = nvm_of(&card);
+    let good = nvm_of(&card);
+    let active = active_bank(&good);
+    let mut bytes = good.clone();
     for bank in 0..2 {
-        bytes[bank * BANK_SIZE + HEADER_LEN + 100] ^= 0xFF;
+        bytes[body(bank) + 100] ^= 0xFF;
     }
-    assert_eq!(inspect(&bytes).unwrap_err(), ImageError::ChecksumMismatch);
-    assert_boot_fails(bytes, ImageError::ChecksumMismatch);
+    let expected = ImageError::Damaged { bank: active, sequence: seq(&good, active), fallback: None };
+    assert_eq!(inspect(&bytes).unwrap_err(), expected);
+    assert_eq!(inspect_with(&bytes, Rollback::Accept).unwrap_err(), expected, "nothing to roll back to");
+    assert!(expected.to_string().contains("no usable older state"), "{expected}");
+    assert_boot_fails(bytes, expected);
     // A freshly formatted card has one bank only: a flip in it leaves nothing to fall back to.
     let mut bytes = nvm_of(&blank());
     let active = active_bank(&bytes);
@@ -156,13 +136,23 @@ fn flipped_bytes_in_both_banks_are_a_checksum_mismatch() {
         })
         .is_ok()
     );
-    bytes[active * BANK_SIZE + HEADER_LEN + 40] ^= 0x04;
-    assert_eq!(inspect(&bytes).unwrap_err(), ImageError::ChecksumMismatch);
-    assert_boot_fails(bytes, ImageError::ChecksumMismatch);
-    // A body length beyond the bank.
-    let mut bytes = nvm_of(&card);
+    bytes[body(active) + 40] ^= 0x04;
+    let expected = ImageError::Damaged { bank: active, sequence: 1, fallback: None };
+    assert_eq!(inspect(&bytes).unwrap_err(), expected);
+    assert_boot_fails(bytes, expected);
+    // No valid header copy in either bank (a body length beyond the bank, not resealed): a checksum mismatch.
+    let mut bytes = good.clone();
     for bank in 0..2 {
-        bytes[bank * BANK_SIZE + 12..bank * BANK_SIZE + 16].copy_from_slice(&(BANK_SIZE as u32).to_be_bytes());
+        set_field(&mut bytes, bank, 12, &(BANK_SIZE as u32).to_be_bytes());
+    }
+    assert_eq!(inspect(&bytes).unwrap_err(), ImageError::ChecksumMismatch);
+    // Even resealed: a length beyond the bank is no header.
+    for bank in 0..2 {
+        let mut h = header_copy(&bytes, bank, 0);
+        let crc = crc32c(&h[..20]);
+        h[20..24].copy_from_slice(&crc.to_be_bytes());
+        put_header_copy(&mut bytes, bank, 0, &h);
+        put_header_copy(&mut bytes, bank, 1, &h);
     }
     assert_eq!(inspect(&bytes).unwrap_err(), ImageError::ChecksumMismatch);
 }
@@ -172,7 +162,7 @@ fn other_format_version() {
     let mut bytes = nvm_of(&operational());
     let other = FORMAT_VERSION + 1;
     for bank in 0..2 {
-        bytes[bank * BANK_SIZE + 4..bank * BANK_SIZE + 6].copy_from_slice(&other.to_be_bytes());
+        set_field(&mut bytes, bank, 4, &other.to_be_bytes());
     }
     let expected = ImageError::UnsupportedVersion { found: other, supported: FORMAT_VERSION };
     assert_eq!(inspect(&bytes).unwrap_err(), expected);
@@ -182,11 +172,19 @@ fn other_format_version() {
         reseal(&mut bytes, bank);
     }
     assert_eq!(inspect(&bytes).unwrap_err(), expected);
-    // One bank of another version and one of ours: ours is used.
-    let mut mixed = nvm_of(&operational());
-    let active = active_bank(&mixed);
-    mixed[active * BANK_SIZE + 4..active * BANK_SIZE + 6].copy_from_slice(&other.to_be_bytes());
-    assert!(inspect(&mixed).is_ok());
+    // One bank of another version, whichever: refused, since it may hold a newer state this build cannot read.
+    for bank in 0..2 {
+        let mut mixed = nvm_of(&operational());
+        set_field(&mut mixed, bank, 4, &other.to_be_bytes());
+        reseal(&mut mixed, bank);
+        assert_eq!(inspect(&mixed).unwrap_err(), expected, "bank {bank}");
+    }
+    // The version in one copy only (a flipped byte): the other copy is ours.
+    let mut flipped = nvm_of(&operational());
+    let mut h = header_copy(&flipped, 0, 0);
+    h[5] ^= 0x01;
+    put_header_copy(&mut flipped, 0, 0, &h);
+    assert!(inspect(&flipped).is_ok());
 }
 
 #[test]
@@ -252,6 +250,7 @@ fn display_names_the_problem() {
         (ImageError::UnsupportedVersion { found: 9, supported: 1 }, vec!["version 9", "1"]),
         (ImageError::ChecksumMismatch, vec!["checksum"]),
         (ImageError::Inconsistent("file tree"), vec!["inconsistent", "file tree"]),
+        (ImageError::Damaged { bank: 1, sequence: 9, fallback: None }, vec!["damaged", "bank 1", "sequence 9"]),
         (ImageError::Nvm(card_os::NvmError::PowerLost), vec!["power"]),
         (ImageError::Nvm(card_os::NvmError::OutOfRange), vec!["smaller"]),
     ];
@@ -265,21 +264,19 @@ fn display_names_the_problem() {
 }
 
 #[test]
-fn every_single_byte_flip_of_the_header_is_caught_or_harmless() {
-    // Flip every bit of the active bank's header in turn: inspect and boot never panic, and whatever boots
-    // is the active state or the older one.
+fn every_single_bit_flip_of_the_header_block_is_harmless() {
+    // Flip every bit of the active bank's header block in turn: one copy is broken, the other carries the bank,
+    // and the card boots the same state.
     let card = operational();
     let good = nvm_of(&card);
     let active = active_bank(&good);
-    let states = [inspect(&good).unwrap().sequence, inspect(&good).unwrap().sequence - 1];
+    let sequence = inspect(&good).unwrap().sequence;
     for i in 0..HEADER_LEN {
         for bit in 0..8 {
             let mut b = good.clone();
             b[active * BANK_SIZE + i] ^= 1 << bit;
-            if let Ok(s) = inspect(&b) {
-                assert!(states.contains(&s.sequence), "byte {i} bit {bit}: sequence {}", s.sequence);
-            }
-            let _ = boot(b);
+            assert_eq!(inspect(&b).expect("one copy is enough").sequence, sequence, "byte {i} bit {bit}");
+            assert!(boot(b).is_ok());
         }
     }
 }

@@ -386,3 +386,37 @@ fn terminate_is_atomic() {
     let spent = observe(&run(&before, &verify_op(b"999999"), 0x63C2), info_only);
     sweep("VERIFY + TERMINATE", &before, &op, 0x9000, info_only, &[old, spent]);
 }
+
+/// Where a cut lands decides what the target bank looks like after the restart, and it is never damage: a cut in
+/// the body write leaves the old header of two commits ago over a half-new body (torn), a cut in the header block
+/// write (the commit: both header copies in one write) leaves no whole copy (no header). Either way the card
+/// boots the state before; then the operation goes through.
+#[test]
+fn cut_during_the_body_write_and_the_header_write_is_torn_never_damaged() {
+    use card_os::image::inspect_banks;
+    use card_os::nvm::BankStatus;
+    let before = operational_bytes();
+    let writes = {
+        let mut card = boot_from(&before);
+        let start = card.platform().nvm.writes;
+        assert_eq!(verify(&mut card, b"000000"), 0x63C2);
+        card.platform().nvm.writes - start
+    };
+    assert!(writes >= 3, "body chunks, then the header block");
+    let target = 1 - inspect_banks(&before).unwrap().iter().position(|b| b.current).unwrap();
+    for (k, expected) in [(0, BankStatus::Torn), (writes - 2, BankStatus::Torn), (writes - 1, BankStatus::NoHeader)] {
+        let mut card = boot_from(&before);
+        card.platform_mut().nvm.cut_after(k);
+        assert_eq!(verify(&mut card, b"000000"), 0x6581, "cut at write {k}");
+        let mut card = reboot(card);
+        let banks = inspect_banks(&nvm(&card)).unwrap();
+        assert_eq!(banks[target].status, expected, "cut at write {k} of {writes}");
+        assert!(banks[1 - target].current && banks[1 - target].status == BankStatus::Valid);
+        assert_eq!(card.info().pin.left, 3, "the state before");
+        // A second cut, in the next try's body write: still a cut.
+        card.platform_mut().nvm.cut_after(1);
+        assert_eq!(verify(&mut card, b"000000"), 0x6581);
+        let mut card = reboot(card);
+        assert_eq!(verify(&mut card, b"000000"), 0x63C2, "and then the try is spent");
+    }
+}

@@ -752,26 +752,10 @@ proptest! {
 /// Damaged images that still carry a valid checksum: boot and inspect refuse them or the card works; never a panic.
 #[test]
 fn resealed_random_metadata_never_panics() {
-    use card_os::nvm::{BANK_SIZE, HEADER_LEN};
-    fn crc32c(data: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in data {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
-            }
-        }
-        !crc
-    }
+    use common::layout::{body, reseal, seq};
     let good = base_bytes(Base::Operational).to_vec();
     let active = inspect(&good).unwrap();
-    let bank = (0..2)
-        .find(|b| {
-            u32::from_be_bytes(good[b * BANK_SIZE + 8..b * BANK_SIZE + 12].try_into().unwrap()) == active.sequence
-        })
-        .unwrap();
-    let base = bank * BANK_SIZE;
-    let len = active.body_len;
+    let bank = (0..2).find(|b| seq(&good, *b) == active.sequence).unwrap();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(300));
     let edits = prop::collection::vec((0usize..1792, any::<u8>()), 1..6);
     let booted = std::cell::Cell::new(0);
@@ -779,12 +763,9 @@ fn resealed_random_metadata_never_panics() {
         .run(&(edits, prop::collection::vec(arb_cmd(), 1..10)), |(edits, cmds)| {
             let mut b = good.clone();
             for (at, v) in edits {
-                b[base + HEADER_LEN + at] = v;
+                b[body(bank) + at] = v;
             }
-            let mut covered = b[base..base + 16].to_vec();
-            covered.extend_from_slice(&b[base + HEADER_LEN..base + HEADER_LEN + len]);
-            let crc = crc32c(&covered);
-            b[base + 16..base + 20].copy_from_slice(&crc.to_be_bytes());
+            reseal(&mut b, bank);
             let _ = inspect(&b);
             if let Ok(mut card) = Card::boot(SimPlatform::new(b, NOW, 1)) {
                 booted.set(booted.get() + 1);

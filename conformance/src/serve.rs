@@ -10,7 +10,7 @@ use card_os::Platform as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reader_sim::image::{self, ImageFileError};
+use reader_sim::image::{self, ImageFileError, Rollback};
 use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
@@ -26,6 +26,8 @@ pub struct SlotSpec {
     pub profile: Option<String>,
     /// Image file kept across runs.
     pub card: Option<PathBuf>,
+    /// Whether an image whose newest state is damaged is opened at its older state (`--accept-rollback`).
+    pub rollback: Rollback,
 }
 
 /// Why serving could not start.
@@ -64,7 +66,7 @@ pub fn prepare_reader(
     pki: &TestPki,
 ) -> Result<(InProcessReader, String), ServeError> {
     if let Some(path) = spec.card.as_ref().filter(|p| p.exists()) {
-        return Ok((InProcessReader::open(path)?, format!("{}", path.display())));
+        return Ok((InProcessReader::open_with(path, spec.rollback)?, format!("{}", path.display())));
     }
     let name = spec.profile.as_deref().ok_or(ServeError::Empty { slot })?;
     let profile = profile::load(name)?;

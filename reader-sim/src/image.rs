@@ -3,6 +3,9 @@
 //! Loading checks the bytes with `card_os::image::inspect` (length, magic, version, checksum) and fails with a
 //! message that names the file, the problem and the fix. A missing or damaged image is never replaced by a fresh
 //! card and a failed load never writes to the file: the image may hold the only copy of a personalised card.
+//! An image whose newest state is damaged is refused ([`ImageFileError::Damaged`]) rather than opened at the older
+//! state it still holds, which could give back PIN tries: only [`open_with`] and [`Rollback::Accept`], asked for
+//! by a person (`--accept-rollback`), open that.
 //! Saving is atomic (temporary file, fsync, rename, fsync of the directory), so a crash leaves the old image or
 //! the new one, never a mix.
 
@@ -11,7 +14,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use card_os::{Card, NVM_SIZE};
+use card_os::image::BankReport;
+use card_os::nvm::BankState;
+pub use card_os::nvm::Rollback;
+use card_os::{Card, ImageError, LifeCycle, NVM_SIZE};
 
 use crate::platform::{HostPlatform, VecNvm};
 
@@ -54,6 +60,24 @@ pub enum ImageFileError {
         /// The version this build reads.
         supported: u16,
     },
+    /// The newest state in the image was written completely and damaged since. It is refused rather than opened at
+    /// the older state, which could give back PIN or PUK tries; the message names that state and how to open it.
+    #[error(
+        "card image `{}` {}: {}",
+        path.display(),
+        ImageError::Damaged { bank: *bank, sequence: *sequence, fallback: *fallback },
+        damaged_fix(fallback.as_ref())
+    )]
+    Damaged {
+        /// The image file.
+        path: PathBuf,
+        /// The bank holding the damaged newest state.
+        bank: usize,
+        /// Its sequence number.
+        sequence: u32,
+        /// The state the other bank would give, if it is usable.
+        fallback: Option<BankState>,
+    },
     /// The bytes are not a card this build can boot: truncated, bad magic, other version, bad checksum.
     #[error("card image `{}` {problem}: {FIX}", path.display())]
     Invalid {
@@ -71,6 +95,7 @@ impl ImageFileError {
             Self::NotFound { path }
             | Self::Io { path, .. }
             | Self::OldFormat { path, .. }
+            | Self::Damaged { path, .. }
             | Self::Invalid { path, .. } => path,
         }
     }
@@ -80,19 +105,29 @@ impl ImageFileError {
     }
 }
 
+/// What to do about a damaged newest state.
+fn damaged_fix(fallback: Option<&BankState>) -> &'static str {
+    match fallback {
+        Some(older) if older.life_cycle == LifeCycle::Personalised => {
+            "restore the file from a backup, or open the older state with `--accept-rollback` (an unfinished \
+             personalisation: the card is blank again at its next reset)"
+        }
+        Some(_) => "restore the file from a backup, or open the older state with `--accept-rollback`",
+        None => FIX,
+    }
+}
+
 /// Reads a card image and checks it with `card_os::image::inspect`. The file is only read, never modified.
 pub fn load(path: impl AsRef<Path>) -> Result<Vec<u8>, ImageFileError> {
+    load_with(path, Rollback::Refuse)
+}
+
+/// [`load`], with `rollback` deciding about a damaged newest state (`Rollback::Accept`: the older bank is checked
+/// instead). The file is only read, never modified.
+pub fn load_with(path: impl AsRef<Path>, rollback: Rollback) -> Result<Vec<u8>, ImageFileError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ImageFileError::NotFound { path: path.to_path_buf() },
-        _ => ImageFileError::io(path, "read", e),
-    })?;
-    card_os::image::inspect(&bytes).map_err(|e| match e {
-        card_os::ImageError::UnsupportedVersion { found, supported } if found < supported => {
-            ImageFileError::OldFormat { path: path.to_path_buf(), found, supported }
-        }
-        e => invalid(path, e),
-    })?;
+    let bytes = read(path)?;
+    card_os::image::inspect_with(&bytes, rollback).map_err(|e| image_error(path, e))?;
     // inspect() accepts a longer buffer (an NVM may be bigger than a card needs); a file must be exact.
     if bytes.len() != NVM_SIZE {
         let problem = format!("has {} bytes, not the {NVM_SIZE} of a card image", bytes.len());
@@ -101,12 +136,50 @@ pub fn load(path: impl AsRef<Path>) -> Result<Vec<u8>, ImageFileError> {
     Ok(bytes)
 }
 
-/// Loads an image and boots the card in it, on a [`HostPlatform`] with the system clock and the OS RNG.
-pub fn open(path: impl AsRef<Path>) -> Result<Card<HostPlatform>, ImageFileError> {
+/// Both banks of an image file as the card would judge them, with the state each holds (no secret), even when
+/// the image does not open. The file is only read.
+pub fn banks(path: impl AsRef<Path>) -> Result<[BankReport; 2], ImageFileError> {
     let path = path.as_ref();
-    let bytes = load(path)?;
+    card_os::image::inspect_banks(&read(path)?).map_err(|e| image_error(path, e))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ImageFileError> {
+    fs::read(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => ImageFileError::NotFound { path: path.to_path_buf() },
+        _ => ImageFileError::io(path, "read", e),
+    })
+}
+
+fn image_error(path: &Path, e: ImageError) -> ImageFileError {
+    match e {
+        ImageError::UnsupportedVersion { found, supported } if found < supported => {
+            ImageFileError::OldFormat { path: path.to_path_buf(), found, supported }
+        }
+        ImageError::Damaged { bank, sequence, fallback } => {
+            ImageFileError::Damaged { path: path.to_path_buf(), bank, sequence, fallback }
+        }
+        e => invalid(path, e),
+    }
+}
+
+/// Loads an image and boots the card in it, on a [`HostPlatform`] with the system clock and the OS RNG. A damaged
+/// newest state is refused.
+pub fn open(path: impl AsRef<Path>) -> Result<Card<HostPlatform>, ImageFileError> {
+    open_with(path, Rollback::Refuse)
+}
+
+/// [`open`], opening the older state if the newest one is damaged. Only when a person asked for it: PIN and PUK
+/// tries spent since that state are given back. The file is not changed until the card next writes.
+pub fn open_accepting_rollback(path: impl AsRef<Path>) -> Result<Card<HostPlatform>, ImageFileError> {
+    open_with(path, Rollback::Accept)
+}
+
+/// [`open`], `rollback` deciding about a damaged newest state.
+pub fn open_with(path: impl AsRef<Path>, rollback: Rollback) -> Result<Card<HostPlatform>, ImageFileError> {
+    let path = path.as_ref();
+    let bytes = load_with(path, rollback)?;
     let nvm = VecNvm::from_bytes(bytes).map_err(|e| invalid(path, e))?;
-    Card::boot(HostPlatform::with_nvm(nvm)).map_err(|e| invalid(path, e))
+    Card::boot_with(HostPlatform::with_nvm(nvm), rollback).map_err(|e| image_error(path, e))
 }
 
 fn invalid(path: &Path, problem: impl std::fmt::Display) -> ImageFileError {

@@ -79,8 +79,13 @@ impl InProcessReader {
 
     /// A reader holding the card of an image file, which is then saved back after every exchange that changed it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ImageFileError> {
+        Self::open_with(path, image::Rollback::Refuse)
+    }
+
+    /// [`InProcessReader::open`], `rollback` deciding about a damaged newest state (see [`image::open_with`]).
+    pub fn open_with(path: impl AsRef<Path>, rollback: image::Rollback) -> Result<Self, ImageFileError> {
         let path = path.as_ref();
-        let mut reader = Self::with_card(image::open(path)?);
+        let mut reader = Self::with_card(image::open_with(path, rollback)?);
         reader.image_path = Some(path.to_path_buf());
         Ok(reader)
     }

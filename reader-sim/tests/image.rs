@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use card_os::{NVM_SIZE, Platform};
 use common::*;
 use reader_sim::ImageFileError;
-use reader_sim::image::{load, open, save_atomic};
+use reader_sim::image::{Rollback, banks, load, load_with, open, open_accepting_rollback, save_atomic};
 
 const FIX: &str = "restore it from a backup or re-personalise";
 
@@ -70,9 +70,11 @@ fn a_longer_file_is_not_an_image() {
 #[test]
 fn a_corrupted_image_fails_its_checksum() {
     let mut image = good_image();
-    // A body byte of both banks (32-byte header, then the body): whichever bank is current no longer checks.
+    // The header copies of both banks (the first 48 bytes of each): no bank checks.
     for bank in [0, NVM_SIZE / 2] {
-        image[bank + 40] ^= 0x5A;
+        for copy in [0, 12] {
+            image[bank + copy + 10] ^= 0x5A;
+        }
     }
     let message = load_fails("bob.card", &image);
     assert!(message.contains("corrupted"), "{message}");
@@ -87,9 +89,11 @@ fn something_else_is_not_an_image() {
 #[test]
 fn another_format_version_is_refused() {
     let mut image = good_image();
-    // The format version, bytes 4..6 of each bank header.
+    // The format version, bytes 4..6 of both header copies of each bank (copy A at bank byte 0, B at 12).
     for bank in [0, NVM_SIZE / 2] {
-        image[bank + 4..bank + 6].copy_from_slice(&3u16.to_be_bytes());
+        for copy in [0, 12] {
+            image[bank + copy + 4..bank + copy + 6].copy_from_slice(&3u16.to_be_bytes());
+        }
     }
     let message = load_fails("future.card", &image);
     assert!(message.contains("version 3"), "{message}");
@@ -184,4 +188,48 @@ fn the_golden_version_1_image_is_refused_with_the_command_that_recreates_it() {
     }
     assert_eq!(std::fs::read(&copy).unwrap(), before, "the file is never silently replaced");
     assert_eq!(std::fs::read(&golden).unwrap(), before);
+}
+
+/// An operational card that answered one wrong PIN (`63C2`), with one byte of that newest state flipped: refused
+/// with a message naming the file, the bank and the older state, the file left as it was; opened at the older
+/// state only when asked, and its banks shown either way.
+#[test]
+fn a_damaged_newest_state_is_refused_naming_the_bank_and_the_older_state() {
+    let mut card = card_with_pin();
+    assert_eq!(card.transmit(&verify(b"999999")), [0x63, 0xC2]);
+    let mut image = card.platform().nvm().as_bytes().to_vec();
+    let reports = card_os::image::inspect_banks(&image).unwrap();
+    let current = reports.iter().position(|b| b.current).unwrap();
+    image[current * (NVM_SIZE / 2) + 48 + 200] ^= 0x01;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grace.card");
+    std::fs::write(&path, &image).unwrap();
+    for err in [load(&path).unwrap_err(), open(&path).unwrap_err()] {
+        let ImageFileError::Damaged { bank, fallback: Some(older), .. } = &err else { panic!("{err:?}") };
+        assert_eq!((*bank, older.bank, older.pin.left), (current, 1 - current, 3));
+        let message = err.to_string();
+        for words in [
+            format!("card image `{}` is damaged", path.display()),
+            format!("bank {current} holds its newest state"),
+            format!("bank {}, sequence", 1 - current),
+            "operational, PIN 3 of 3 tries left".into(),
+            "--accept-rollback".into(),
+        ] {
+            assert!(message.contains(&words), "{words:?} not in {message}");
+        }
+        assert_eq!(err.path(), path);
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), image, "a refused open changed the file");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+    assert_eq!(load_with(&path, Rollback::Accept).unwrap(), image);
+    let older = open_accepting_rollback(&path).expect("the older state, when asked");
+    assert_eq!(pin_tries_left(&older), 3, "the older state: before the wrong PIN");
+    assert_eq!(std::fs::read(&path).unwrap(), image, "opening does not write");
+
+    let [a, b] = banks(&path).unwrap();
+    let (newest, other) = if current == 0 { (a, b) } else { (b, a) };
+    assert_eq!(newest.status, card_os::nvm::BankStatus::Damaged);
+    assert_eq!((other.status, other.current), (card_os::nvm::BankStatus::Valid, true));
 }

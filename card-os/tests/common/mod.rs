@@ -139,3 +139,83 @@ pub fn reboot(card: TestCard) -> TestCard {
 pub fn status(sw: u16) -> Status {
     Status::from_sw(sw)
 }
+
+/// The bank layout (`nvm.rs`), written out so that tests can damage and reseal images without trusting the card.
+pub mod layout {
+    use card_os::nvm::{BANK_SIZE, COPY_LEN, HEADER_LEN};
+
+    /// Bank offset of byte `i` of header copy `copy` (0 = A, 1 = B): halves stored A front, B front, A back, B back.
+    pub fn header_offset(copy: usize, i: usize) -> usize {
+        let half = COPY_LEN / 2;
+        if i < half { copy * half + i } else { 2 * half + copy * half + (i - half) }
+    }
+
+    /// Header copy `copy` of `bank`, reassembled.
+    pub fn header_copy(bytes: &[u8], bank: usize, copy: usize) -> [u8; COPY_LEN] {
+        std::array::from_fn(|i| bytes[bank * BANK_SIZE + header_offset(copy, i)])
+    }
+
+    pub fn put_header_copy(bytes: &mut [u8], bank: usize, copy: usize, h: &[u8; COPY_LEN]) {
+        for (i, b) in h.iter().enumerate() {
+            bytes[bank * BANK_SIZE + header_offset(copy, i)] = *b;
+        }
+    }
+
+    /// Write header field bytes `at..at + value.len()` in both copies of `bank`, without resealing.
+    pub fn set_field(bytes: &mut [u8], bank: usize, at: usize, value: &[u8]) {
+        for copy in 0..2 {
+            let mut h = header_copy(bytes, bank, copy);
+            h[at..at + value.len()].copy_from_slice(value);
+            put_header_copy(bytes, bank, copy, &h);
+        }
+    }
+
+    /// The sequence number in copy A.
+    pub fn seq(bytes: &[u8], bank: usize) -> u32 {
+        let h = header_copy(bytes, bank, 0);
+        u32::from_be_bytes([h[8], h[9], h[10], h[11]])
+    }
+
+    /// The body length in copy A.
+    pub fn body_len(bytes: &[u8], bank: usize) -> usize {
+        let h = header_copy(bytes, bank, 0);
+        u32::from_be_bytes([h[12], h[13], h[14], h[15]]) as usize
+    }
+
+    /// Bank offset where the body starts.
+    pub fn body(bank: usize) -> usize {
+        bank * BANK_SIZE + HEADER_LEN
+    }
+
+    /// The higher of the two sequence numbers (both banks valid).
+    pub fn active_bank(bytes: &[u8]) -> usize {
+        if seq(bytes, 1) > seq(bytes, 0) { 1 } else { 0 }
+    }
+
+    /// CRC-32C (Castagnoli, reflected, as `crc::CRC_32_ISCSI`), written out so the test does not trust the crate.
+    pub fn crc32c(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82F6_3B78 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    /// Recompute both checksums of both copies of `bank` from copy A's fields, after its body or header was
+    /// edited, as a careless or malicious tool would.
+    pub fn reseal(bytes: &mut [u8], bank: usize) {
+        let mut h = header_copy(bytes, bank, 0);
+        let len = u32::from_be_bytes([h[12], h[13], h[14], h[15]]) as usize;
+        let mut covered = h[..16].to_vec();
+        covered.extend_from_slice(&bytes[body(bank)..body(bank) + len]);
+        h[16..20].copy_from_slice(&crc32c(&covered).to_be_bytes());
+        let header_crc = crc32c(&h[..20]);
+        h[20..24].copy_from_slice(&header_crc.to_be_bytes());
+        for copy in 0..2 {
+            put_header_copy(bytes, bank, copy, &h);
+        }
+    }
+}

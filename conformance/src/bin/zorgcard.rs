@@ -13,6 +13,7 @@ use conformance::card_new::{NewCardOptions, new_card};
 use conformance::pki::TestPki;
 use conformance::serve::{SlotSpec, serve, wait_ready};
 use conformance::{inspect, profile};
+use reader_sim::image::Rollback;
 use reader_sim::trace::Trace;
 
 #[derive(Parser)]
@@ -228,6 +229,10 @@ struct ServeArgs {
     /// Portal registry (`zorgcard portal`): a card blocked or revoked there is refused at its next use.
     #[arg(long)]
     registry: Option<PathBuf>,
+    /// Open a --card image whose newest state is damaged at the older state it still holds. That state may have
+    /// PIN or PUK tries back that were spent since: only when you mean it.
+    #[arg(long)]
+    accept_rollback: bool,
 }
 
 #[derive(Subcommand)]
@@ -247,7 +252,13 @@ enum CardCommand {
     /// Show holder, type, life cycle, tries left, validity, keys and certificates of an image (never a secret).
     ///
     /// Example: zorgcard card inspect alice.card
-    Inspect { file: PathBuf },
+    Inspect {
+        file: PathBuf,
+        /// If the newest state is damaged, show the older state the image still holds (PIN or PUK tries spent
+        /// since may be back in it). Without it, a damaged image shows its banks and fails.
+        #[arg(long)]
+        accept_rollback: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -271,9 +282,10 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{} card written to {}", profile.name, out.display());
             Ok(())
         }
-        Command::Card(CardCommand::Inspect { file }) => {
-            print!("{}", inspect::inspect(&file).map_err(|e| e.to_string())?);
-            Ok(())
+        Command::Card(CardCommand::Inspect { file, accept_rollback }) => {
+            let found = inspect::inspect(&file, rollback(accept_rollback)).map_err(|e| e.to_string())?;
+            print!("{}", found.report);
+            found.refused.map_or(Ok(()), |e| Err(e.to_string()))
         }
         Command::Serve(args) => serve_command(args),
         Command::Conformance(c) => {
@@ -355,10 +367,19 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn rollback(accept: bool) -> Rollback {
+    if accept { Rollback::Accept } else { Rollback::Refuse }
+}
+
 fn serve_command(args: ServeArgs) -> Result<(), String> {
     let n = args.profiles.len().max(args.cards.len()).max(1);
-    let specs: Vec<SlotSpec> =
-        (0..n).map(|i| SlotSpec { profile: args.profiles.get(i).cloned(), card: args.cards.get(i).cloned() }).collect();
+    let specs: Vec<SlotSpec> = (0..n)
+        .map(|i| SlotSpec {
+            profile: args.profiles.get(i).cloned(),
+            card: args.cards.get(i).cloned(),
+            rollback: rollback(args.accept_rollback),
+        })
+        .collect();
     let trace = match &args.trace {
         None => Trace::off(),
         Some(p) if p.as_os_str() == "-" => Trace::stdout(),
