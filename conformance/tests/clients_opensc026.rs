@@ -18,21 +18,18 @@
 //! (`card-os/DIALECT.md`, "IsoApplet API v0 and v1"). Hence TLS 1.2 with PKCS#1 v1.5 (what 0.23 can do too), TLS 1.3
 //! with RSA-PSS for the RSA UZI-pas, and TLS 1.3 with ECDSA P-256 for the `zorg-id-ec` card.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
-use std::thread::JoinHandle;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const READER: &str = "Virtual PCD 00 00";
-const PIN: &str = "123456";
-/// Key and certificate ID of the authentication key (PKCS#15 iD = PKCS#11 CKA_ID).
-const AUTHENTICATION: &str = "01";
-/// GnuTLS without TLS 1.3 and without RSA-PSS, so it signs with PKCS#1 v1.5 as an API v0 card can too.
-const GNUTLS_PRIORITY: &str = "NORMAL:-VERS-TLS1.3:-SIGN-RSA-PSS-SHA256:-SIGN-RSA-PSS-SHA384:-SIGN-RSA-PSS-SHA512:\
-     -SIGN-RSA-PSS-RSAE-SHA256:-SIGN-RSA-PSS-RSAE-SHA384:-SIGN-RSA-PSS-RSAE-SHA512";
+use common::clients::{
+    AUTHENTICATION, FIXTURE_PIN as PIN, GNUTLS_PRIORITY, NssDb, ServedCard, Tls, TlsServer, Token, fixtures_pki,
+    lock_slot,
+};
+use common::{ok, openssl, run, s, text, write};
+
 /// GnuTLS with TLS 1.3 only: an RSA key then signs with RSA-PSS (RSAE), an EC key with ECDSA.
 const GNUTLS_PRIORITY_TLS13: &str = "NORMAL:-VERS-ALL:+VERS-TLS1.3";
 /// The RSA UZI-pas of a zorgverlener (RSA-2048 keys injected) and the ZORG-ID with P-256 keys made on the card.
@@ -44,8 +41,6 @@ const ZORG_ID_CAS: [&str; 2] = ["root-ca.cert.pem", "zorg-id-ca.cert.pem"];
 const PKCS11_PROVIDER: &str = "/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
      conformance --features pcscd-tests --test clients_opensc026 -- --test-threads=1`";
-
-static SLOT: Mutex<()> = Mutex::new(());
 
 /// OpenSC 0.26's PKCS#11 module: `ZORGCARD_OPENSC026`, or the one `scripts/build-opensc-0.26` installs.
 fn opensc026_module() -> PathBuf {
@@ -60,22 +55,7 @@ fn opensc026_module() -> PathBuf {
     module
 }
 
-/// The served card and OpenSC 0.26, with a scratch folder that goes when the test ends.
-struct Token {
-    module: String,
-    pkcs11_tool: String,
-    cas: Cas,
-    dir: tempfile::TempDir,
-    _card: ServedCard,
-    _slot: MutexGuard<'static, ()>,
-}
-
-/// The CA certificates that issued the card's certificates: self-signed roots and the intermediates below them.
-struct Cas {
-    roots: Vec<PathBuf>,
-    intermediates: Vec<PathBuf>,
-}
-
+// The served card through OpenSC 0.26.
 impl Token {
     /// The RSA UZI-pas.
     fn open() -> Token {
@@ -85,119 +65,24 @@ impl Token {
     /// A card of this fixture profile.
     fn open_card(profile: &str) -> Token {
         let module = opensc026_module();
-        let slot = SLOT.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = lock_slot();
         // 0.26's own pkcs11-tool (in PATH order after it, the system's 0.23 one, which loads the module as well).
         let tool = module.parent().and_then(Path::parent).map(|p| p.join("bin/pkcs11-tool"));
         let pkcs11_tool = tool.filter(|t| t.is_file()).map(|t| s(&t).to_string()).unwrap_or("pkcs11-tool".into());
-        let card = ServedCard::start(profile);
-        let token = Token {
-            module: s(&module).to_string(),
-            pkcs11_tool,
-            cas: Cas::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pki")),
-            dir: tempfile::tempdir().unwrap(),
-            _card: card,
-            _slot: slot,
-        };
-        token.wait_for_certificate();
-        token
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// pcscd shows a new card to OpenSC a moment after vpcd took it: read the first certificate until it comes.
-    fn wait_for_certificate(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = self.pkcs11_tool(&["--read-object", "--type", "cert", "--id", AUTHENTICATION]);
-            if out.status.success() && !out.stdout.is_empty() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no certificate {AUTHENTICATION} through {} after 10 s:\n{}",
-                self.module,
-                text(&out)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn pkcs11_tool(&self, args: &[&str]) -> Output {
-        let mut all = vec!["--module", &self.module];
-        all.extend_from_slice(args);
-        run(&self.pkcs11_tool, &all, &[])
-    }
-
-    /// The certificate of a key in PEM, in the scratch folder.
-    fn certificate_pem(&self, id: &str) -> PathBuf {
-        let out = self.pkcs11_tool(&["--read-object", "--type", "cert", "--id", id]);
-        assert!(out.status.success() && !out.stdout.is_empty(), "no certificate {id} on the token:\n{}", text(&out));
-        let der = write(self.dir.path(), &format!("cert{id}.der"), &out.stdout);
-        let pem = self.path(&format!("cert{id}.pem"));
-        openssl(&["x509", "-inform", "DER", "-in", s(&der), "-out", s(&pem)]);
-        pem
-    }
-
-    /// The public key of a key's certificate (PEM) in the scratch folder.
-    fn public_key_pem(&self, id: &str) -> PathBuf {
-        let cert = self.certificate_pem(id);
-        let key = self.path(&format!("pub{id}.pem"));
-        openssl(&["x509", "-in", s(&cert), "-pubkey", "-noout", "-out", s(&key)]);
-        key
-    }
-
-    /// The PKCS#11 URL and the label of the token (the one that asks for a login), as GnuTLS's `p11tool` lists
-    /// them through the 0.26 module.
-    fn token_info(&self) -> (String, String) {
-        let list = ok("p11tool", &["--provider", &self.module, "--list-tokens"], &[]);
-        let field =
-            |block: &str, name: &str| block.lines().find_map(|l| Some(l.trim().strip_prefix(name)?.to_string()));
-        let tokens: Vec<(String, String)> = list
-            .split("\n\n")
-            .filter(|block| block.contains("Requires login"))
-            .filter_map(|block| Some((field(block, "URL: ")?, field(block, "Label: ")?)))
-            .collect();
-        assert_eq!(tokens.len(), 1, "expected one token that requires a login:\n{list}");
-        tokens[0].clone()
-    }
-
-    /// The CKA_LABEL of the certificate with CKA_ID `id`, from `pkcs11-tool --list-objects`.
-    fn certificate_label(&self, id: &str) -> String {
-        let list = text(&self.pkcs11_tool(&["--list-objects", "--type", "cert"]));
-        let label = list.split("Certificate Object").find_map(|block| {
-            let field = |name: &str| block.lines().find_map(|l| Some(l.trim().strip_prefix(name)?.trim().to_string()));
-            (field("ID:")?.eq_ignore_ascii_case(id)).then(|| field("label:"))?
-        });
-        label.unwrap_or_else(|| panic!("no certificate with ID {id} on the token:\n{list}"))
+        let card = ServedCard::start(profile, HOW_TO_START);
+        Token::new(slot, Some(card), s(&module).to_string(), pkcs11_tool, PIN.to_string(), &fixtures_pki())
     }
 
     /// A fresh NSS database with the 0.26 module (behind `pkcs11-spy` when `spy` is given), the issuing CAs (roots
     /// trusted) and the test server's certificate (trusted as a peer).
     fn nss_db(&self, server: &TlsServer, spy: Option<&Spy>) -> NssDb {
-        let dir = self.path("nssdb");
-        std::fs::create_dir_all(&dir).unwrap();
         let libfile = spy.map_or(self.module.as_str(), |spy| spy.module.as_str());
-        let db = NssDb {
-            arg: format!("sql:{}", dir.display()),
-            pwfile: write(self.dir.path(), "nss-pin", PIN.as_bytes()),
-            env: spy.map(Spy::env).unwrap_or_default(),
-        };
-        db.ok("certutil", &["-N", "-d", &db.arg, "--empty-password"]);
-        db.ok("modutil", &["-dbdir", &db.arg, "-add", "opensc-0.26", "-libfile", libfile, "-force"]);
+        let db = self.nss_db_with(libfile, spy.map(Spy::env).unwrap_or_default(), Some(server));
         let listed = db.ok("modutil", &["-dbdir", &db.arg, "-list"]);
         assert!(
             listed.contains(&format!("library name: {libfile}")) && listed.contains("library-version=0.26"),
             "NSS did not load the 0.26 module {libfile}:\n{listed}"
         );
-        for (i, root) in self.cas.roots.iter().enumerate() {
-            db.ok("certutil", &["-A", "-d", &db.arg, "-n", &format!("test-root-{i}"), "-t", "CT,C,C", "-i", s(root)]);
-        }
-        for (i, ca) in self.cas.intermediates.iter().enumerate() {
-            db.ok("certutil", &["-A", "-d", &db.arg, "-n", &format!("test-ca-{i}"), "-t", ",,", "-i", s(ca)]);
-        }
-        db.ok("certutil", &["-A", "-d", &db.arg, "-n", "test-tls-server", "-t", "P,,", "-i", s(&server.cert)]);
         db
     }
 
@@ -210,111 +95,32 @@ impl Token {
 
     /// The fixture CA certificates of these file names.
     fn fixture_cas(&self, names: &[&str]) -> Vec<PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pki");
-        names.iter().map(|name| dir.join(name)).collect()
-    }
-
-    /// All the test CAs: what the server trusts for the UZI-pas.
-    fn all_cas(&self) -> Vec<PathBuf> {
-        self.cas.roots.iter().chain(&self.cas.intermediates).cloned().collect()
-    }
-
-    /// Certificates concatenated into one PEM file in the scratch folder.
-    fn bundle<'a>(&self, name: &str, certs: impl IntoIterator<Item = &'a PathBuf>) -> PathBuf {
-        let all: Vec<u8> = certs.into_iter().flat_map(|p| std::fs::read(p).unwrap()).collect();
-        write(self.dir.path(), name, &all)
+        names.iter().map(|name| fixtures_pki().join(name)).collect()
     }
 }
 
-impl Cas {
-    fn load(dir: &Path) -> Cas {
-        let mut cas = Cas { roots: Vec::new(), intermediates: Vec::new() };
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("CA folder {}: {e}", dir.display()));
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.into_iter().filter(|p| s(p).ends_with(".cert.pem")) {
-            let names = openssl(&["x509", "-in", s(&file), "-noout", "-subject", "-issuer", "-nameopt", "RFC2253"]);
-            let subject = names.lines().find_map(|l| l.strip_prefix("subject=")).unwrap_or_default();
-            let issuer = names.lines().find_map(|l| l.strip_prefix("issuer=")).unwrap_or_default();
-            if subject == issuer { cas.roots.push(file) } else { cas.intermediates.push(file) }
-        }
-        assert!(!cas.roots.is_empty(), "no self-signed CA certificate (*.cert.pem) in {}", dir.display());
-        cas
-    }
-}
-
-struct NssDb {
-    arg: String,
-    pwfile: PathBuf,
-    /// `pkcs11-spy`'s settings, which every NSS tool that opens the database needs.
-    env: Vec<(String, String)>,
-}
-
-impl NssDb {
-    /// Runs an NSS tool on this database, which must succeed.
-    fn ok(&self, program: &str, args: &[&str]) -> String {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        ok(program, args, &env)
-    }
-
-    /// The NSS nickname of a token certificate: `<token label>:<object label>`, both read from the token, and
-    /// checked to be one NSS lists.
-    fn nickname(&self, token: &Token, id: &str) -> String {
-        let nick = format!("{}:{}", token.token_info().1, token.certificate_label(id));
-        let list = self.ok("certutil", &["-L", "-h", "all", "-d", &self.arg, "-f", s(&self.pwfile)]);
-        let listed = list.lines().any(|l| {
-            l.strip_prefix(nick.as_str()).is_some_and(|rest| rest.starts_with("  ") && rest.trim().contains(','))
-        });
-        assert!(listed, "NSS does not list the token certificate {id} as `{nick}`:\n{list}");
-        nick
-    }
-}
-
-/// `zorgcard serve`, the real CLI, with one card in vpcd slot 0; ended (`quit`, then killed) when dropped.
-struct ServedCard {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl ServedCard {
-    fn start(profile: &str) -> ServedCard {
-        let ctx = pcsc::Context::establish(pcsc::Scope::User)
-            .unwrap_or_else(|e| panic!("no pcscd to talk to ({e}): {HOW_TO_START}"));
-        let readers = ctx.list_readers_owned().unwrap_or_default();
-        assert!(
-            readers.iter().any(|r| r.to_string_lossy() == READER),
-            "pcscd runs but has no reader `{READER}` (readers: {readers:?}): {HOW_TO_START}"
+impl TlsServer {
+    /// [`TlsServer::assert_verified_client`], and the session s_server printed was negotiated in the server's TLS
+    /// version.
+    fn assert_verified(&mut self, token: &Token, signature: &str, client: &str, client_output: &str) {
+        let (out, context) = self.assert_verified_client(token, signature, client, client_output);
+        // The session s_server prints, decoded: the version it was negotiated in.
+        let session = out
+            .split_once("-----BEGIN SSL SESSION PARAMETERS-----")
+            .and_then(|(_, rest)| rest.split_once("-----END SSL SESSION PARAMETERS-----"))
+            .map(|(body, _)| {
+                format!("-----BEGIN SSL SESSION PARAMETERS-----{body}-----END SSL SESSION PARAMETERS-----\n")
+            });
+        let session = session.unwrap_or_else(|| panic!("s_server printed no session\n{context}"));
+        let file = write(token.dir.path(), "session.pem", session.as_bytes());
+        let decoded = openssl(&["sess_id", "-in", s(&file), "-noout", "-text"]);
+        let protocol = decoded.lines().find_map(|l| l.trim().strip_prefix("Protocol")).map(|p| p.replace(':', ""));
+        assert_eq!(
+            protocol.as_deref().map(str::trim),
+            Some(self.tls.name()),
+            "not a {} session:\n{decoded}\n{context}",
+            self.tls.name()
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zorgcard"))
-            .args(["serve", "--profile", profile])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run zorgcard serve");
-        let stdin = child.stdin.take();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let card = ServedCard { child, stdin, _stdout: stdout };
-        assert!(line.starts_with("ready: slot 0"), "zorgcard serve did not put the card in slot 0: `{line}`");
-        card
-    }
-}
-
-impl Drop for ServedCard {
-    fn drop(&mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"quit\n");
-        }
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Let pcscd notice the removal before the next test inserts a card.
-        std::thread::sleep(Duration::from_millis(600));
     }
 }
 
@@ -368,204 +174,6 @@ impl Spy {
             self.log.display()
         );
     }
-}
-
-/// The TLS version the server speaks.
-#[derive(Clone, Copy)]
-enum Tls {
-    V12,
-    V13,
-}
-
-impl Tls {
-    fn flag(self) -> &'static str {
-        match self {
-            Tls::V12 => "-tls1_2",
-            Tls::V13 => "-tls1_3",
-        }
-    }
-
-    /// The name `openssl sess_id` gives it.
-    fn name(self) -> &'static str {
-        match self {
-            Tls::V12 => "TLSv1.2",
-            Tls::V13 => "TLSv1.3",
-        }
-    }
-}
-
-/// `openssl s_server` on loopback: one TLS version, one connection, a client certificate required and verified
-/// against the given CAs. Its standard input stays open: at end of input it would stop before any handshake.
-struct TlsServer {
-    port: u16,
-    tls: Tls,
-    cert: PathBuf,
-    child: Child,
-    _stdin: ChildStdin,
-    output: Option<JoinHandle<String>>,
-}
-
-impl TlsServer {
-    fn start(token: &Token, tls: Tls, cas: &[PathBuf]) -> TlsServer {
-        let key = token.path("server.key");
-        let cert = token.path("server.pem");
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            s(&key),
-            "-out",
-            s(&cert),
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ]);
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let cas = token.bundle("test-cas.pem", cas);
-        let mut child = Command::new("openssl")
-            .args(["s_server", "-accept", &format!("127.0.0.1:{port}"), "-cert", s(&cert), "-key", s(&key)])
-            .args(["-CAfile", s(&cas), "-Verify", "3", "-verify_return_error", tls.flag(), "-naccept", "1"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run `openssl s_server` ({e}): apt-get install openssl"));
-        let stdin = child.stdin.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let output = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line == "ACCEPT" {
-                    let _ = tx.send(());
-                }
-                all.push_str(&line);
-                all.push('\n');
-            }
-            let _ = stderr.read_to_string(&mut all);
-            all
-        });
-        let mut server = TlsServer { port, tls, cert, child, _stdin: stdin, output: Some(output) };
-        if rx.recv_timeout(Duration::from_secs(10)).is_err() {
-            panic!("openssl s_server never listened on port {port}:\n{}", server.finish());
-        }
-        server
-    }
-
-    /// Everything the server printed, once it has ended (after its one connection, or killed after 30 s).
-    fn finish(&mut self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.output.take().map(|h| h.join().unwrap()).unwrap_or_default()
-    }
-
-    /// The server verified the card's authentication certificate up to a test root, the handshake finished in the
-    /// server's TLS version, and the client's CertificateVerify was of the `signature` type s_server prints (`RSA`:
-    /// PKCS#1 v1.5, `RSA-PSS`, `ECDSA`).
-    fn assert_verified_client(&mut self, token: &Token, signature: &str, client: &str, client_output: &str) {
-        let out = self.finish();
-        let context = format!("{client}:\n{client_output}\n--- openssl s_server:\n{out}");
-        let expected = token.certificate_pem(AUTHENTICATION);
-        let subject = openssl(&["x509", "-in", s(&expected), "-noout", "-subject"]);
-        assert!(
-            subject.contains("serialNumber = "),
-            "the authentication certificate has no UZI serialNumber: {subject}"
-        );
-        assert!(out.contains(subject.trim()), "the server did not print the client's subject {subject}\n{context}");
-        assert!(
-            out.matches("verify return:1").count() >= 2 && !out.contains("verify error"),
-            "the server did not verify the client certificate chain\n{context}"
-        );
-        let sent =
-            out.split("Client certificate\n").nth(1).and_then(|rest| rest.split("-----END CERTIFICATE-----").next());
-        let sent: String = sent.unwrap_or_default().lines().filter(|l| !l.starts_with("-----")).collect();
-        let want: String =
-            std::fs::read_to_string(&expected).unwrap().lines().filter(|l| !l.starts_with("-----")).collect();
-        assert_eq!(sent, want, "the client certificate the server got is not the card's certificate 01\n{context}");
-        assert!(
-            out.lines().any(|l| l == format!("Peer signature type: {signature}")),
-            "the client did not sign with {signature}\n{context}"
-        );
-        assert!(out.contains("1 server accepts that finished"), "the handshake did not finish\n{context}");
-        // The session s_server prints, decoded: the version it was negotiated in.
-        let session = out
-            .split_once("-----BEGIN SSL SESSION PARAMETERS-----")
-            .and_then(|(_, rest)| rest.split_once("-----END SSL SESSION PARAMETERS-----"))
-            .map(|(body, _)| {
-                format!("-----BEGIN SSL SESSION PARAMETERS-----{body}-----END SSL SESSION PARAMETERS-----\n")
-            });
-        let session = session.unwrap_or_else(|| panic!("s_server printed no session\n{context}"));
-        let file = write(token.dir.path(), "session.pem", session.as_bytes());
-        let decoded = openssl(&["sess_id", "-in", s(&file), "-noout", "-text"]);
-        let protocol = decoded.lines().find_map(|l| l.trim().strip_prefix("Protocol")).map(|p| p.replace(':', ""));
-        assert_eq!(
-            protocol.as_deref().map(str::trim),
-            Some(self.tls.name()),
-            "not a {} session:\n{decoded}\n{context}",
-            self.tls.name()
-        );
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs a program with no standard input; a missing program fails with what to install.
-fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let package = match program {
-        "certutil" | "modutil" | "tstclnt" => "apt-get install libnss3-tools",
-        "gnutls-cli" | "p11tool" => "apt-get install gnutls-bin",
-        "openssl" => "apt-get install openssl",
-        "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
-        _ => "scripts/build-opensc-0.26",
-    };
-    Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {package}"))
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Runs a program that must succeed and returns what it printed.
-fn ok(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = run(program, args, env);
-    let all = text(&out);
-    assert!(out.status.success(), "`{program} {}` failed ({}):\n{all}", args.join(" "), out.status);
-    all
-}
-
-fn openssl(args: &[&str]) -> String {
-    ok("openssl", args, &[])
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 path")
 }
 
 /// The module is OpenSC 0.26 (not the system 0.23), its IsoApplet driver claims the card, and it offers the
@@ -646,7 +254,7 @@ fn opensc026_nss_tstclnt_logs_in_with_tls12_client_authentication() {
     ];
     let out = ok("tstclnt", &args, &[]);
     assert!(out.contains("subject DN: CN=127.0.0.1"), "tstclnt did not get through the handshake:\n{out}");
-    server.assert_verified_client(&token, "RSA", "tstclnt", &out);
+    server.assert_verified(&token, "RSA", "tstclnt", &out);
 }
 
 #[test]
@@ -676,7 +284,7 @@ fn opensc026_gnutls_cli_logs_in_with_tls12_client_authentication() {
         out.contains("Successfully sent 1 certificate(s) to server") && out.contains("Handshake was completed"),
         "gnutls-cli did not complete the handshake with its certificate:\n{out}"
     );
-    server.assert_verified_client(&token, "RSA", "gnutls-cli", &out);
+    server.assert_verified(&token, "RSA", "gnutls-cli", &out);
 }
 
 /// TLS 1.3 needs RSA-PSS from an RSA key (RFC 8446 §4.4.3): NSS signs the SHA-256 hash through 0.26's
@@ -692,7 +300,7 @@ fn opensc026_nss_tstclnt_logs_in_with_tls13_and_rsa_pss() {
     let args = ["-h", "127.0.0.1", "-p", &port, "-d", &db.arg, "-n", &nick, "-w", PIN, "-V", "tls1.3:tls1.3", "-Q"];
     let out = db.ok("tstclnt", &args);
     assert!(out.contains("subject DN: CN=127.0.0.1"), "tstclnt did not get through the handshake:\n{out}");
-    server.assert_verified_client(&token, "RSA-PSS", "tstclnt", &out);
+    server.assert_verified(&token, "RSA-PSS", "tstclnt", &out);
     spy.assert_signed("CKM_RSA_PKCS_PSS", 32);
 }
 
@@ -729,7 +337,7 @@ fn opensc026_gnutls_cli_logs_in_with_tls13_and_rsa_pss() {
             && out.contains("- Description: (TLS1.3-X.509)"),
         "gnutls-cli did not complete a TLS 1.3 handshake with its certificate:\n{out}"
     );
-    server.assert_verified_client(&token, "RSA-PSS", "gnutls-cli", &out);
+    server.assert_verified(&token, "RSA-PSS", "gnutls-cli", &out);
     spy.assert_signed("CKM_RSA_PKCS_PSS", 32);
 }
 
@@ -783,7 +391,7 @@ fn opensc026_openssl_pkcs11_provider_logs_in_with_tls13_and_rsa_pss() {
         out.contains("New, TLSv1.3, Cipher is") && out.contains("Verify return code: 0 (ok)"),
         "openssl s_client did not complete a TLS 1.3 handshake:\n{out}"
     );
-    server.assert_verified_client(&token, "RSA-PSS", "openssl s_client (pkcs11-provider)", &out);
+    server.assert_verified(&token, "RSA-PSS", "openssl s_client (pkcs11-provider)", &out);
     let signed = spy.signatures();
     assert!(
         signed.iter().any(|(m, len)| m.ends_with("RSA_PKCS_PSS") && *len > 0),
@@ -804,7 +412,7 @@ fn opensc026_p256_card_signs_with_raw_ecdsa() {
     for flag in ["hw", "sign"] {
         assert!(ecdsa.contains(flag), "ECDSA lacks `{flag}`:\n{list}");
     }
-    let pubkey = token.public_key_pem(AUTHENTICATION);
+    let pubkey = token.public_key(AUTHENTICATION);
     let doc = write(token.dir.path(), "doc", b"zorgcard raw ECDSA through OpenSC 0.26\n");
     let hash = token.path("doc.sha256");
     openssl(&["dgst", "-sha256", "-binary", "-out", s(&hash), s(&doc)]);
@@ -857,7 +465,7 @@ fn opensc026_nss_tstclnt_logs_in_with_the_p256_card_and_tls13() {
     let args = ["-h", "127.0.0.1", "-p", &port, "-d", &db.arg, "-n", &nick, "-w", PIN, "-V", "tls1.3:tls1.3", "-Q"];
     let out = db.ok("tstclnt", &args);
     assert!(out.contains("subject DN: CN=127.0.0.1"), "tstclnt did not get through the handshake:\n{out}");
-    server.assert_verified_client(&token, "ECDSA", "tstclnt", &out);
+    server.assert_verified(&token, "ECDSA", "tstclnt", &out);
     spy.assert_signed("CKM_ECDSA", 32);
 }
 
@@ -894,7 +502,7 @@ fn opensc026_gnutls_cli_logs_in_with_the_p256_card_and_tls13() {
             && out.contains("- Description: (TLS1.3-X.509)"),
         "gnutls-cli did not complete a TLS 1.3 handshake with its certificate:\n{out}"
     );
-    server.assert_verified_client(&token, "ECDSA", "gnutls-cli", &out);
+    server.assert_verified(&token, "ECDSA", "gnutls-cli", &out);
     spy.assert_signed("CKM_ECDSA", 32);
 }
 
@@ -904,7 +512,7 @@ fn opensc026_gnutls_cli_logs_in_with_the_p256_card_and_tls13() {
 #[test]
 fn opensc026_openssh_lists_and_signs_with_the_p256_authentication_key() {
     let token = Token::open_card(EC_CARD);
-    let pubkey = token.public_key_pem(AUTHENTICATION);
+    let pubkey = token.public_key(AUTHENTICATION);
     let converted = run("ssh-keygen", &["-i", "-m", "PKCS8", "-f", s(&pubkey)], &[]);
     let expected: Vec<String> =
         String::from_utf8_lossy(&converted.stdout).split_whitespace().take(2).map(String::from).collect();

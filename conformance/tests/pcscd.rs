@@ -4,6 +4,8 @@
 //! Run with `scripts/with-pcscd cargo test -p conformance --features pcscd-tests --test pcscd -- --test-threads=1`
 //! (`scripts/test-all` does it). Every test uses vpcd slot 0 ("Virtual PCD 00 00"), so they take a lock.
 
+mod common;
+
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -35,14 +37,7 @@ fn lock() -> MutexGuard<'static, ()> {
 
 /// The pcscd reader of vpcd slot 0 must exist; otherwise fail and say how to start it.
 fn context() -> pcsc::Context {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User)
-        .unwrap_or_else(|e| panic!("no pcscd to talk to ({e}): {HOW_TO_START}"));
-    let readers = ctx.list_readers_owned().unwrap_or_default();
-    assert!(
-        readers.iter().any(|r| r.to_string_lossy() == READER),
-        "pcscd runs but has no reader `{READER}` (readers: {readers:?}): {HOW_TO_START}"
-    );
-    ctx
+    common::context(READER, HOW_TO_START)
 }
 
 /// A card of a profile, served on vpcd slot 0 until dropped.
@@ -75,15 +70,7 @@ fn serve(profile_name: &str) -> Served {
 
 /// Connect to the card in slot 0, waiting for pcscd to see it.
 fn connect(ctx: &pcsc::Context) -> pcsc::Card {
-    let name = CString::new(READER).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
-            Ok(card) => return card,
-            Err(e) if Instant::now() > deadline => panic!("no card in `{READER}` after 10 s: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    common::connect(ctx, READER)
 }
 
 /// Wait (up to 10 s) until the reader of slot 0 shows `state` to a PC/SC client.

@@ -5,6 +5,8 @@
 //! --test-threads=1`. The tests play their scenarios on vpcd slot 1 ("Virtual PCD 00 01"), out of the way of the
 //! `pcscd` tests on slot 0; `ZORGCARD_SCENARIO_SLOT=n` picks another. They take a lock, one card at a time.
 
+mod common;
+
 use std::ffi::CString;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -40,15 +42,7 @@ fn vpcd() -> std::net::SocketAddr {
 }
 
 fn context() -> pcsc::Context {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User)
-        .unwrap_or_else(|e| panic!("no pcscd to talk to ({e}): {HOW_TO_START}"));
-    let readers = ctx.list_readers_owned().unwrap_or_default();
-    assert!(
-        readers.iter().any(|r| r.to_string_lossy() == reader_name()),
-        "pcscd runs but has no reader `{}` (readers: {readers:?}): {HOW_TO_START}",
-        reader_name()
-    );
-    ctx
+    common::context(&reader_name(), HOW_TO_START)
 }
 
 /// A scenario being played on the test slot, with its trace; stopped (and pcscd given time to see the card go)
@@ -93,15 +87,7 @@ fn play(name: &str) -> Played {
 }
 
 fn connect(ctx: &pcsc::Context) -> pcsc::Card {
-    let name = CString::new(reader_name()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
-            Ok(card) => return card,
-            Err(e) if Instant::now() > deadline => panic!("no card in `{}` after 10 s: {e}", reader_name()),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    common::connect(ctx, &reader_name())
 }
 
 /// The reader's state as a client sees it now.

@@ -1,0 +1,103 @@
+//! Helpers shared by the end-to-end test binaries that talk to pcscd (`tests/pcscd.rs`, `tests/scenarios.rs`,
+//! `tests/clients.rs`, `tests/clients_opensc026.rs`): each declares `mod common;` and uses what it needs.
+//! - here: the pcscd check ([`context`], [`connect`]) and running programs ([`run`], [`ok`], [`text`], [`openssl`])
+//!   with scratch files ([`write`], [`s`]);
+//! - [`clients`]: a `zorgcard serve` card seen through a PKCS#11 module, its CAs, an NSS database and a TLS server
+//!   that checks the client certificate, for the client tests.
+
+#![allow(dead_code)] // each test binary uses a part of it
+
+pub mod clients;
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A PC/SC context on which pcscd shows `reader` (a vpcd slot); otherwise fail and say how to start it.
+pub fn context(reader: &str, how_to_start: &str) -> pcsc::Context {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)
+        .unwrap_or_else(|e| panic!("no pcscd to talk to ({e}): {how_to_start}"));
+    let readers = ctx.list_readers_owned().unwrap_or_default();
+    assert!(
+        readers.iter().any(|r| r.to_string_lossy() == reader),
+        "pcscd runs but has no reader `{reader}` (readers: {readers:?}): {how_to_start}"
+    );
+    ctx
+}
+
+/// Connect to the card in `reader`, waiting (up to 10 s) for pcscd to see it.
+pub fn connect(ctx: &pcsc::Context, reader: &str) -> pcsc::Card {
+    let name = CString::new(reader).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            Ok(card) => return card,
+            Err(e) if Instant::now() > deadline => panic!("no card in `{reader}` after 10 s: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// What to install (or build) to get a program the tests run.
+fn how_to_get(program: &str) -> &'static str {
+    match program {
+        "certutil" | "modutil" | "tstclnt" | "cmsutil" => "apt-get install libnss3-tools",
+        "gnutls-cli" | "p11tool" => "apt-get install gnutls-bin",
+        "pkcs11-tool" => "apt-get install opensc",
+        "openssl" => "apt-get install openssl libengine-pkcs11-openssl",
+        "ssh-keygen" | "ssh-agent" | "ssh-add" => "apt-get install openssh-client",
+        // OpenSC 0.26's own pkcs11-tool, by path.
+        p if p.ends_with("/pkcs11-tool") => "scripts/build-opensc-0.26",
+        _ => "apt-get install python3-pykcs11 python3-cryptography",
+    }
+}
+
+/// Runs a program with no standard input; a missing program fails with what to install.
+pub fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{program}` ({e}): {}", how_to_get(program)))
+}
+
+/// Standard output and standard error of a program, as text.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs a program that must succeed and returns what it printed. The command line in a failure shows no PIN of
+/// `ZORGCARD_CLIENTS_PIN`.
+pub fn ok(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = run(program, args, env);
+    let all = text(&out);
+    if !out.status.success() {
+        let shown: Vec<String> = args.iter().map(|a| mask_pin(a)).collect();
+        panic!("`{program} {}` failed ({}):\n{all}", shown.join(" "), out.status);
+    }
+    all
+}
+
+fn mask_pin(arg: &str) -> String {
+    match std::env::var("ZORGCARD_CLIENTS_PIN") {
+        Ok(pin) if !pin.is_empty() => arg.replace(&pin, "***"),
+        _ => arg.to_string(),
+    }
+}
+
+pub fn openssl(args: &[&str]) -> String {
+    ok("openssl", args, &[])
+}
+
+/// Writes a file in `dir` and returns its path.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
