@@ -194,6 +194,28 @@ fn extended_ne(le: usize) -> usize {
     if le == 0 { 65_536 } else { le }
 }
 
+/// One BER-TLV data object (ISO 7816-4 §5.2.2, lengths up to `82 xx xx`): the tag (one or two bytes), the value
+/// and the rest. The card parses IsoApplet's key import with it, hosts the public-key templates it answers; a
+/// truncated or malformed object is `6A80`.
+pub fn ber_tlv(bytes: &[u8]) -> Result<(u16, &[u8], &[u8]), Status> {
+    let (tag, rest) = match bytes {
+        [first, second, rest @ ..] if first & 0x1F == 0x1F => (u16::from_be_bytes([*first, *second]), rest),
+        [first, rest @ ..] => (u16::from(*first), rest),
+        [] => return Err(Status::IncorrectData),
+    };
+    let (len, rest) = match rest {
+        [n @ 0..=0x7F, rest @ ..] => (*n as usize, rest),
+        [0x81, n, rest @ ..] => (*n as usize, rest),
+        [0x82, hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]) as usize, rest),
+        _ => return Err(Status::IncorrectData),
+    };
+    if rest.len() < len {
+        return Err(Status::IncorrectData);
+    }
+    let (value, rest) = rest.split_at(len);
+    Ok((tag, value, rest))
+}
+
 /// Command name and what part of it is secret, for host traces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Description {

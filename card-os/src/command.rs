@@ -7,7 +7,7 @@
 //! personalisation commands before activation, key operations only while operational, nothing once terminated),
 //! as opcard-rs's `can_lifecycle_run` does.
 
-use crate::apdu::{Apdu, describe_ins, ins};
+use crate::apdu::{Apdu, ber_tlv as tlv, describe_ins, ins};
 use crate::fs::SelectBy;
 use crate::handlers::data::DataObject;
 use crate::handlers::file::{FileSpec, SelectAnswer};
@@ -502,26 +502,6 @@ fn parse_mse<'a>(p1: u8, p2: u8, data: &'a [u8], ne: Option<usize>) -> Result<Co
     }
     let key = key.ok_or(Status::IncorrectData)?;
     Ok(Command::ManageSecurityEnvironment { template, key, algorithm })
-}
-
-/// One BER-TLV (ISO 7816-4 §5.2.2, lengths up to `82 xx xx`): the tag (one or two bytes), the value, the rest.
-fn tlv(bytes: &[u8]) -> Result<(u16, &[u8], &[u8]), Status> {
-    let (tag, rest) = match bytes {
-        [first, second, rest @ ..] if first & 0x1F == 0x1F => (u16::from_be_bytes([*first, *second]), rest),
-        [first, rest @ ..] => (u16::from(*first), rest),
-        [] => return Err(Status::IncorrectData),
-    };
-    let (len, rest) = match rest {
-        [n @ 0..=0x7F, rest @ ..] => (*n as usize, rest),
-        [0x81, n, rest @ ..] => (*n as usize, rest),
-        [0x82, hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]) as usize, rest),
-        _ => return Err(Status::IncorrectData),
-    };
-    if rest.len() < len {
-        return Err(Status::IncorrectData);
-    }
-    let (value, rest) = rest.split_at(len);
-    Ok((tag, value, rest))
 }
 
 /// IsoApplet's RSA private key data object (OpenSC `isoApplet_put_data_prkey_rsa`): `7F48 { 92 p, 93 q,

@@ -8,7 +8,7 @@ use heapless::Vec;
 
 use crate::fs::FileIndex;
 use crate::image::{self, DATA_OFF, LC_OFF, Meta, encode};
-use crate::keys::{KeyInfo, Material, PublicKey};
+use crate::keys::{EC_POINT, EC_SCALAR, KeyInfo, Material, PublicKey, RSA_EXPONENT, RSA_MODULUS, rsa_layout};
 use crate::nvm::{Banks, ImageError, Patch, Rollback};
 use crate::platform::Platform;
 use crate::profile::{ChipProfile, ISOAPPLET_AID};
@@ -155,6 +155,23 @@ impl CardState {
         Ok(material)
     }
 
+    /// A slot's public key, read without touching its private part (`info`, GENERATE P1 `01`).
+    pub(crate) fn public_key<P: Platform>(
+        &self,
+        platform: &P,
+        key: KeyRef,
+        algorithm: KeyAlgorithm,
+    ) -> Result<PublicKey, Status> {
+        let (at, len) = match algorithm {
+            KeyAlgorithm::P256 => (EC_SCALAR, EC_POINT),
+            KeyAlgorithm::Rsa2048 => (rsa_layout::N, RSA_MODULUS + RSA_EXPONENT),
+        };
+        let mut material = Material::zero();
+        let part = material.bytes.get_mut(at..at + len).ok_or(Status::NoPreciseDiagnosis)?;
+        self.read_body(platform, encode::key_material_offset(key) + at, part)?;
+        Ok(PublicKey::of(algorithm, &material))
+    }
+
     /// All-or-nothing personalisation: a card that was being personalised when it was reset or powered off in a
     /// reader (readers call `reset` at power-up and power-down) goes back to blank (same ATR, serial and PIN/PUK
     /// policies), in one atomic image write. Pulling the card during the ZORG-ID creation flow thus leaves it
@@ -189,9 +206,8 @@ impl CardState {
         let mut keys = Vec::new();
         for key in KeyRef::ALL {
             if let Some(Some(slot)) = meta.keys.get(key.index())
-                && let Ok(material) = self.key_material(platform, key)
+                && let Ok(public) = self.public_key(platform, key, slot.algorithm)
             {
-                let public = PublicKey::of(slot.algorithm, &material);
                 let _ = keys.push(KeyInfo { key, origin: slot.origin, public });
             }
         }

@@ -103,20 +103,7 @@ fn push_ber_length(out: &mut Vec<u8>, len: usize) {
 /// The public key in a GENERATE ASYMMETRIC KEY PAIR answer (ISO 7816-8 §5.1, table 3): `7F49 { 86 point }` for
 /// P-256, `7F49 { 81 n, 82 e }` for RSA (IsoApplet's form). `None` for anything else.
 pub fn public_key_from_template(answer: &[u8]) -> Option<HolderPublicKey> {
-    fn tlv(bytes: &[u8]) -> Option<(u16, &[u8], &[u8])> {
-        let (tag, rest) = match bytes {
-            [a, b, rest @ ..] if a & 0x1F == 0x1F => (u16::from_be_bytes([*a, *b]), rest),
-            [a, rest @ ..] => (u16::from(*a), rest),
-            [] => return None,
-        };
-        let (len, rest) = match rest {
-            [n @ 0..=0x7F, rest @ ..] => (usize::from(*n), rest),
-            [0x81, n, rest @ ..] => (usize::from(*n), rest),
-            [0x82, hi, lo, rest @ ..] => (usize::from(u16::from_be_bytes([*hi, *lo])), rest),
-            _ => return None,
-        };
-        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-    }
+    let tlv = |bytes| card_os::apdu::ber_tlv(bytes).ok();
     let (tag, mut inner, rest) = tlv(answer)?;
     if tag != 0x7F49 || !rest.is_empty() {
         return None;

@@ -36,6 +36,7 @@ use crate::card_new::{self, CardNewError, Personaliser};
 use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
 use crate::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
 use crate::profile::{self, KeyType, PinSettings, Profile};
+use crate::script::HashAlg;
 
 /// Length of the one-time PUK: 8 digits, inside the ZORG-ID profile's PUK policy (6–16 digits) and no longer
 /// than the user PIN's maximum, so `pkcs15-tool --unblock-pin` accepts it (see `pkcs15::PinSpec`).
@@ -47,11 +48,6 @@ pub const MIN_AGE_YEARS: i32 = 16;
 
 /// Oldest plausible birth date, in years before today: anything earlier is a typing error.
 pub const MAX_AGE_YEARS: i32 = 120;
-
-/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1), which the host puts before the hash it sends an
-/// RSA key to sign.
-const SHA256_DIGEST_INFO: [u8; 19] =
-    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
 
 /// Length of the INTERNAL AUTHENTICATE challenge: 32 random bytes, as much entropy as the P-256 key offers.
 const CHALLENGE_LEN: usize = 32;
@@ -1057,7 +1053,7 @@ fn authenticate(
     })?;
     let hash = <sha2::Sha256 as sha2::Digest>::digest(challenge);
     let data = match public_key {
-        pki::HolderPublicKey::Rsa { .. } => [SHA256_DIGEST_INFO.as_slice(), hash.as_slice()].concat(),
+        pki::HolderPublicKey::Rsa { .. } => crate::suite::digest_info(HashAlg::Sha256, &hash),
         pki::HolderPublicKey::P256 { .. } => challenge.to_vec(),
     };
     let mut apdu = vec![0x00, 0x88, 0x00, 0x01, data.len() as u8];

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use conformance::card_new::{NewCardOptions, new_card};
 use conformance::pki::{TestPki, certificate_summary};
 use conformance::profile;
+use conformance::script::HashAlg;
+use conformance::suite::digest_info;
 use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
@@ -23,9 +25,6 @@ use sha2::Digest;
 const READER: &str = "Virtual PCD 00 00";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const UZI_ATR: &str = "3b:dc:18:ff:81:91:fe:1f:c3:06:0a:2b:06:01:04:01:e9:10:05:02:03:d1";
-/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1).
-const SHA256_DIGEST_INFO: [u8; 19] =
-    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p conformance \
      --features pcscd-tests --test pcscd` (or `apt-get install pcscd vsmartcard-vpcd && pcscd --foreground &`)";
 
@@ -151,8 +150,7 @@ fn pcsc_crate_selects_verifies_and_signs_a_hash_the_certificate_key_verifies() {
     let hash: [u8; 32] = sha2::Sha256::digest(b"zorgapplicatie login challenge").into();
     ok(&card, &hex::decode("002241B606800111840101").unwrap());
     let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 19 + 32];
-    pso.extend_from_slice(&SHA256_DIGEST_INFO);
-    pso.extend_from_slice(&hash);
+    pso.extend_from_slice(&digest_info(HashAlg::Sha256, &hash));
     pso.push(0x00);
     let signature = ok(&card, &pso);
     assert_eq!(signature.len(), 256);

@@ -10,14 +10,12 @@ use conformance::personaliser::{
 };
 use conformance::pki::{self, Issuer, TestPki, certificate_summary};
 use conformance::profile::{self, Profile};
+use conformance::script::HashAlg;
+use conformance::suite::digest_info;
 use reader_sim::platform::ClockHandle;
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, SharedReader, Transmit};
 use reader_sim::trace::{Trace, Traced};
 use sha2::{Digest, Sha256};
-
-/// The DER prefix of a SHA-256 DigestInfo (RFC 8017 §9.2 note 1).
-const SHA256_DIGEST_INFO: [u8; 19] =
-    [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20];
 
 const UZI_PIN: &str = "123456";
 const NEW_PIN: &str = "24681357";
@@ -192,8 +190,7 @@ fn a_blank_card_becomes_a_working_zorg_id_smartcard() {
     let (signature, sw) = send(&mut blank, &pso);
     assert_eq!(sw, 0x6A80, "an RSA key signs a DigestInfo, not a bare hash");
     let mut pso = vec![0x00, 0x2A, 0x9E, 0x9A, 0x33];
-    pso.extend_from_slice(&SHA256_DIGEST_INFO);
-    pso.extend_from_slice(&digest);
+    pso.extend_from_slice(&digest_info(HashAlg::Sha256, &digest));
     pso.push(0x00);
     let (signature2, sw) = send(&mut blank, &pso);
     assert_eq!((signature.len(), signature2.len(), sw), (0, 256, 0x9000));

@@ -287,7 +287,7 @@ pub fn generate_key_pair<P: Platform>(
         }
         (KeyPairAction::ReadPublic, Some(key)) => {
             let slot = slot(state, key)?;
-            PublicKey::of(slot.algorithm, &state.key_material(platform, key)?)
+            state.public_key(platform, key, slot.algorithm)?
         }
         (KeyPairAction::ReadPublic, None) => return Err(Status::IncorrectP1P2),
     };
