@@ -2,9 +2,9 @@
 //! `cargo run --release -p conformance --example profile_sizes`
 
 use card_os::Platform as _;
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::pki::TestPki;
-use conformance::profile::{self, PROFILE_NAMES};
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::profile::{self, PROFILE_NAMES};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pki = TestPki::fixtures()?;

@@ -1,30 +1,23 @@
-//! The zorgcard harness (host side): everything that decides *what* goes on a card.
+//! The zorgcard harness (host side): everything that decides *what* goes on a card, and the `zorgcard` CLI.
 //!
-//! Modules:
-//! - [`pki`]: the test-only CA hierarchy and UZI-register / ZORG-ID certificate profiles, CRLs.
-//! - [`test_keys`]: the TEST-ONLY pool of RSA-2048 holder keys (`fixtures/keys/`) and their CRT form;
-//!   [`key_import`]: the APDUs that inject such a key into the card.
-//! - [`pkcs15`]: DER encoders for the PKCS#15 files OpenSC reads (EF.DIR, ODF, TokenInfo, AODF, PrKDF, PuKDF, CDF).
-//! - [`profile`]: card profiles loaded from `fixtures/profiles/*.toml`.
-//! - [`card_new`]: personalising a fixture card through the card's own commands; [`exchange`]: APDU exchanges
-//!   with GET RESPONSE and whole-EF reads, as middleware does them.
-//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`); [`inspect`]: `zorgcard card inspect`.
+//! It is not the chip (`card-os`) and it does not move bytes (`reader-sim`); it drives both. The folders show the
+//! architecture, and dependencies point down this list, never up:
+//! - [`issuance`]: the test PKI, PKCS#15, card profiles, `card new` and `card inspect`.
+//! - [`exchange`]: APDU exchanges with GET RESPONSE and whole-EF reads, as middleware does them;
+//!   [`pcsc_reader`]: a card in a PC/SC reader as a [`reader_sim::reader::Transmit`].
+//! - [`suite`]: the data-driven conformance suite (scripts, runner, reports).
+//! - [`scenario`]: application scenarios played in a vpcd slot.
+//! - [`replay`]: `zorgcard record` and `zorgcard replay`.
+//! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
+//! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
+//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`).
 
-pub mod card_new;
-pub mod crl;
 pub mod exchange;
-pub mod inspect;
-pub mod key_import;
+pub mod issuance;
 pub mod pcsc_reader;
 pub mod personaliser;
-pub mod pkcs15;
-pub mod pki;
 pub mod portal;
-pub mod profile;
 pub mod replay;
-pub mod report;
 pub mod scenario;
-pub mod script;
 pub mod serve;
 pub mod suite;
-pub mod test_keys;

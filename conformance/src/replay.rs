@@ -34,10 +34,10 @@ use std::path::{Path, PathBuf};
 use reader_sim::reader::{InProcessReader, ReaderError, Transmit};
 use reader_sim::trace::{Trace, TraceEvent, Traced};
 
-use crate::card_new::{CardNewError, NewCardOptions, injected_test_key, new_card};
+use crate::issuance::card_new::{CardNewError, NewCardOptions, injected_test_key, new_card};
+use crate::issuance::pki::{PkiError, TestPki};
+use crate::issuance::profile::{self, DisplayPath, Profile, ProfileError};
 use crate::pcsc_reader::{PcscReader, PcscReaderError};
-use crate::pki::{PkiError, TestPki};
-use crate::profile::{self, DisplayPath, Profile, ProfileError};
 
 /// Why a replay or a recording could not be made. Messages name the file (and line) and the fix.
 #[derive(Debug, thiserror::Error)]

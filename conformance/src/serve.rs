@@ -15,9 +15,9 @@ use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
 
-use crate::card_new::{CardNewError, NewCardOptions, new_card};
-use crate::pki::{PkiError, TestPki};
-use crate::profile::{self, ProfileError};
+use crate::issuance::card_new::{CardNewError, NewCardOptions, new_card};
+use crate::issuance::pki::{PkiError, TestPki};
+use crate::issuance::profile::{self, ProfileError};
 
 /// One slot to serve.
 #[derive(Clone, Debug)]

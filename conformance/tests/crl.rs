@@ -6,12 +6,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::crl::{self, CRL_PATH, CrlError};
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::{self, Issuer, TestPki};
+use conformance::issuance::profile;
 use conformance::personaliser::{GivenEntry, IssuedCard, PersonaliseOptions, personalise};
-use conformance::pki::{self, Issuer, TestPki};
+use conformance::portal::crl::{self, CRL_PATH, CrlError};
 use conformance::portal::{self, PortalAction, PortalCommand, portal_run};
-use conformance::profile;
 use der::Decode;
 use reader_sim::reader::InProcessReader;
 use x509_cert::crl::CertificateList;

@@ -6,10 +6,10 @@ use std::process::Command;
 use card_os::Platform as _;
 use card_os::image::inspect_banks;
 use card_os::nvm::{BANK_SIZE, HEADER_LEN};
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::inspect::inspect;
-use conformance::pki::TestPki;
-use conformance::profile;
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::inspect::inspect;
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::profile;
 use reader_sim::ImageFileError;
 use reader_sim::image::Rollback;
 

@@ -12,11 +12,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::pki::{TestPki, certificate_summary};
-use conformance::profile;
-use conformance::script::HashAlg;
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::{TestPki, certificate_summary};
+use conformance::issuance::profile;
 use conformance::suite::digest_info;
+use conformance::suite::script::HashAlg;
 use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};

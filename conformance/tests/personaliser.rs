@@ -4,14 +4,14 @@
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use conformance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::{self, Issuer, TestPki, certificate_summary};
+use conformance::issuance::profile::{self, Profile};
 use conformance::personaliser::{
     GivenEntry, PersonaliseError, PersonaliseOptions, PersonaliseOutcome, Step, personalise,
 };
-use conformance::pki::{self, Issuer, TestPki, certificate_summary};
-use conformance::profile::{self, Profile};
-use conformance::script::HashAlg;
 use conformance::suite::digest_info;
+use conformance::suite::script::HashAlg;
 use reader_sim::platform::ClockHandle;
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, SharedReader, Transmit};
 use reader_sim::trace::{Trace, Traced};
@@ -456,7 +456,7 @@ fn images() -> &'static (Vec<u8>, Vec<u8>) {
 /// RSA-2048 key generations each would take minutes. The RSA flow itself is covered by the other tests here.
 fn pull_options(bench: &Bench) -> PersonaliseOptions<'_> {
     let mut options = bench.options();
-    options.key_type = conformance::profile::KeyType::P256;
+    options.key_type = conformance::issuance::profile::KeyType::P256;
     options
 }
 

@@ -1,12 +1,12 @@
 //! The PKCS#15 files decode back, with `der`, to what OpenSC expects (see `src/pkcs15.rs`).
 //! The default card has RSA-2048 keys, as a UZI-pas; P-256 keys get the EC entries.
 
-use conformance::pkcs15::{
+use conformance::issuance::pkcs15::{
     self, DF_PKCS15, EF_AODF, EF_CDF, EF_DIR, EF_ODF, EF_PRKDF, EF_PUKDF, EF_TOKEN_INFO, KeySpec, KeyUsage, PKCS15_AID,
     PinSpec, TokenSpec, asn1,
 };
-use conformance::pki::HolderPublicKey;
-use conformance::test_keys::{pool_key, rsa_holder_public_key};
+use conformance::issuance::pki::HolderPublicKey;
+use conformance::issuance::test_keys::{pool_key, rsa_holder_public_key};
 use der::asn1::BitString;
 use der::{Decode, Encode, Reader, SliceReader};
 use p256::pkcs8::DecodePublicKey;

@@ -1,4 +1,4 @@
-//! Tests of the TEST PKI (`conformance::pki`), cross-checked with the real OpenSSL CLI
+//! Tests of the TEST PKI (`conformance::issuance::pki`), cross-checked with the real OpenSSL CLI
 //! (`/usr/bin/openssl`): every certificate must parse and chain with `openssl verify`, every
 //! CRL must parse and revoke with `openssl verify -crl_check`. CAs are RSA-4096 and sign
 //! `sha256WithRSAEncryption`; holder keys are RSA-2048 from the TEST-ONLY pool, as on a
@@ -7,11 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use conformance::pki::{
+use conformance::issuance::pki::{
     CertRole, Holder, HolderPublicKey, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years,
     certificate_pem, certificate_summary, crl_pem, fixtures_dir,
 };
-use conformance::test_keys::{rsa_holder_public_key, test_rsa_key};
+use conformance::issuance::test_keys::{rsa_holder_public_key, test_rsa_key};
 use p256::elliptic_curve::Generate;
 
 /// 2025-06-01T09:30:00Z
@@ -479,12 +479,12 @@ fn p256_holder_keys_still_issue() {
 fn rsa_spki_matches_openssl() {
     let pk = rsa_key(b"spki", 1);
     let dir = tempfile::tempdir().unwrap();
-    let idx = conformance::test_keys::test_key_index(b"spki", 1);
+    let idx = conformance::issuance::test_keys::test_key_index(b"spki", 1);
     let out = dir.path().join("pub.der");
     let (ok, text) = run_openssl(&[
         "pkey",
         "-in",
-        s(&conformance::test_keys::test_key_path(idx)),
+        s(&conformance::issuance::test_keys::test_key_path(idx)),
         "-pubout",
         "-outform",
         "DER",
@@ -562,7 +562,7 @@ fn errors_name_the_problem() {
     assert!(err.to_string().contains("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096"), "{err}");
 
     // A valid key of the wrong kind or size: an RSA-2048 key is no CA key (CPS §6.1.4).
-    let small = std::fs::read_to_string(conformance::test_keys::test_key_path(0)).unwrap();
+    let small = std::fs::read_to_string(conformance::issuance::test_keys::test_key_path(0)).unwrap();
     std::fs::write(dir.path().join("root-ca.key.pem"), small).unwrap();
     let err = TestPki::load(dir.path()).unwrap_err();
     assert!(matches!(err, PkiError::Key { .. }), "{err}");

@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use conformance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::profile;
 use conformance::personaliser::{GivenEntry, IssuedCard, PersonaliseOptions, personalise};
-use conformance::pki::TestPki;
 use conformance::portal::{
     self, CardAccess, CardStatus, PortalAction, PortalCommand, PortalError, PortalGate, Refusal, Registry,
     apply_pending, portal_run,
 };
-use conformance::profile;
 use reader_sim::reader::{InProcessReader, Transmit};
 
 const ADMIN: &str = "900016528";

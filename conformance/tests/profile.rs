@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use conformance::pki::HolderType;
-use conformance::profile::{self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load};
+use conformance::issuance::pki::HolderType;
+use conformance::issuance::profile::{self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load};
 
 const UZI_ATR: [u8; 22] = [
     0x3B, 0xDC, 0x18, 0xFF, 0x81, 0x91, 0xFE, 0x1F, 0xC3, 0x06, 0x0A, 0x2B, 0x06, 0x01, 0x04, 0x01, 0xE9, 0x10, 0x05,

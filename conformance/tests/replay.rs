@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::pki::TestPki;
-use conformance::profile;
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::profile;
 use conformance::replay::{self, ReplayArgs, ReplayError};
 use conformance::scenario::{self, StartOptions};
 use reader_sim::reader::InProcessReader;

@@ -11,7 +11,7 @@ use std::ffi::CString;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use conformance::pki::certificate_summary;
+use conformance::issuance::pki::certificate_summary;
 use conformance::scenario::{self, RunningScenario, ScenarioArgs, StartOptions};
 use der::Decode;
 use reader_sim::trace::Trace;

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::PoisonError;
 
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::pki::TestPki;
-use conformance::profile::{self, PROFILE_NAMES};
-use conformance::report::{Outcome, Progress, ProgressState, SuiteReport};
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::profile::{self, PROFILE_NAMES};
+use conformance::suite::report::{Outcome, Progress, ProgressState, SuiteReport};
 use conformance::suite::{SuiteError, SuiteOptions, Target, run_suite};
 use reader_sim::reader::{InProcessReader, SharedReader};
 
@@ -185,7 +185,7 @@ fn a_card_with_other_key_types_than_claimed_fails_clearly() {
     let claim = typed_profile(dir.path(), "uzi-zorgverlener", "uzi-zorgverlener-p256", "p-256", &[]);
     let shared = shared_card("uzi-zorgverlener");
     let scripts = ["lifecycle-operational.toml", "internal-authenticate.toml", "pkcs15-structure.toml"]
-        .map(|s| conformance::script::scripts_dir().join(s))
+        .map(|s| conformance::suite::script::scripts_dir().join(s))
         .to_vec();
     let options = SuiteOptions { scripts, reader_name: None };
     let report = run_suite(reader_target(&shared, &claim), &options, &mut |_| {}).expect("suite runs");

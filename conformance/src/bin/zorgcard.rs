@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use card_os::Platform as _;
 use clap::{Args, Parser, Subcommand};
-use conformance::card_new::{NewCardOptions, new_card};
-use conformance::pki::TestPki;
+use conformance::issuance::card_new::{NewCardOptions, new_card};
+use conformance::issuance::pki::TestPki;
+use conformance::issuance::{inspect, profile};
 use conformance::serve::{SlotSpec, serve, wait_ready};
-use conformance::{inspect, profile};
 use reader_sim::image::Rollback;
 use reader_sim::trace::Trace;
 
@@ -355,14 +355,14 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Crl(c) => {
-            use conformance::crl::CrlCommand;
+            use conformance::portal::crl::CrlCommand;
             let cmd = match c {
                 CrlCli::Write { registry, out } => CrlCommand::Write { registry, out },
                 CrlCli::Serve { registry, addr, seconds } => {
                     CrlCommand::Serve { registry, addr, duration: seconds.map(Duration::from_secs) }
                 }
             };
-            conformance::crl::crl_main(cmd).map_err(|e| e.to_string())
+            conformance::portal::crl::crl_main(cmd).map_err(|e| e.to_string())
         }
     }
 }

@@ -13,8 +13,8 @@
 //! OpenSC sends step 2 as a chain of short APDUs; a zorgcard takes it as one extended-length
 //! APDU (ISO/IEC 7816-4 §5.1: `00 DB 3F FF 00 Lc1 Lc2 data`, no Le).
 
-use crate::pki::HolderPublicKey;
-use crate::test_keys::{RSA2048_CRT_BYTES, RsaCrtComponents};
+use crate::issuance::pki::HolderPublicKey;
+use crate::issuance::test_keys::{RSA2048_CRT_BYTES, RsaCrtComponents};
 
 /// MSE algorithm reference for an RSA-2048 key pair (IsoApplet `SC_ISOAPPLET_ALG_REF_RSA_GEN_2048`).
 pub const ALG_RSA_2048: u8 = 0xF3;

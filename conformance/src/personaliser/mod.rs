@@ -32,11 +32,11 @@ use reader_sim::platform::ClockHandle;
 use reader_sim::reader::{ReaderError, Transmit};
 use x509_cert::certificate::Certificate;
 
-use crate::card_new::{self, CardNewError, Personaliser};
-use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
-use crate::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
-use crate::profile::{self, KeyType, PinSettings, Profile};
-use crate::script::HashAlg;
+use crate::issuance::card_new::{self, CardNewError, Personaliser};
+use crate::issuance::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
+use crate::issuance::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
+use crate::issuance::profile::{self, KeyType, PinSettings, Profile};
+use crate::suite::script::HashAlg;
 
 /// Length of the one-time PUK: 8 digits, inside the ZORG-ID profile's PUK policy (6–16 digits) and no longer
 /// than the user PIN's maximum, so `pkcs15-tool --unblock-pin` accepts it (see `pkcs15::PinSpec`).
@@ -954,13 +954,13 @@ fn check_uzi_certificate(
         .map_err(|problem| bad(format!("{problem} (TEST UZI-register CA of type {letter})")))?;
     if now < summary.not_before {
         return Err(PersonaliseError::UziExpired {
-            problem: format!("has a certificate valid from {}", crate::inspect::utc(summary.not_before)),
+            problem: format!("has a certificate valid from {}", crate::issuance::inspect::utc(summary.not_before)),
             advice: "wait until it is valid, or check the computer's date",
         });
     }
     if now > summary.not_after {
         return Err(PersonaliseError::UziExpired {
-            problem: format!("has a certificate that expired on {}", crate::inspect::utc(summary.not_after)),
+            problem: format!("has a certificate that expired on {}", crate::issuance::inspect::utc(summary.not_after)),
             advice: "a ZORG-ID Smartcard can only be made with a valid UZI pass; apply for a new UZI pass",
         });
     }

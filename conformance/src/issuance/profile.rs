@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use crate::pki::HolderType;
+pub use crate::issuance::pki::HolderType;
 
 /// The profile file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;

@@ -1,7 +1,7 @@
 //! The conformance suite runner: is this card an ISO 7816 PKI card of the profile it claims?
 //!
-//! [`run_suite`] runs the scripts of `fixtures/scripts` ([`crate::script`]) against a [`Target`]: the in-process
-//! reader (every script gets a fresh copy of a card of the profile made by [`crate::card_new::new_card`], so scripts cannot
+//! [`run_suite`] runs the scripts of `fixtures/scripts` ([`crate::suite::script`]) against a [`Target`]: the in-process
+//! reader (every script gets a fresh copy of a card of the profile made by [`crate::issuance::card_new::new_card`], so scripts cannot
 //! disturb each other), or any reader behind [`Transmit`] — a vpcd slot in pcscd or a real card in a real reader —
 //! where the claimed profile decides which scripts apply, the card is reset before each script, and scripts marked
 //! `destructive` are skipped with the reason in the report, never silently. Everything a script checks goes
@@ -12,10 +12,13 @@
 //! each key in its dialect. An RSA key is sent a DigestInfo (`MSE SET 80 01 11`, PKCS#1 v1.5 signatures of 256
 //! bytes, verified with the `rsa` crate); a P-256 key the bare hash (DER ECDSA signatures). Public keys are read
 //! with `00 46 01 <ref>`, a `61xx` fetched with GET RESPONSE, and parsed with
-//! [`crate::key_import::public_key_from_template`].
+//! [`crate::issuance::key_import::public_key_from_template`].
 //!
 //! [`conformance_main`] is `zorgcard conformance`: progress on stderr, the summary on stdout, JUnit on request, and
 //! the exit code.
+
+pub mod report;
+pub mod script;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -32,19 +35,19 @@ use rsa::traits::PublicKeyParts;
 use rsa::{Pkcs1v15Encrypt, Pkcs1v15Sign};
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 
-use crate::card_new::{CardNewError, NewCardOptions, new_card};
-use crate::inspect::utc;
-use crate::key_import::public_key_from_template;
-use crate::pcsc_reader::PcscReader;
-use crate::pkcs15::{self, asn1};
-use crate::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
-use crate::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
-use crate::report::{CheckResult, Outcome, ProfileReport, Progress, ProgressPrinter, ProgressState, ScriptReport};
-use crate::report::{StepReport, SuiteReport};
-use crate::script::{
-    self, Action, CertCheck, Challenge, Content, DataPattern, DecipherInput, Field, HashAlg, HashInput, OnFailure,
-    Retries, Script, ScriptError, Step, SwExpect, SwPattern, Vars,
+use self::report::{CheckResult, Outcome, ProfileReport, Progress, ProgressPrinter, ProgressState, ScriptReport};
+use self::report::{StepReport, SuiteReport};
+use self::script::{
+    Action, CertCheck, Challenge, Content, DataPattern, DecipherInput, Field, HashAlg, HashInput, OnFailure, Retries,
+    Script, ScriptError, Step, SwExpect, SwPattern, Vars,
 };
+use crate::issuance::card_new::{CardNewError, NewCardOptions, new_card};
+use crate::issuance::inspect::utc;
+use crate::issuance::key_import::public_key_from_template;
+use crate::issuance::pkcs15::{self, asn1};
+use crate::issuance::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
+use crate::issuance::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
+use crate::pcsc_reader::PcscReader;
 
 /// Where the cards under test are.
 pub enum Target {
@@ -1347,7 +1350,7 @@ impl Runner<'_> {
         }
     }
 
-    /// The PKCS#15 files OpenSC reads (see [`crate::pkcs15`]): present, decoding with the typed ASN.1 of
+    /// The PKCS#15 files OpenSC reads (see [`crate::issuance::pkcs15`]): present, decoding with the typed ASN.1 of
     /// [`asn1`], pointing at each other consistently and matching the card (serial, keys, certificates).
     fn pkcs15_checks(&mut self, out: &mut Vec<CheckResult>) {
         let aid = hex::encode_upper(pkcs15::PKCS15_AID);

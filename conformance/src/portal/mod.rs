@@ -26,11 +26,13 @@
 //!   AUTHENTICATE — with `6985` (conditions of use not satisfied) without passing it to the chip; reading
 //!   certificates still works, so an application can show whose card it is. No PIN try is spent, nothing on the
 //!   chip changes, and unblock takes effect at the next use.
-//! - **Revoke** is final: the card's certificates go on the ZORG-ID TEST CA's CRL at once ([`crate::crl`]), and
+//! - **Revoke** is final: the card's certificates go on the ZORG-ID TEST CA's CRL at once ([`crate::portal::crl`]), and
 //!   the chip is terminated (TERMINATE CARD USAGE, which card-os only accepts after the user PIN) the next time
 //!   its holder presents the right PIN through the serving host: the host forwards the VERIFY, sends
 //!   TERMINATE CARD USAGE while the PIN is verified and answers the VERIFY with `6285` (termination state), as the
 //!   card answers everything from then on.
+
+pub mod crl;
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -39,7 +41,7 @@ use card_os::Status;
 use reader_sim::reader::{Interceptor, ReaderError, Transmit};
 use serde::{Deserialize, Serialize};
 
-use crate::pki::RevokedEntry;
+use crate::issuance::pki::RevokedEntry;
 
 /// One certificate of an issued card, for the portal registry and the CRL.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,8 +86,8 @@ impl fmt::Display for IssuedCard {
         writeln!(
             f,
             "valid             {} .. {}",
-            crate::inspect::utc(self.not_before),
-            crate::inspect::utc(self.not_after)
+            crate::issuance::inspect::utc(self.not_before),
+            crate::issuance::inspect::utc(self.not_after)
         )?;
         for c in &self.certificates {
             writeln!(f, "certificate       {:<15} serial {}", c.role, c.serial)?;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::pki::{self, Issuer, PkiError, TestPki};
+use crate::issuance::pki::{self, Issuer, PkiError, TestPki};
 use crate::portal::{PortalError, Registry};
 
 /// The path the ZORG-ID TEST CA's CRL is served at (`Issuer::ZorgId.file_stem()` + `.crl`), as in the

@@ -490,7 +490,7 @@ pub enum PkiError {
     },
     /// The subject public key is an unusable RSA key.
     #[error(
-        "the subject RSA public key ({bits} bits) is unusable: {reason}; give the modulus and exponent of an RSA-2048 key (e = 65537), e.g. from conformance::test_keys::test_rsa_key"
+        "the subject RSA public key ({bits} bits) is unusable: {reason}; give the modulus and exponent of an RSA-2048 key (e = 65537), e.g. from conformance::issuance::test_keys::test_rsa_key"
     )]
     RsaPublicKey {
         /// Size of the modulus given, in bits.
@@ -510,7 +510,7 @@ pub enum PkiError {
     },
     /// An RSA private key cannot be turned into the card's import form.
     #[error(
-        "the RSA private key cannot be injected: {reason}; the card imports two-prime RSA-2048 keys, e.g. from conformance::test_keys::test_rsa_key"
+        "the RSA private key cannot be injected: {reason}; the card imports two-prime RSA-2048 keys, e.g. from conformance::issuance::test_keys::test_rsa_key"
     )]
     KeyImport {
         /// What is wrong.

@@ -25,7 +25,7 @@ use der::Encode;
 use der::asn1::{BitString, OctetString};
 use der::oid::ObjectIdentifier;
 
-use crate::pki::HolderPublicKey;
+use crate::issuance::pki::HolderPublicKey;
 
 /// The PKCS#15 application identifier `A0 00 00 00 63 "PKCS-15"` (PKCS#15 v1.1 §5.4.1).
 /// OpenSC's `dir.c` recognises the application by it.
@@ -624,7 +624,7 @@ pub fn encode_pukdf(keys: &[KeySpec]) -> Vec<u8> {
 /// (RFC 8017 Appendix A.1.1), for P-256 the SubjectPublicKeyInfo of [`spki_der`].
 ///
 /// The key is written as given; it is validated where it is certified
-/// ([`crate::pki::TestPki::issue`]).
+/// ([`crate::issuance::pki::TestPki::issue`]).
 pub fn public_key_file(key: &HolderPublicKey) -> Vec<u8> {
     match key {
         HolderPublicKey::Rsa { modulus, exponent } => {

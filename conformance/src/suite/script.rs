@@ -15,14 +15,14 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
+use crate::issuance::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
 
 /// The script file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
 /// Where the shipped scripts live: `<workspace>/fixtures/scripts`.
 pub fn scripts_dir() -> PathBuf {
-    crate::profile::fixtures_dir().join("scripts")
+    crate::issuance::profile::fixtures_dir().join("scripts")
 }
 
 /// A loaded, checked script.
@@ -1538,12 +1538,14 @@ mod tests {
         assert_eq!(Selector::parse("rsa-key:4"), None);
         assert_eq!(Selector::parse("p256-key:"), None);
 
-        let Ok(mut m) = crate::profile::load("uzi-medewerker-niet-op-naam") else { panic!("shipped profile") };
+        let Ok(mut m) = crate::issuance::profile::load("uzi-medewerker-niet-op-naam") else {
+            panic!("shipped profile")
+        };
         assert!(Selector::RsaKey(1).matches(&m) && Selector::Decipher.matches(&m));
         assert!(!Selector::RsaKey(2).matches(&m), "an M card has no key 02");
         m.key_types = vec![KeyType::Rsa2048, KeyType::P256];
         assert!(Selector::P256Key(3).matches(&m) && !Selector::Decipher.matches(&m));
-        let Ok(blank) = crate::profile::load("zorg-id-blank") else { panic!("shipped profile") };
+        let Ok(blank) = crate::issuance::profile::load("zorg-id-blank") else { panic!("shipped profile") };
         assert!(!Selector::RsaKey(1).matches(&blank) && !Selector::P256Key(1).matches(&blank));
     }
 

@@ -10,7 +10,7 @@ use card_os::{KeyRef, LifeCycle, PublicKey};
 use reader_sim::image::{self, ImageFileError, Rollback};
 use reader_sim::reader::InProcessReader;
 
-use crate::pki::certificate_summary;
+use crate::issuance::pki::certificate_summary;
 
 /// What `card inspect` found: the report, and why the card was refused if it was (the report then shows the
 /// banks only).

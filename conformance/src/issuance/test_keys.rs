@@ -8,7 +8,7 @@
 //! reference by [`test_rsa_key`]. **They are public and provide no security whatsoever.**
 //!
 //! [`RsaCrtComponents`] is the form a personaliser injects (the CRT parameters of RFC 8017
-//! §3.2, fixed width); [`crate::key_import`] turns them into the card's import APDUs.
+//! §3.2, fixed width); [`crate::issuance::key_import`] turns them into the card's import APDUs.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,7 +19,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use sha2::{Digest, Sha256};
 
-use crate::pki::{HolderPublicKey, PkiError};
+use crate::issuance::pki::{HolderPublicKey, PkiError};
 
 /// Number of keys in the pool (`test-only-rsa2048-00.pem` … `-31.pem`).
 pub const TEST_KEY_POOL_SIZE: usize = 32;

@@ -34,9 +34,9 @@ use reader_sim::trace::{Trace, TraceEvent, Traced};
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
 use serde::Deserialize;
 
-use crate::card_new::{CardNewError, NewCardOptions, new_card};
-use crate::pki::{Issuer, PkiError, RevokedEntry, TestPki, certificate_summary};
-use crate::profile::{self, CardKind, DisplayPath, Profile, ProfileError};
+use crate::issuance::card_new::{CardNewError, NewCardOptions, new_card};
+use crate::issuance::pki::{Issuer, PkiError, RevokedEntry, TestPki, certificate_summary};
+use crate::issuance::profile::{self, CardKind, DisplayPath, Profile, ProfileError};
 
 /// The scenario file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -933,7 +933,7 @@ fn write_crl(
     }
     let issuer = issuer_of(&scenario.profile);
     let der = pki.crl(issuer, &entries, now).map_err(pki_err)?;
-    let pem = crate::pki::crl_pem(&der).map_err(pki_err)?;
+    let pem = crate::issuance::pki::crl_pem(&der).map_err(pki_err)?;
     let write_err = |path: &Path, source| ScenarioError::Write { name: name.clone(), path: path.to_owned(), source };
     std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
     let file = dir.join(format!("{}.crl", issuer.file_stem()));

@@ -12,12 +12,12 @@ use reader_sim::platform::{ClockHandle, HostPlatform};
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, Transmit};
 use sha2::{Digest, Sha256};
 
-use crate::key_import;
-use crate::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
-use crate::pki::HolderPublicKey;
-use crate::pki::{CertRole, Holder, Issuer, TestPki};
-use crate::profile::{CardKind, KeySource, KeyType, Profile};
-use crate::test_keys::{RsaCrtComponents, test_rsa_key};
+use crate::issuance::key_import;
+use crate::issuance::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
+use crate::issuance::pki::HolderPublicKey;
+use crate::issuance::pki::{CertRole, Holder, Issuer, TestPki};
+use crate::issuance::profile::{CardKind, KeySource, KeyType, Profile};
+use crate::issuance::test_keys::{RsaCrtComponents, test_rsa_key};
 
 /// Why personalisation stopped. Messages name the step and the card's answer.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,7 @@ pub enum CardNewError {
     #[error("personalising `{profile}`: {step}: the reader failed: {source}")]
     Reader { profile: String, step: String, source: ReaderError },
     #[error("personalising `{0}`: {1}")]
-    Pki(String, #[source] crate::pki::PkiError),
+    Pki(String, #[source] crate::issuance::pki::PkiError),
     #[error("personalising `{profile}`: {problem}")]
     Invalid { profile: String, problem: String },
 }
@@ -53,7 +53,7 @@ pub struct NewCard {
     pub certificates: Vec<(u8, Vec<u8>)>,
 }
 
-fn policy(p: &crate::profile::PinSettings, charset: card_os::Charset) -> PinPolicy {
+fn policy(p: &crate::issuance::profile::PinSettings, charset: card_os::Charset) -> PinPolicy {
     PinPolicy { min_len: p.min_len, max_len: p.max_len, max_tries: p.max_tries, charset }
 }
 
@@ -297,7 +297,7 @@ pub fn personalise(
     })?;
     let (issuer, holder_type) = match profile.kind {
         CardKind::Uzi(t) => (Issuer::Uzi(t), t),
-        CardKind::ZorgId => (Issuer::ZorgId, crate::pki::HolderType::N),
+        CardKind::ZorgId => (Issuer::ZorgId, crate::issuance::pki::HolderType::N),
     };
     let holder = Holder {
         holder_type,
@@ -344,7 +344,14 @@ pub fn personalise(
         .into_iter()
         .enumerate()
         .map(|(i, der)| {
-            (if i == 0 { issuer.common_name().to_string() } else { crate::pki::ROOT_COMMON_NAME.to_string() }, der)
+            (
+                if i == 0 {
+                    issuer.common_name().to_string()
+                } else {
+                    crate::issuance::pki::ROOT_COMMON_NAME.to_string()
+                },
+                der,
+            )
         })
         .collect();
     let token = TokenSpec {
