@@ -1,4 +1,4 @@
-//! The PKCS#15 files decode back, with `der`, to what OpenSC expects (see `src/pkcs15.rs`).
+//! The PKCS#15 files decode back, with `der`, to what OpenSC expects (see `src/issuance/pkcs15.rs`).
 //! The default card has RSA-2048 keys, as a UZI-pas; P-256 keys get the EC entries.
 
 use conformance::issuance::pkcs15::{
