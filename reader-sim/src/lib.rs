@@ -3,7 +3,9 @@
 //! A card (`card_os::Card`) runs on a [`platform::HostPlatform`] (NVM in memory, system clock with a settable
 //! offset, OS randomness) and sits in a reader slot: the [`reader::InProcessReader`] for tests and the conformance
 //! harness, served to pcscd over vsmartcard's vpcd protocol by [`vpcd::VpcdServer`], saved to an image file on disk
-//! after every exchange that changed it, with every exchange traced.
+//! after every exchange that changed it, with every exchange traced. A change that cannot be saved (disk full,
+//! read-only or removed folder) is undone and answered `6581`, as by a chip whose EEPROM write failed: the card
+//! goes back to what its image file holds, which is never lost (see [`reader`]).
 //!
 //! It is not the card: what a card answers is decided in `card-os`. Nor does it decide what goes on a card: the
 //! test PKI, personalisation, fixture cards and the conformance suite live in the `conformance` crate.

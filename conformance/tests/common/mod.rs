@@ -101,3 +101,29 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// Stops the pcscd that `scripts/with-pcscd` started (its PID in `ZORGCARD_PCSCD_PIDFILE`), waits for it to go,
+/// and starts a new one, whose PID goes to the same file so that the script stops it at the end. Only that PID is
+/// ever signalled. `how_to_start` is the message when the test was not started by the script.
+pub fn restart_pcscd(how_to_start: &str) {
+    let pidfile = std::env::var("ZORGCARD_PCSCD_PIDFILE").unwrap_or_else(|_| {
+        panic!("this test restarts pcscd and needs the pcscd started by scripts/with-pcscd (ZORGCARD_PCSCD_PIDFILE): {how_to_start}")
+    });
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert!(Command::new("kill").arg(pid.to_string()).status().unwrap().success(), "kill pcscd {pid}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::env::var("ZORGCARD_PCSCD_LOG").unwrap_or_else(|_| "/dev/null".into());
+    let log = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
+    // The new pcscd outlives this test: scripts/with-pcscd stops it by the PID written below.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new("pcscd")
+        .args(["--foreground", "--info"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start pcscd again");
+    std::fs::write(&pidfile, child.id().to_string()).unwrap();
+}
