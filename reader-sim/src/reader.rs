@@ -77,6 +77,14 @@ pub struct InProcessReader {
 pub trait Interceptor: Send {
     /// One exchange; `card` is the reader without the interceptor.
     fn exchange(&mut self, apdu: &[u8], card: &mut dyn Transmit) -> Result<Vec<u8>, ReaderError>;
+
+    /// One exchange with the whole slot in hand, for interceptors that act on the reader rather than only answer:
+    /// pull the card out (return [`ReaderError::NoCard`] after [`InProcessReader::remove`]: a vpcd slot then drops
+    /// its connection, so pcscd sees the card go mid-command), reset it, move its clock. The reader's interceptor
+    /// is taken out for the call, so `reader.transmit` reaches the card. By default, [`Interceptor::exchange`].
+    fn exchange_in_reader(&mut self, apdu: &[u8], reader: &mut InProcessReader) -> Result<Vec<u8>, ReaderError> {
+        self.exchange(apdu, reader)
+    }
 }
 
 impl InProcessReader {
@@ -238,7 +246,7 @@ impl Transmit for InProcessReader {
     /// try counted, a key generated).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
         if let Some(mut interceptor) = self.interceptor.take() {
-            let answer = interceptor.exchange(apdu, self);
+            let answer = interceptor.exchange_in_reader(apdu, self);
             self.interceptor = Some(interceptor);
             return answer;
         }
