@@ -66,23 +66,25 @@ fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
-/// `zorgcard serve --reverse` on the image. It says `ready` once the client is connected.
-fn serve(card: &Path, addr: SocketAddr) -> Child {
+/// `zorgcard serve --reverse` on the image, its standard error (one line per vpcd event) to `log`. It says
+/// `ready` once the client is connected.
+fn serve(card: &Path, addr: SocketAddr, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_zorgcard"))
         .args(["serve", "--profile", PROFILE, "--reverse", "--vpcd", &addr.to_string(), "--card"])
         .arg(card)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .expect("zorgcard serve")
 }
 
 /// Waits for `serve`'s `ready` line.
-fn wait_ready(child: &mut Child) {
+fn wait_ready(child: &mut Child, log: &Path) {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("ready"), "zorgcard serve did not start: {line:?}");
+    let errors = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(line.starts_with("ready"), "zorgcard serve did not start: {line:?}\n{errors}");
 }
 
 /// One vpcd message out, its reply (if any) back.
@@ -152,17 +154,18 @@ fn serve_killed_at_random_moments_leaves_the_old_or_the_new_state() {
     let mut moments = Moments(seed);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alice.card");
+    let log = tempfile::NamedTempFile::new().unwrap();
     let addr = free_port();
     let mut state = State { tries: 3, pin: 0 };
     let (mut answers, mut in_flight_landed) = (0, 0);
     for kill in 0..KILLS {
-        let mut child = serve(&path, addr);
+        let mut child = serve(&path, addr, log.path());
         let known = Arc::new(Mutex::new(Known { acked: state, pending: None, answers: 0 }));
         let client = std::thread::spawn({
             let known = known.clone();
             move || load(addr, known)
         });
-        wait_ready(&mut child);
+        wait_ready(&mut child, log.path());
         std::thread::sleep(Duration::from_micros(moments.below(150_000)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
