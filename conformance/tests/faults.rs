@@ -158,6 +158,7 @@ fn serve_killed_at_random_moments_leaves_the_old_or_the_new_state() {
     let addr = free_port();
     let mut state = State { tries: 3, pin: 0 };
     let (mut answers, mut in_flight_landed) = (0, 0);
+    let mut temporaries = std::collections::BTreeSet::new();
     for kill in 0..KILLS {
         let mut child = serve(&path, addr, log.path());
         let known = Arc::new(Mutex::new(Known { acked: state, pending: None, answers: 0 }));
@@ -170,6 +171,7 @@ fn serve_killed_at_random_moments_leaves_the_old_or_the_new_state() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         client.join().unwrap();
+        temporaries.extend(std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()));
         let known = *known.lock().unwrap();
         let found = state_on_disk(&path);
         assert!(
@@ -188,11 +190,18 @@ fn serve_killed_at_random_moments_leaves_the_old_or_the_new_state() {
             state.tries = 3;
         }
     }
-    let leftovers = std::fs::read_dir(dir.path()).unwrap().count() - 1;
     eprintln!(
         "{KILLS} kills, {answers} acknowledged commands; {in_flight_landed} kills found the command in flight stored, \
-         {leftovers} left a temporary file (killed inside a save)"
+         {} kills left a temporary file (killed inside a save)",
+        temporaries.len() - 1
     );
+    let mut reader = reader_sim::InProcessReader::open(&path).unwrap();
+    reader.power_on().unwrap();
+    let wrong = [&[0x00, 0x20, 0x00, 0x01, 0x06][..], WRONG].concat();
+    assert_eq!(reader_sim::Transmit::transmit(&mut reader, &wrong).unwrap(), [0x63, 0xC2]);
+    state.tries = 2;
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["alice.card"], "a save removes the temporary files the kills left");
     assert!(answers > KILLS, "the load ran: {answers} answers in {KILLS} rounds");
     let out = Command::new(env!("CARGO_BIN_EXE_zorgcard")).args(["card", "inspect"]).arg(&path).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);

@@ -7,7 +7,9 @@
 //! state it still holds, which could give back PIN tries: only [`open_with`] and [`Rollback::Accept`], asked for
 //! by a person (`--accept-rollback`), open that.
 //! Saving is atomic (temporary file, fsync, rename, fsync of the directory), so a crash leaves the old image or
-//! the new one, never a mix.
+//! the new one, never a mix. A process killed inside a save leaves its temporary file (`.NAME.PID.N.tmp`, a
+//! copy of the card with its PIN and keys); the next successful save of that image removes the ones whose process
+//! is gone (on Linux, where `/proc` tells).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -205,8 +207,31 @@ pub fn save_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ImageFile
         let _ = fs::remove_file(&tmp);
         return Err(ImageFileError::io(path, "write", e));
     }
-    sync_dir(&dir).map_err(|e| ImageFileError::io(path, "sync the directory of", e))
+    sync_dir(&dir).map_err(|e| ImageFileError::io(path, "sync the directory of", e))?;
+    remove_stale_temporaries(&dir, path);
+    Ok(())
 }
+
+/// Removes the temporary files of `path`'s saves by processes that no longer run (killed inside a save). Best
+/// effort: a file that cannot be removed stays; a live process's file is never touched.
+#[cfg(target_os = "linux")]
+fn remove_stale_temporaries(dir: &Path, path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".tmp")) else { continue };
+        let Some(Ok(pid)) = rest.split('.').next().map(str::parse::<u32>) else { continue };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Elsewhere there is no cheap way to tell whether the writer still runs: the files stay.
+#[cfg(not(target_os = "linux"))]
+fn remove_stale_temporaries(_dir: &Path, _path: &Path) {}
 
 fn temp_path(dir: &Path, path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -251,6 +276,23 @@ mod tests {
         save_atomic(&path, b"new").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_save_removes_the_temporary_files_of_dead_writers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.card");
+        // PIDs stop at 2^22 on Linux: 999999999 never ran. Our own PID runs.
+        let dead = dir.path().join(".a.card.999999999.3.tmp");
+        let live = dir.path().join(format!(".a.card.{}.999.tmp", std::process::id()));
+        let other = dir.path().join(".b.card.999999999.0.tmp");
+        for file in [&dead, &live, &other] {
+            fs::write(file, b"x").unwrap();
+        }
+        save_atomic(&path, b"new").unwrap();
+        assert!(!dead.exists(), "a dead writer's temporary file stays");
+        assert!(live.exists() && other.exists(), "a live writer's or another image's file was removed");
     }
 
     #[test]
