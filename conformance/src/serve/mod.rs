@@ -203,6 +203,9 @@ pub fn serve(
         return Err(ServeError::DuplicateSerial { first, second, serial });
     }
     let mut served = Vec::new();
+    // One line on stderr per connect, disconnect and retry of any slot: a pcscd restart shows as such.
+    let (events, printed) = std::sync::mpsc::channel::<reader_sim::vpcd::SlotEvent>();
+    std::thread::spawn(move || printed.iter().for_each(|event| eprintln!("{event}")));
     for (slot, mut reader, label, serial) in readers {
         if let Some(registry) = registry {
             reader.set_interceptor(Some(Box::new(crate::portal::PortalInterceptor::new(registry, serial.clone()))));
@@ -210,11 +213,8 @@ pub fn serve(
         let addr = slot_addr(base, slot);
         let config = if listen { VpcdConfig::listen(addr) } else { VpcdConfig::connect(addr) }.slot(slot);
         let shared = reader.into_shared();
-        let handle = VpcdServer::spawn(config, shared.clone(), trace.clone()).map_err(|source| ServeError::Vpcd {
-            slot,
-            addr,
-            source,
-        })?;
+        let handle = VpcdServer::spawn_reporting(config, shared.clone(), trace.clone(), events.clone())
+            .map_err(|source| ServeError::Vpcd { slot, addr, source })?;
         served.push(ServedSlot { slot, addr, label, serial, reader: shared, handle });
     }
     Ok(served)
