@@ -20,6 +20,9 @@
 //! Every structure is built from the typed ASN.1 definitions in [`asn1`] with the `der`
 //! crate; nothing is hand-concatenated. The choices that matter to OpenSC are documented on
 //! the items that make them, with the OpenSC source they follow (`src/libopensc/*.c`).
+//!
+//! This module holds the constants and [`layout`] (the whole file system of a card); `encode` (re-exported here)
+//! has one encoder per file, and [`asn1`] the ASN.1 types they encode.
 
 use der::Encode;
 use der::asn1::{BitString, OctetString};

@@ -30,6 +30,11 @@
 //! ├── CN=TEST UZI-register Medewerker niet op naam CA G3    (M)       uzi-medewerker-niet-op-naam-ca.*
 //! └── CN=TEST ZORG-ID Smartcard CA                                    zorg-id-ca.*
 //! ```
+//!
+//! This module holds [`TestPki`] (loading the CAs, issuing, CRLs) and the helpers around it; the rest is one file
+//! per concept, re-exported here: `oids` (object identifiers), `holder` (holder types, roles, issuers, holder data),
+//! `holder_key` ([`HolderPublicKey`]), `error` ([`PkiError`]), `cert_profile` (names, extensions, serials and the
+//! checks on holder data) and `summary` ([`CertSummary`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
