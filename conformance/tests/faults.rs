@@ -70,8 +70,7 @@ fn free_port() -> SocketAddr {
 /// `ready` once the client is connected.
 fn serve(card: &Path, addr: SocketAddr, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_zorgcard"))
-        .args(["serve", "--profile", PROFILE, "--reverse", "--vpcd", &addr.to_string(), "--card"])
-        .arg(card)
+        .args(["serve", "--reverse", "--vpcd", &addr.to_string(), "--card", &format!("{PROFILE}:{}", card.display())])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())

@@ -35,7 +35,7 @@ impl Serve {
         let mut command = Command::new(env!("CARGO_BIN_EXE_zorgcard"));
         command.arg("serve").arg("--trace").arg(trace);
         for (profile, card) in cards {
-            command.args(["--profile", profile, "--card"]).arg(card);
+            command.args(["--card", &format!("{profile}:{}", card.display())]);
         }
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("zorgcard serve");
         let mut out = BufReader::new(child.stdout.take().unwrap());
