@@ -10,13 +10,15 @@
 //! - [`replay`]: `zorgcard record` and `zorgcard replay`.
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
-//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`), and its control loop on standard input.
+//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`), and its control loop on standard input;
+//!   [`pcscd_config`]: pcscd for many readers (a `reader.conf` per vpcd build, a pcscd per job).
 //! - [`cli`]: the `zorgcard` subcommands the thin binary calls, and their one error type.
 
 pub mod cli;
 pub mod exchange;
 pub mod issuance;
 pub mod pcsc_reader;
+pub mod pcscd_config;
 pub mod personaliser;
 pub mod portal;
 pub mod replay;
