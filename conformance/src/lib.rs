@@ -7,11 +7,13 @@
 //!   [`pcsc_reader`]: a card in a PC/SC reader as a [`reader_sim::reader::Transmit`].
 //! - [`suite`]: the data-driven conformance suite (scripts, runner, reports).
 //! - [`scenario`]: application scenarios played in a vpcd slot.
+//! - [`chaos`]: `zorgcard chaos`, seeded life-cycle events on a scenario's card, and a summary of the reactions.
 //! - [`replay`]: `zorgcard record` and `zorgcard replay`.
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
 //! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`).
 
+pub mod chaos;
 pub mod exchange;
 pub mod issuance;
 pub mod pcsc_reader;

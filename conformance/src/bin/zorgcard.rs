@@ -44,6 +44,11 @@ enum Command {
     /// Play application scenarios (PIN almost blocked, expired card, card pulled mid-signature, …) in a vpcd slot.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Play seeded life-cycle events (pull, reset, slow, blocked PIN, expiry, revocation, 6581/6F00/6A84) on a
+    /// card while an application uses it; print what was injected and how the application reacted.
+    ///
+    /// Example: zorgcard chaos --seed 42 --client login.apdus --rule no-verify-after-6983
+    Chaos(conformance::chaos::ChaosArgs),
     /// Replay a recorded APDU dialogue against a simulated card and report the differences.
     ///
     /// Example: zorgcard replay --trace real-card.log --profile uzi-medewerker
@@ -308,6 +313,7 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             conformance::scenario::scenario_main(&args).map_err(|e| e.to_string())
         }
+        Command::Chaos(args) => conformance::chaos::chaos_main(&args).map(drop).map_err(|e| e.to_string()),
         Command::Replay { trace, profile } => {
             let report = conformance::replay::replay_main(&conformance::replay::ReplayArgs { trace, profile })
                 .map_err(|e| e.to_string())?;
