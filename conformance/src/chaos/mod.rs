@@ -113,7 +113,7 @@ pub struct ChaosArgs {
     /// the card is served over vpcd to a real application.
     #[arg(long)]
     pub client: Option<PathBuf>,
-    /// The trace file (appended; secrets masked); `-` for standard output (default: chaos-<seed>.trace).
+    /// The trace file (appended; secrets masked); `-` for standard output (default: chaos-SEED.trace).
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// A rule that fails the run (repeatable): no-verify-after-6983, no-stale-handle, retry-transient.
