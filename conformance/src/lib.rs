@@ -7,6 +7,7 @@
 //!   [`pcsc_reader`]: a card in a PC/SC reader as a [`reader_sim::reader::Transmit`].
 //! - [`suite`]: the data-driven conformance suite (scripts, runner, reports).
 //! - [`scenario`]: application scenarios played in a vpcd slot.
+//! - [`chaos`]: `zorgcard chaos`, seeded life-cycle events on a scenario's card, and a summary of the reactions.
 //! - [`replay`]: `zorgcard record` and `zorgcard replay`.
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
@@ -14,6 +15,7 @@
 //!   [`pcscd_config`]: pcscd for many readers (a `reader.conf` per vpcd build, a pcscd per job).
 //! - [`cli`]: the `zorgcard` subcommands the thin binary calls, and their one error type.
 
+pub mod chaos;
 pub mod cli;
 pub mod exchange;
 pub mod issuance;

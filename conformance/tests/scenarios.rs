@@ -427,3 +427,37 @@ fn a_session_recorded_through_pcsc_replays_without_differences() {
     assert_eq!(report.exchanges.len(), 6);
     assert_eq!(report.exit_code(), 0, "{report}");
 }
+
+/// `zorgcard chaos` served over vpcd: a PC/SC client sees the PIN blocked under it, and its second PIN after
+/// `6983` breaks the rule, named in the error.
+#[test]
+fn chaos_through_vpcd_blocks_the_pin_under_a_pcsc_client_and_fails_its_rule() {
+    use conformance::chaos::{self, ChaosArgs, ChaosError, ChaosEvent, Rule};
+    let _g = lock();
+    let ctx = context();
+    let dir = tempfile::tempdir().unwrap();
+    let args = ChaosArgs {
+        seed: 5,
+        rates: Some(conformance::issuance::profile::fixtures_dir().join("chaos").join("pin-blocked-at-once.toml")),
+        scenario: None,
+        profile: "uzi-zorgverlener".into(),
+        client: None,
+        trace: Some(dir.path().join("chaos.trace")),
+        rules: vec![Rule::NoVerifyAfterBlocked],
+        vpcd: vpcd(),
+        slot: slot(),
+        seconds: Some(5),
+    };
+    let main = std::thread::spawn(move || chaos::chaos_main(&args));
+    let card = connect(&ctx);
+    assert_eq!(verify(&card, b"123456"), 0x6983, "blocked before the first APDU, the right PIN too");
+    assert_eq!(verify(&card, b"123456"), 0x6983, "a second try: what the rule forbids");
+    drop(card);
+    let e = main.join().unwrap().expect_err("the rule is broken");
+    assert!(matches!(e, ChaosError::RuleBroken { rule: Rule::NoVerifyAfterBlocked, apdu: 2, .. }), "{e}");
+    assert!(e.to_string().contains("no-verify-after-6983"), "{e}");
+    let text = std::fs::read_to_string(dir.path().join("chaos.trace")).unwrap();
+    assert!(text.contains(&format!("chaos: {} at APDU 1", ChaosEvent::PinBlocked)), "{text}");
+    assert!(!text.contains("313233343536"), "no PIN in the trace");
+    std::thread::sleep(Duration::from_millis(600));
+}

@@ -40,6 +40,11 @@ enum Command {
     /// Play application scenarios (PIN almost blocked, expired card, card pulled mid-signature, …) in a vpcd slot.
     #[command(subcommand)]
     Scenario(args::ScenarioCommand),
+    /// Play seeded life-cycle events (pull, reset, slow, blocked PIN, expiry, revocation, 6581/6F00/6A84) on a
+    /// card while an application uses it; print what was injected and how the application reacted.
+    ///
+    /// Example: zorgcard chaos --seed 42 --client login.apdus --rule no-verify-after-6983
+    Chaos(conformance::chaos::ChaosArgs),
     /// Replay a recorded APDU dialogue against a simulated card and report the differences.
     ///
     /// Example: zorgcard replay --trace real-card.log --profile uzi-medewerker
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Card(c) => cli::card(c, out),
         Command::Conformance(a) => cli::conformance(a),
         Command::Scenario(c) => cli::scenario(c),
+        Command::Chaos(a) => conformance::chaos::chaos_main(&a).map(drop).map_err(CliError::from),
         Command::Replay(a) => cli::replay(a, out),
         Command::Record(a) => cli::record(a, out),
         Command::Personalise(a) => cli::personalise(a, out, &mut std::io::stderr()),

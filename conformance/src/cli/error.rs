@@ -2,6 +2,7 @@
 
 use reader_sim::image::ImageFileError;
 
+use crate::chaos::ChaosError;
 use crate::issuance::card_new::CardNewError;
 use crate::issuance::pki::PkiError;
 use crate::issuance::profile::ProfileError;
@@ -51,6 +52,9 @@ pub enum CliError {
     /// The portal refused or failed.
     #[error(transparent)]
     Portal(#[from] PortalError),
+    /// `chaos` could not run, or a rule it checks was broken.
+    #[error(transparent)]
+    Chaos(#[from] ChaosError),
     /// `crl write` or `crl serve` failed.
     #[error(transparent)]
     Crl(#[from] CrlError),
@@ -76,7 +80,7 @@ impl CliError {
     /// could not do its work. Scripts tell "the card is wrong" from "the setup is wrong" by it.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::ChecksFailed | CliError::ReplayDiffers => 1,
+            CliError::ChecksFailed | CliError::ReplayDiffers | CliError::Chaos(ChaosError::RuleBroken { .. }) => 1,
             _ => 2,
         }
     }

@@ -168,16 +168,16 @@ pub fn prepare(
 /// Makes the card, runs the setup in-process (traced), writes the CRL and serves the card in its vpcd slot, its
 /// delay and triggers in a [`ScenarioInterceptor`] on the slot's reader.
 pub fn start(scenario: &Scenario, options: &StartOptions) -> Result<RunningScenario, ScenarioError> {
-    start_with(scenario, options, |_| None)
+    start_with(scenario, options, |_, _| None)
 }
 
-/// [`start`], with one more interceptor from `extra` (given the [`Inserter`]'s sender for cards it pulls) in
-/// place of the scenario's own: how `zorgcard chaos` plays its events on a scenario's card. A scenario with
-/// triggers or a delay keeps its own interceptor when `extra` gives none.
+/// [`start`], with the interceptor `extra` makes (given the [`Inserter`]'s sender for cards it pulls, and the
+/// card's clock) in place of the scenario's own: how `zorgcard chaos` plays its events on a scenario's card. A
+/// scenario with triggers or a delay keeps its own interceptor when `extra` gives none.
 pub fn start_with(
     scenario: &Scenario,
     options: &StartOptions,
-    extra: impl FnOnce(Sender<Insertion>) -> Option<Box<dyn Interceptor>>,
+    extra: impl FnOnce(Sender<Insertion>, &ClockHandle) -> Option<Box<dyn Interceptor>>,
 ) -> Result<RunningScenario, ScenarioError> {
     let name = scenario.name.clone();
     let slot = options.slot;
@@ -189,7 +189,7 @@ pub fn start_with(
     let shared = reader.into_shared();
     let vpcd_err = |source| ScenarioError::Vpcd { name: name.clone(), source };
     let inserter = Inserter::spawn(shared.clone(), trace.clone(), slot).map_err(vpcd_err)?;
-    let interceptor = extra(inserter.sender()).or_else(|| {
+    let interceptor = extra(inserter.sender(), &prepared.clock).or_else(|| {
         scenario.needs_interceptor().then(|| {
             Box::new(ScenarioInterceptor::new(
                 scenario.triggers.clone(),
@@ -361,7 +361,7 @@ pub fn scenario_main(args: &ScenarioArgs) -> Result<(), ScenarioError> {
 }
 
 /// Waits for `duration`, or for `quit` (or end of input, when there is no duration) on standard input.
-fn wait_for_end(duration: Option<Duration>) {
+pub(crate) fn wait_for_end(duration: Option<Duration>) {
     let (tx, rx) = std::sync::mpsc::channel::<bool>();
     let _ = std::thread::Builder::new().name("scenario-stdin".into()).spawn(move || {
         for line in io::stdin().lock().lines() {
