@@ -11,8 +11,10 @@
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
 //! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`).
+//! - [`fixture_format`]: what the profile, scenario and script files share (reading, `format = N`, errors).
 
 pub mod exchange;
+pub mod fixture_format;
 pub mod issuance;
 pub mod pcsc_reader;
 pub mod personaliser;

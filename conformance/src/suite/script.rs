@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
 use crate::issuance::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
 
 /// The script file format this module reads.
@@ -572,17 +573,7 @@ impl fmt::Display for DataPattern {
     }
 }
 
-/// Hex bytes, whitespace ignored.
-pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if let Some((i, c)) = compact.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
-        return Err(format!("`{c}` at character {} is not a hex digit", i + 1));
-    }
-    if !compact.len().is_multiple_of(2) {
-        return Err(format!("{} hex digits is not a whole number of bytes", compact.len()));
-    }
-    hex::decode(&compact).map_err(|e| e.to_string())
-}
+pub use crate::fixture_format::parse_hex;
 
 /// `5015/4301`, `3F00/5015`, `2F00` → FIDs from the MF (a leading `3F00` is dropped; `3F00` alone is the MF).
 pub fn parse_path(s: &str) -> Result<Vec<u16>, String> {
@@ -776,14 +767,9 @@ fn new_pin(pin: &str, min: u8, max: u8) -> String {
 /// Why a script could not be loaded. Every message names the file, the line and the field, and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
-    /// The file could not be read.
-    #[error("script `{path}`: cannot read the file: {source}: check the path and permissions")]
-    Io {
-        /// The file.
-        path: DisplayPath,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    /// The file is unreadable, not TOML, not the script format, or a field's value is not usable.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
     /// The directory could not be listed.
     #[error("script directory `{path}`: cannot list it: {source}: check the path")]
     Dir {
@@ -791,36 +777,6 @@ pub enum ScriptError {
         path: DisplayPath,
         /// The underlying error.
         source: std::io::Error,
-    },
-    /// Not TOML, or not the script format (unknown or missing field, wrong type).
-    #[error("script `{path}`: line {line}, column {column}: {message}: {fix}")]
-    Syntax {
-        /// The file.
-        path: DisplayPath,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the TOML reader said.
-        message: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// A field's value is not usable.
-    #[error("script `{path}`: line {line}: {place}field `{field}`: {problem}: {fix}")]
-    Field {
-        /// The file.
-        path: DisplayPath,
-        /// 1-based line of the field's table (the step) or of the field.
-        line: usize,
-        /// `step 3: `, `restore step 1: ` or empty for top-level fields.
-        place: String,
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        problem: String,
-        /// How to fix it.
-        fix: String,
     },
     /// Two scripts share a name.
     #[error("scripts `{first}` and `{second}` are both named `{name}`: script names must be unique, rename one")]
@@ -847,7 +803,8 @@ pub enum ScriptError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScript {
-    format: Spanned<i64>,
+    #[allow(dead_code)]
+    format: i64,
     name: Spanned<String>,
     description: String,
     applies_to: Spanned<Vec<String>>,
@@ -970,69 +927,25 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<Script>, ScriptError> {
 
 /// Load one script file.
 pub fn load_file(path: &Path) -> Result<Script, ScriptError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScriptError::Io { path: DisplayPath(path.to_owned()), source })?;
+    let text = fixture_format::read(FixtureFormat::Script, path)?;
     parse(path, &text)
 }
 
-/// 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 struct Ctx<'a> {
-    path: &'a Path,
-    text: &'a str,
+    file: FixtureText<'a>,
 }
 
 impl Ctx<'_> {
-    fn field(
-        &self,
-        offset: usize,
-        place: &str,
-        field: &'static str,
-        problem: impl Into<String>,
-        fix: &str,
-    ) -> ScriptError {
-        ScriptError::Field {
-            path: DisplayPath(self.path.to_owned()),
-            line: line_col(self.text, offset).0,
-            place: place.to_owned(),
-            field,
-            problem: problem.into(),
-            fix: fix.to_owned(),
-        }
+    fn field(&self, offset: usize, place: &str, field: &str, problem: impl Into<String>, fix: &str) -> ScriptError {
+        self.file.field_at(offset, place, field, problem, fix).into()
     }
 }
 
 /// Parse and check script text; `path` names the file in messages and in reports.
 pub fn parse(path: &Path, text: &str) -> Result<Script, ScriptError> {
-    let ctx = Ctx { path, text };
-    let raw: RawScript = toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        let message = e.message().trim().to_owned();
-        let fix = if message.contains("unknown field") {
-            "remove it or check its spelling (see fixtures/scripts/README.md)"
-        } else if message.contains("missing field") {
-            "add it (see fixtures/scripts/README.md)"
-        } else {
-            "see fixtures/scripts/README.md for the format"
-        };
-        ScriptError::Syntax { path: DisplayPath(path.to_owned()), line, column, message, fix: fix.into() }
-    })?;
-
-    if *raw.format.get_ref() != FORMAT_VERSION {
-        return Err(ctx.field(
-            raw.format.span().start,
-            "",
-            "format",
-            format!("format {} is not supported", raw.format.get_ref()),
-            "write `format = 1`",
-        ));
-    }
+    let ctx = Ctx { file: FixtureText::new(FixtureFormat::Script, path, text) };
+    ctx.file.check_version(FORMAT_VERSION)?;
+    let raw: RawScript = ctx.file.deserialize()?;
     let name = raw.name.get_ref().trim().to_owned();
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(ctx.field(
@@ -1103,7 +1016,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Script, ScriptError> {
 
 fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step, ScriptError> {
     let offset = raw.span().start;
-    let line = line_col(ctx.text, offset).0;
+    let line = ctx.file.line_column(offset).0;
     let raw = raw.into_inner();
     let err = |field: &'static str, problem: String, fix: &str| ctx.field(offset, place, field, problem, fix);
     let sample = Vars::sample();
