@@ -25,6 +25,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
+use card_os::Status;
+use card_os::types::FileId;
 use der::{Decode, Reader as _, SliceReader, Tagged as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
@@ -350,13 +352,13 @@ fn run_script(link: &mut dyn Link, profile: &Profile, vars: &Vars, script: &Scri
 /// A response APDU split into data and status word.
 struct Answer {
     data: Vec<u8>,
-    sw: u16,
+    status: Status,
 }
 
 /// Why a whole-file read stopped.
 enum ReadError {
     /// A command answered this status word.
-    Status { sw: u16, during: String },
+    Status { status: Status, during: String },
     /// The answer made no sense (no size in the FCP, a short read).
     Malformed(String),
     /// The reader failed.
@@ -366,7 +368,7 @@ enum ReadError {
 impl ReadError {
     fn describe(&self) -> String {
         match self {
-            ReadError::Status { sw, during } => format!("{during} answered {}", sw_words(*sw)),
+            ReadError::Status { status, during } => format!("{during} answered {}", sw_words(*status)),
             ReadError::Malformed(m) => m.clone(),
             ReadError::Reader(e) => format!("no answer: {e}"),
         }
@@ -379,16 +381,15 @@ struct Runner<'a> {
     vars: &'a Vars,
 }
 
-/// The SW words a step's expectation stands for.
-fn sw_words(sw: u16) -> String {
-    let [sw1, sw2] = sw.to_be_bytes();
-    let words = match (sw1, sw2) {
-        (0x63, n) if n & 0xF0 == 0xC0 => format!("verification failed, {} tries left", n & 0x0F),
-        (0x61, n) => format!("{n} more bytes with GET RESPONSE"),
-        (0x6C, n) => format!("wrong Le, resend with Le {n:02X}"),
-        _ => card_os::Status::from_sw(sw).description().to_owned(),
+/// A status word for a report: its hex and what it means.
+fn sw_words(status: Status) -> String {
+    let words = match status {
+        Status::RemainingRetries(n) => format!("verification failed, {n} tries left"),
+        Status::MoreAvailable(n) => format!("{n} more bytes with GET RESPONSE"),
+        Status::WrongLe(n) => format!("wrong Le, resend with Le {n:02X}"),
+        other => other.description().to_owned(),
     };
-    format!("{sw:04X} ({words})")
+    format!("{:04X} ({words})", status.to_u16())
 }
 
 fn pattern_words(p: SwPattern) -> String {
@@ -578,7 +579,7 @@ fn fcp_size(fcp: &[u8]) -> Option<usize> {
 /// FIDs of a PKCS#15 Path (`3F00 5015 4401`) as a path from the MF.
 fn fids(path: &[u8]) -> Vec<u16> {
     let mut out: Vec<u16> = path.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();
-    if out.first() == Some(&0x3F00) {
+    if out.first() == Some(&FileId::MF.0) {
         out.remove(0);
     }
     out
@@ -651,28 +652,30 @@ impl Runner<'_> {
             return Err(format!("the reader returned {} bytes, no status word", r.len()));
         }
         let sw = r.split_off(r.len() - 2);
-        Ok(Answer { data: r, sw: u16::from_be_bytes([sw[0], sw[1]]) })
+        Ok(Answer { data: r, status: Status::from_sw(u16::from_be_bytes([sw[0], sw[1]])) })
     }
 
     /// As a client does (ISO 7816-4 §5.3.4): resend a `6Cxx` with Le = xx, fetch `61xx` with GET RESPONSE.
     fn send(&mut self, apdu: &[u8]) -> Result<Answer, String> {
         let mut answer = self.send_raw(apdu)?;
-        if answer.sw >> 8 == 0x6C && apdu.len() >= 5 {
+        if let Status::WrongLe(exact) = answer.status
+            && apdu.len() >= 5
+        {
             let mut again = apdu.to_vec();
             if let Some(le) = again.last_mut() {
-                *le = answer.sw as u8;
+                *le = exact;
             }
             answer = self.send_raw(&again)?;
         }
         let mut data = std::mem::take(&mut answer.data);
         for _ in 0..64 {
-            if answer.sw >> 8 != 0x61 {
+            let Status::MoreAvailable(n) = answer.status else {
                 break;
-            }
-            answer = self.send_raw(&[0x00, 0xC0, 0x00, 0x00, answer.sw as u8])?;
+            };
+            answer = self.send_raw(&[0x00, 0xC0, 0x00, 0x00, n])?;
             data.append(&mut answer.data);
         }
-        Ok(Answer { data, sw: answer.sw })
+        Ok(Answer { data, status: answer.status })
     }
 
     fn expected_sw(&self, step: &Step) -> SwPattern {
@@ -684,7 +687,7 @@ impl Runner<'_> {
                     Retries::Exactly(n) => n,
                     Retries::BelowMax { below, puk } => self.vars.max_tries(puk).saturating_sub(below),
                 };
-                SwPattern::exact(0x63C0 | u16::from(n.min(15)))
+                SwPattern::exact(Status::RemainingRetries(n.min(15)))
             }
         }
     }
@@ -718,8 +721,8 @@ impl Runner<'_> {
         let result = if follow { self.send(apdu) } else { self.send_raw(apdu) };
         match result {
             Ok(answer) => {
-                let passed = expected.matches(answer.sw);
-                out.push(CheckResult::new(what, pattern_words(expected), sw_words(answer.sw), passed));
+                let passed = expected.matches(answer.status);
+                out.push(CheckResult::new(what, pattern_words(expected), sw_words(answer.status), passed));
                 passed.then_some(answer)
             }
             Err(e) => {
@@ -824,8 +827,11 @@ impl Runner<'_> {
         let bytes: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
         let select = command([0x00, 0xA4, 0x08, 0x04], &bytes, true).map_err(ReadError::Malformed)?;
         let fcp = self.send(&select).map_err(ReadError::Reader)?;
-        if fcp.sw != 0x9000 {
-            return Err(ReadError::Status { sw: fcp.sw, during: format!("SELECT {}", script::path_text(path)) });
+        if fcp.status != Status::Success {
+            return Err(ReadError::Status {
+                status: fcp.status,
+                during: format!("SELECT {}", script::path_text(path)),
+            });
         }
         let size = fcp_size(&fcp.data).ok_or_else(|| {
             ReadError::Malformed(format!(
@@ -839,9 +845,9 @@ impl Runner<'_> {
             let n = (size - data.len()).min(256);
             let [p1, p2] = u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes();
             let answer = self.send_raw(&[0x00, 0xB0, p1, p2, n as u8]).map_err(ReadError::Reader)?;
-            if answer.sw != 0x9000 {
+            if answer.status != Status::Success {
                 return Err(ReadError::Status {
-                    sw: answer.sw,
+                    status: answer.status,
                     during: format!("READ BINARY at offset {}", data.len()),
                 });
             }
@@ -859,20 +865,20 @@ impl Runner<'_> {
                 out.push(CheckResult::new(
                     "status word",
                     pattern_words(expected),
-                    sw_words(0x9000),
-                    expected.matches(0x9000),
+                    sw_words(Status::Success),
+                    expected.matches(Status::Success),
                 ));
-                if !expected.matches(0x9000) {
+                if !expected.matches(Status::Success) {
                     return;
                 }
                 data
             }
-            Err(ReadError::Status { sw, during }) => {
+            Err(ReadError::Status { status, during }) => {
                 out.push(CheckResult::new(
                     format!("status word ({during})"),
                     pattern_words(expected),
-                    sw_words(sw),
-                    expected.matches(sw),
+                    sw_words(status),
+                    expected.matches(status),
                 ));
                 return;
             }
@@ -1012,8 +1018,8 @@ impl Runner<'_> {
     /// RESPONSE, the template `7F49 { 81 n, 82 e }` or `7F49 { 86 point }` parsed.
     fn card_public_key(&mut self, key: u8) -> Result<HolderPublicKey, String> {
         let answer = self.send(&[0x00, 0x46, 0x01, key, 0x00])?;
-        if answer.sw != 0x9000 {
-            return Err(format!("00 46 01 {key:02X} answered {}", sw_words(answer.sw)));
+        if answer.status != Status::Success {
+            return Err(format!("00 46 01 {key:02X} answered {}", sw_words(answer.status)));
         }
         public_key_from_template(&answer.data)
             .ok_or_else(|| format!("no public key template: {}", hex_words(&answer.data)))
@@ -1097,13 +1103,13 @@ impl Runner<'_> {
     /// whether the step goes on.
     fn mse(&mut self, apdu: &[u8], expected: SwPattern, out: &mut Vec<CheckResult>) -> bool {
         match self.send_raw(apdu) {
-            Ok(a) if a.sw == 0x9000 => true,
+            Ok(a) if a.status == Status::Success => true,
             Ok(a) => {
                 out.push(CheckResult::new(
                     "status word (MSE SET)",
                     pattern_words(expected),
-                    sw_words(a.sw),
-                    expected.matches(a.sw),
+                    sw_words(a.status),
+                    expected.matches(a.status),
                 ));
                 false
             }
@@ -1150,7 +1156,7 @@ impl Runner<'_> {
             }
         };
         if let Some(answer) = self.exchange("status word (PSO)", &pso, expected, true, out)
-            && answer.sw == 0x9000
+            && answer.status == Status::Success
         {
             let check = self.verify_signature(key, &signed, &answer.data);
             out.push(check);
@@ -1193,7 +1199,7 @@ impl Runner<'_> {
             }
         };
         if let Some(answer) = self.exchange("status word", &apdu, expected, true, out)
-            && answer.sw == 0x9000
+            && answer.status == Status::Success
         {
             let check = self.verify_signature(signer, &signed, &answer.data);
             out.push(check);
@@ -1208,7 +1214,7 @@ impl Runner<'_> {
         };
         for part in first {
             let answer = self.send_raw(part)?;
-            if answer.sw != 0x9000 {
+            if answer.status != Status::Success {
                 return Ok(answer);
             }
         }
@@ -1269,9 +1275,9 @@ impl Runner<'_> {
         let what = "status word (PSO DECIPHER)";
         let answer = match self.send_parts(&parts) {
             Ok(answer) => {
-                let passed = expected.matches(answer.sw);
-                out.push(CheckResult::new(what, pattern_words(expected), sw_words(answer.sw), passed));
-                if !passed || answer.sw != 0x9000 {
+                let passed = expected.matches(answer.status);
+                out.push(CheckResult::new(what, pattern_words(expected), sw_words(answer.status), passed));
+                if !passed || answer.status != Status::Success {
                     return;
                 }
                 answer
@@ -1296,16 +1302,20 @@ impl Runner<'_> {
                 let expected = "9000 with a message of at most 245 bytes, the same message again (implicit rejection: \
                                 no status word or answer tells a bad padding)";
                 let (got, passed) = match again {
-                    Ok(a) if a.sw == 0x9000 && a.data == answer.data && answer.data.len() <= script::MAX_SECRET => {
+                    Ok(a)
+                        if a.status == Status::Success
+                            && a.data == answer.data
+                            && answer.data.len() <= script::MAX_SECRET =>
+                    {
                         (format!("9000 and the same {}-byte message twice", answer.data.len()), true)
                     }
-                    Ok(a) if a.sw == 0x9000 && a.data == answer.data => {
+                    Ok(a) if a.status == Status::Success && a.data == answer.data => {
                         (format!("the same {}-byte message twice, longer than any message", answer.data.len()), false)
                     }
-                    Ok(a) if a.sw == 0x9000 => {
+                    Ok(a) if a.status == Status::Success => {
                         (format!("{} then {}", hex_words(&answer.data), hex_words(&a.data)), false)
                     }
-                    Ok(a) => (format!("9000, then {}", sw_words(a.sw)), false),
+                    Ok(a) => (format!("9000, then {}", sw_words(a.status)), false),
                     Err(e) => (format!("9000, then no answer: {e}"), false),
                 };
                 out.push(CheckResult::new("implicit rejection", expected, got, passed));
@@ -1319,7 +1329,7 @@ impl Runner<'_> {
         let Some(answer) = self.exchange("status word", &[0x00, 0x46, 0x01, key, 0x00], expected, true, out) else {
             return;
         };
-        if answer.sw != 0x9000 {
+        if answer.status != Status::Success {
             return;
         }
         self.data_checks(step, &answer.data, out);
@@ -1405,7 +1415,8 @@ impl Runner<'_> {
 
         let token_path = [pkcs15::DF_PKCS15, pkcs15::EF_TOKEN_INFO];
         if let Some(token) = self.read_checked("TokenInfo", &token_path, out) {
-            let serial = self.send(&[0x00, 0xCA, 0xDF, 0x32, 0x00]).ok().filter(|a| a.sw == 0x9000).map(|a| a.data);
+            let serial =
+                self.send(&[0x00, 0xCA, 0xDF, 0x32, 0x00]).ok().filter(|a| a.status == Status::Success).map(|a| a.data);
             let want = serial.map(|s| pkcs15::serial_octets(&String::from_utf8_lossy(&s)));
             let expected = match &want {
                 Some(w) => format!("TokenInfo with the card serial (GET DATA DF32) as {}", hex_words(w)),

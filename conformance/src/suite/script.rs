@@ -12,6 +12,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use card_os::Status;
+use card_os::types::FileId;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -424,7 +426,8 @@ pub struct SwPattern([Option<u8>; 4]);
 
 impl SwPattern {
     /// Exactly this status word.
-    pub const fn exact(sw: u16) -> SwPattern {
+    pub const fn exact(status: Status) -> SwPattern {
+        let sw = status.to_u16();
         SwPattern([
             Some((sw >> 12) as u8 & 0xF),
             Some((sw >> 8) as u8 & 0xF),
@@ -434,7 +437,7 @@ impl SwPattern {
     }
 
     /// `9000`.
-    pub const OK: SwPattern = SwPattern::exact(0x9000);
+    pub const OK: SwPattern = SwPattern::exact(Status::Success);
 
     /// Parse four hex digits or `x`; spaces are ignored (`"63 C2"`).
     pub fn parse(s: &str) -> Option<SwPattern> {
@@ -453,14 +456,15 @@ impl SwPattern {
     }
 
     /// Whether `sw` fits.
-    pub fn matches(&self, sw: u16) -> bool {
+    pub fn matches(&self, status: Status) -> bool {
+        let sw = status.to_u16();
         let nibbles = [(sw >> 12) as u8 & 0xF, (sw >> 8) as u8 & 0xF, (sw >> 4) as u8 & 0xF, sw as u8 & 0xF];
         self.0.iter().zip(nibbles).all(|(p, n)| p.is_none_or(|p| p == n))
     }
 
     /// The exact word, if the pattern has no wildcard.
-    pub fn as_exact(&self) -> Option<u16> {
-        self.0.iter().try_fold(0u16, |acc, n| n.map(|n| acc << 4 | u16::from(n)))
+    pub fn as_exact(&self) -> Option<Status> {
+        self.0.iter().try_fold(0u16, |acc, n| n.map(|n| acc << 4 | u16::from(n))).map(Status::from_sw)
     }
 }
 
@@ -585,7 +589,7 @@ pub fn parse_path(s: &str) -> Result<Vec<u16>, String> {
         }
         fids.push(u16::from_str_radix(part, 16).map_err(|e| e.to_string())?);
     }
-    if fids.first() == Some(&0x3F00) {
+    if fids.first() == Some(&FileId::MF.0) {
         fids.remove(0);
     }
     Ok(fids)
@@ -1305,8 +1309,8 @@ fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step,
     if let Some(e) = &raw.expect {
         match e.as_str() {
             "ok" => set_sw("expect", SwExpect::Pattern(SwPattern::OK))?,
-            "blocked" => set_sw("expect", SwExpect::Pattern(SwPattern::exact(0x6983)))?,
-            "not-set" => set_sw("expect", SwExpect::Pattern(SwPattern::exact(0x6984)))?,
+            "blocked" => set_sw("expect", SwExpect::Pattern(SwPattern::exact(Status::AuthenticationBlocked)))?,
+            "not-set" => set_sw("expect", SwExpect::Pattern(SwPattern::exact(Status::ReferenceDataNotUsable)))?,
             "certificate" | "der" if !matches!(action, Action::ReadFile(_)) => {
                 return Err(err("expect", format!("`{e}` needs a read_file step"), "read the file with read_file"));
             }
@@ -1417,9 +1421,9 @@ mod tests {
     #[test]
     fn sw_patterns() {
         let p = SwPattern::parse("61xx").unwrap_or(SwPattern::OK);
-        assert!(p.matches(0x6110) && !p.matches(0x6C10));
+        assert!(p.matches(Status::MoreAvailable(0x10)) && !p.matches(Status::WrongLe(0x10)));
         assert_eq!(p.to_string(), "61xx");
-        assert_eq!(SwPattern::parse("63 c2").and_then(|p| p.as_exact()), Some(0x63C2));
+        assert_eq!(SwPattern::parse("63 c2").and_then(|p| p.as_exact()), Some(Status::RemainingRetries(2)));
         assert!(SwPattern::parse("900").is_none());
     }
 
