@@ -404,6 +404,7 @@ fn unmask(exchange: &RecordedExchange, profile: &Profile, secrets: &mut Secrets)
         if ok && current.len() == n { current.as_bytes().to_vec() } else { wrong(current, n) }
     };
     let (ins, p1, p2) = (apdu.get(1).copied(), apdu.get(2).copied(), apdu.get(3).copied());
+    let key_ref = p2.map(card_os::KeyRef::try_from);
     let secret: Vec<u8> = match (ins, p1, p2) {
         (Some(0x20), _, Some(0x02)) => pick(&secrets.puk, masked),
         (Some(0x20), _, _) => pick(&secrets.pin, masked),
@@ -438,7 +439,7 @@ fn unmask(exchange: &RecordedExchange, profile: &Profile, secrets: &mut Secrets)
             v
         }
         (Some(0x2C), _, _) => pick(&secrets.puk, masked),
-        (Some(0xDA), _, Some(key_ref)) => {
+        (Some(0xDA), _, _) if let Some(Ok(key_ref)) = key_ref => {
             let scalar: [u8; 32] = injected_test_key(&profile.serial, key_ref).to_bytes().into();
             scalar.iter().copied().cycle().take(masked).collect()
         }
