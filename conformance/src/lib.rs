@@ -10,9 +10,11 @@
 //! - [`replay`]: `zorgcard record` and `zorgcard replay`.
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
-//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`).
+//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`), and its control loop on standard input.
+//! - [`cli`]: the `zorgcard` subcommands the thin binary calls, and their one error type.
 //! - [`fixture_format`]: what the profile, scenario and script files share (reading, `format = N`, errors).
 
+pub mod cli;
 pub mod exchange;
 pub mod fixture_format;
 pub mod issuance;
