@@ -32,7 +32,7 @@ use std::io::{self, BufRead as _};
 use std::path::{Path, PathBuf};
 
 use reader_sim::reader::{InProcessReader, ReaderError, Transmit};
-use reader_sim::trace::{Trace, TraceEvent, Traced};
+use reader_sim::trace::{Trace, TraceEvent, TraceLine, TraceRecord, Traced, parse_line};
 
 use crate::issuance::card_new::{CardNewError, NewCardOptions, injected_test_key, new_card};
 use crate::issuance::pki::{PkiError, TestPki};
@@ -134,6 +134,17 @@ pub enum RecordedEvent {
     Other,
 }
 
+impl RecordedEvent {
+    /// What a traced control event means for a replay.
+    pub fn of(event: &TraceEvent) -> RecordedEvent {
+        match event {
+            TraceEvent::PowerOn | TraceEvent::Reset => RecordedEvent::Reset,
+            TraceEvent::PowerOff | TraceEvent::CardRemoved | TraceEvent::Disconnected(_) => RecordedEvent::PowerOff,
+            TraceEvent::Connected(_) | TraceEvent::CardInserted | TraceEvent::Error(_) => RecordedEvent::Other,
+        }
+    }
+}
+
 /// One recorded exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedExchange {
@@ -186,14 +197,6 @@ pub fn read_trace(path: &Path) -> Result<RecordedTrace, ReplayError> {
     parse_trace(path, &text)
 }
 
-fn is_timestamp(token: &str) -> bool {
-    token.len() >= 20 && token.ends_with('Z') && token.as_bytes()[0].is_ascii_digit() && token.contains('T')
-}
-
-fn is_byte_token(token: &str) -> bool {
-    token.len() == 2 && (token == "**" || token.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// Parses trace text; `path` names the file in messages. Empty lines and `#` comments are skipped.
 pub fn parse_trace(path: &Path, text: &str) -> Result<RecordedTrace, ReplayError> {
     let damaged =
@@ -203,54 +206,49 @@ pub fn parse_trace(path: &Path, text: &str) -> Result<RecordedTrace, ReplayError
     let mut pending: Vec<(usize, usize)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
+        let Some(TraceRecord { slot, line, .. }) = parse_line(raw).map_err(|p| damaged(line_no, p))? else {
             continue;
-        }
-        let mut rest = line;
-        if let Some((first, after)) = rest.split_once(' ')
-            && is_timestamp(first)
-        {
-            rest = after;
-        }
-        let Some(after_slot) = rest.strip_prefix("slot ") else {
-            return Err(damaged(line_no, "the line does not start with `[time] slot N`".into()));
         };
-        let (slot_text, what) = after_slot.split_once(' ').unwrap_or((after_slot, ""));
-        let slot: usize =
-            slot_text.parse().map_err(|_| damaged(line_no, format!("`{slot_text}` is not a slot number")))?;
         let k = per_slot.iter().position(|(s, _)| *s == slot).unwrap_or_else(|| {
             per_slot.push((slot, Vec::new()));
             per_slot.len() - 1
         });
         let steps = &mut per_slot[k].1;
         let waiting = pending.iter().position(|(s, _)| *s == slot);
-        if let Some(command) = what.strip_prefix("> ") {
-            let exchange = parse_command(command).map_err(|p| damaged(line_no, p))?;
-            if let Some(k) = waiting {
-                pending.remove(k);
-            }
-            steps.push(RecordedStep::Exchange(RecordedExchange { line: line_no, ..exchange }));
-            pending.push((slot, steps.len() - 1));
-        } else if let Some(response) = what.strip_prefix("< ") {
-            let rapdu = parse_response(response).map_err(|p| damaged(line_no, p))?;
-            let Some(k) = waiting else {
-                return Err(damaged(line_no, "an answer without a command before it".into()));
-            };
-            let (_, index) = pending.remove(k);
-            if let Some(RecordedStep::Exchange(e)) = steps.get_mut(index) {
-                e.response = Some(rapdu);
-            }
-        } else {
-            let event = parse_event(what).map_err(|p| damaged(line_no, p))?;
-            if event != RecordedEvent::Other {
-                // A power change before the answer: the command got none. (After an `error:` line an answer may
-                // still come: vpcd answers a failed exchange with 6F00.)
+        match line {
+            TraceLine::Command { name, bytes } => {
                 if let Some(k) = waiting {
                     pending.remove(k);
                 }
+                steps.push(RecordedStep::Exchange(RecordedExchange {
+                    line: line_no,
+                    name,
+                    command: bytes,
+                    response: None,
+                }));
+                pending.push((slot, steps.len() - 1));
             }
-            steps.push(RecordedStep::Event(event));
+            TraceLine::Response(rapdu) => {
+                let Some(k) = waiting else {
+                    return Err(damaged(line_no, "an answer without a command before it".into()));
+                };
+                let (_, index) = pending.remove(k);
+                if let Some(RecordedStep::Exchange(e)) = steps.get_mut(index) {
+                    e.response = Some(rapdu);
+                }
+            }
+            TraceLine::Atr(_) => steps.push(RecordedStep::Event(RecordedEvent::Other)),
+            TraceLine::Event(event) => {
+                let event = RecordedEvent::of(&event);
+                if event != RecordedEvent::Other {
+                    // A power change before the answer: the command got none. (After an `error:` line an answer
+                    // may still come: vpcd answers a failed exchange with 6F00.)
+                    if let Some(k) = waiting {
+                        pending.remove(k);
+                    }
+                }
+                steps.push(RecordedStep::Event(event));
+            }
         }
     }
     let mut with_exchanges =
@@ -260,81 +258,6 @@ pub fn parse_trace(path: &Path, text: &str) -> Result<RecordedTrace, ReplayError
     };
     let other_slots = with_exchanges.map(|(s, _)| s).collect();
     Ok(RecordedTrace { path: path.to_owned(), slot, other_slots, steps })
-}
-
-/// `NAME 00 20 00 01 06 ************`: the name, then 2-character byte tokens and runs of bytes.
-fn parse_command(text: &str) -> Result<RecordedExchange, String> {
-    let tokens: Vec<&str> = text.split_whitespace().collect();
-    let start = tokens.iter().position(|t| is_byte_token(t)).ok_or("a command line with no bytes")?;
-    let name = tokens[..start].join(" ");
-    if name.is_empty() {
-        return Err("a command line with no command name".into());
-    }
-    let run: String = tokens[start..].concat();
-    if !run.len().is_multiple_of(2) {
-        return Err(format!("an odd number of hex digits in `{}`", tokens[start..].join(" ")));
-    }
-    let mut command = Vec::with_capacity(run.len() / 2);
-    for pair in run.as_bytes().chunks(2) {
-        let pair = std::str::from_utf8(pair).map_err(|_| "a non-ASCII byte")?;
-        if pair == "**" {
-            command.push(None);
-        } else {
-            command.push(Some(u8::from_str_radix(pair, 16).map_err(|_| format!("`{pair}` is not a hex byte"))?));
-        }
-    }
-    if let [Some(_), Some(ins), ..] = command.as_slice() {
-        let expected = card_os::apdu::describe_ins(*ins);
-        if expected != name {
-            return Err(format!("the command is named {name} but its INS {ins:02X} is {expected}"));
-        }
-    }
-    Ok(RecordedExchange { line: 0, name, command, response: None })
-}
-
-/// `[data] SW1 SW2 meaning`, the meaning being `card_os::Status::description`; or `hex (too short …)`.
-fn parse_response(text: &str) -> Result<Vec<u8>, String> {
-    let tokens: Vec<&str> = text.split_whitespace().collect();
-    let hex_of = |t: &str| hex::decode(t).map_err(|_| format!("`{t}` is not hex"));
-    if tokens.len() >= 2 && text.ends_with("(too short for a status word)") {
-        return hex_of(tokens[0]);
-    }
-    let meaning_ok = |sw: &[u8], rest: &[&str]| {
-        let status = card_os::Status::from_sw(u16::from_be_bytes([sw[0], sw[1]]));
-        rest.join(" ") == status.description()
-    };
-    let is_sw_byte = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit());
-    // Without data: SW1 SW2 meaning.
-    if tokens.len() >= 2 && is_sw_byte(tokens[0]) && is_sw_byte(tokens[1]) {
-        let sw = hex_of(&format!("{}{}", tokens[0], tokens[1]))?;
-        if meaning_ok(&sw, &tokens[2..]) {
-            return Ok(sw);
-        }
-    }
-    // With data: DATA SW1 SW2 meaning.
-    if tokens.len() >= 3 && is_sw_byte(tokens[1]) && is_sw_byte(tokens[2]) {
-        let mut rapdu = hex_of(tokens[0])?;
-        let sw = hex_of(&format!("{}{}", tokens[1], tokens[2]))?;
-        if meaning_ok(&sw, &tokens[3..]) {
-            rapdu.extend_from_slice(&sw);
-            return Ok(rapdu);
-        }
-    }
-    Err(format!("`{text}` is not `[data] SW1 SW2 meaning`"))
-}
-
-fn parse_event(text: &str) -> Result<RecordedEvent, String> {
-    let event = match text {
-        "power on" | "reset" => RecordedEvent::Reset,
-        "power off" | "card removed" => RecordedEvent::PowerOff,
-        "card inserted" => RecordedEvent::Other,
-        t if t.starts_with("disconnected (") && t.ends_with(')') => RecordedEvent::PowerOff,
-        t if t.starts_with("connected (") && t.ends_with(')') => RecordedEvent::Other,
-        t if t.starts_with("error: ") => RecordedEvent::Other,
-        t if t.starts_with("ATR ") && hex::decode(&t[4..]).is_ok() => RecordedEvent::Other,
-        other => return Err(format!("`{other}` is no trace event")),
-    };
-    Ok(event)
 }
 
 /// What one side answered: the status word (`None`: no answer) and the length of the data.
@@ -481,6 +404,7 @@ fn unmask(exchange: &RecordedExchange, profile: &Profile, secrets: &mut Secrets)
         if ok && current.len() == n { current.as_bytes().to_vec() } else { wrong(current, n) }
     };
     let (ins, p1, p2) = (apdu.get(1).copied(), apdu.get(2).copied(), apdu.get(3).copied());
+    let key_ref = p2.map(card_os::KeyRef::try_from);
     let secret: Vec<u8> = match (ins, p1, p2) {
         (Some(0x20), _, Some(0x02)) => pick(&secrets.puk, masked),
         (Some(0x20), _, _) => pick(&secrets.pin, masked),
@@ -515,7 +439,7 @@ fn unmask(exchange: &RecordedExchange, profile: &Profile, secrets: &mut Secrets)
             v
         }
         (Some(0x2C), _, _) => pick(&secrets.puk, masked),
-        (Some(0xDA), _, Some(key_ref)) => {
+        (Some(0xDA), _, _) if let Some(Ok(key_ref)) = key_ref => {
             let scalar: [u8; 32] = injected_test_key(&profile.serial, key_ref).to_bytes().into();
             scalar.iter().copied().cycle().take(masked).collect()
         }
@@ -685,55 +609,4 @@ pub fn record_main(args: &RecordArgs) -> Result<usize, ReplayError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commands_and_responses_parse_back() {
-        let e = parse_command("VERIFY 00 20 00 01 06 ************").unwrap();
-        assert_eq!(e.name, "VERIFY");
-        assert_eq!(e.command.len(), 11);
-        assert_eq!(e.command.iter().filter(|b| b.is_none()).count(), 6);
-        let e = parse_command("CHANGE REFERENCE DATA 00 24 00 01 0C ************************").unwrap();
-        assert_eq!(e.name, "CHANGE REFERENCE DATA");
-        assert!(parse_command("SELECT 00 20 00 01").unwrap_err().contains("INS 20 is VERIFY"));
-        assert_eq!(parse_response("63 C2 verification failed, tries left").unwrap(), [0x63, 0xC2]);
-        assert_eq!(parse_response("000606 90 00 OK").unwrap(), [0, 6, 6, 0x90, 0]);
-        assert_eq!(parse_response("05 90 00 OK").unwrap(), [5, 0x90, 0]);
-        assert!(parse_response("90 00 fine").is_err());
-        assert_eq!(parse_response("90 (too short for a status word)").unwrap(), [0x90]);
-    }
-
-    #[test]
-    fn secrets_are_put_back_right_or_wrong_as_recorded() {
-        let profile = profile::load("uzi-zorgverlener").unwrap();
-        let mut secrets = Secrets { pin: "123456".into(), puk: "12345678".into() };
-        let masked = |sw: [u8; 2]| RecordedExchange {
-            line: 1,
-            name: "VERIFY".into(),
-            command: [Some(0), Some(0x20), Some(0), Some(1), Some(6)].into_iter().chain([None; 6]).collect(),
-            response: Some(sw.to_vec()),
-        };
-        assert_eq!(&unmask(&masked([0x90, 0x00]), &profile, &mut secrets)[5..], b"123456");
-        assert_eq!(&unmask(&masked([0x63, 0xC2]), &profile, &mut secrets)[5..], b"999999");
-        assert_eq!(shaped("123456", 8), b"12345612");
-        assert_eq!(wrong("129", 4), b"9989");
-    }
-
-    #[test]
-    fn apdu_lists_take_comments_and_the_pin_placeholder() {
-        let dir = std::env::temp_dir().join(format!("zorgcard-apdu-list-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("list.apdus");
-        std::fs::write(&path, "# login\n00 A4 04 0C 02 3F00\n\n00 20 00 01 06 $PIN # the PIN\n").unwrap();
-        let list = read_apdu_list(&path, Some(b"123456")).unwrap();
-        assert_eq!(list[0], (2, vec![0x00, 0xA4, 0x04, 0x0C, 0x02, 0x3F, 0x00]));
-        assert_eq!(list[1].0, 4);
-        assert_eq!(&list[1].1[5..], b"123456");
-        let e = read_apdu_list(&path, None).unwrap_err().to_string();
-        assert!(e.contains("line 4") && e.contains("--pin-from-env"), "{e}");
-        std::fs::write(&path, "00 A4 0\n").unwrap();
-        assert!(read_apdu_list(&path, None).unwrap_err().to_string().contains("line 1"));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;

@@ -40,6 +40,7 @@ fn fresh_p256_key() -> HolderPublicKey {
 
 /// The RSA-2048 pool key of `(serial, key_ref)`, as a UZI-pas holder key.
 fn rsa_key(serial: &[u8], key_ref: u8) -> HolderPublicKey {
+    let key_ref = card_os::KeyRef::try_from(key_ref).expect("key reference 1 to 3");
     rsa_holder_public_key(&test_rsa_key(serial, key_ref).expect("fixtures/keys"))
 }
 
@@ -479,7 +480,7 @@ fn p256_holder_keys_still_issue() {
 fn rsa_spki_matches_openssl() {
     let pk = rsa_key(b"spki", 1);
     let dir = tempfile::tempdir().unwrap();
-    let idx = conformance::issuance::test_keys::test_key_index(b"spki", 1);
+    let idx = conformance::issuance::test_keys::test_key_index(b"spki", card_os::KeyRef::Authentication);
     let out = dir.path().join("pub.der");
     let (ok, text) = run_openssl(&[
         "pkey",

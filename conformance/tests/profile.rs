@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use conformance::fixture_format::{FixtureError, FixtureErrorKind};
 use conformance::issuance::pki::HolderType;
 use conformance::issuance::profile::{self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load};
 
@@ -66,7 +67,8 @@ fn load_by_path_and_unknown_name() {
     assert!(e.to_string().contains("uzi-zorgverlener"), "{e}");
 
     let missing = load("/nonexistent/dir/x.toml").unwrap_err();
-    assert!(matches!(missing, ProfileError::Io { .. }));
+    let ProfileError::Fixture(FixtureError { kind, .. }) = &missing else { panic!("not a file error: {missing}") };
+    assert!(matches!(**kind, FixtureErrorKind::Io(_)), "{missing}");
     assert!(missing.to_string().contains("/nonexistent/dir/x.toml"), "{missing}");
 }
 

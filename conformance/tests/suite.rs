@@ -380,8 +380,8 @@ fn malformed_scripts_are_refused_naming_the_file_line_and_field() {
         (
             "no-format.toml",
             good_head.replace("format = 1\n", "") + "\n[[step]]\nreset = true\n",
-            "missing field `format`",
-            "",
+            "field `format`: missing",
+            "add `format = 1`",
         ),
     ];
     for (file, text, where_, what) in cases {

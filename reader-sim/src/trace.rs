@@ -436,3 +436,147 @@ mod tests {
         assert_eq!(trace.atr_polls(0), 2);
     }
 }
+
+/// What one trace line says, parsed back: the reader of the format lives beside its writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceLine {
+    /// `> NAME bytes`: a C-APDU; a masked (secret) byte is `None`.
+    Command {
+        /// The command's name (`card_os::apdu::describe`).
+        name: String,
+        /// The C-APDU, `None` where the trace shows `**`.
+        bytes: Vec<Option<u8>>,
+    },
+    /// `< [data] SW1 SW2 meaning`: an R-APDU, data and status word (or fewer than two bytes, as the card sent them).
+    Response(Vec<u8>),
+    /// `ATR hex`: the ATR answered after a power-on or reset.
+    Atr(Vec<u8>),
+    /// A control event.
+    Event(TraceEvent),
+}
+
+/// One parsed trace line: when (absent in snapshot mode), which slot, what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// The RFC 3339 time as written, if the trace has timestamps.
+    pub time: Option<String>,
+    /// The slot.
+    pub slot: usize,
+    /// What happened.
+    pub line: TraceLine,
+}
+
+fn is_timestamp(token: &str) -> bool {
+    token.len() >= 20 && token.ends_with('Z') && token.as_bytes()[0].is_ascii_digit() && token.contains('T')
+}
+
+fn is_byte_token(token: &str) -> bool {
+    token.len() == 2 && (token == "**" || token.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Parses one line written by [`Trace`]. Empty lines and `#` comments are `Ok(None)`; anything else that is not
+/// a trace line is an error saying what is wrong with it.
+pub fn parse_line(raw: &str) -> Result<Option<TraceRecord>, String> {
+    let line = raw.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (time, rest) = match line.split_once(' ') {
+        Some((first, after)) if is_timestamp(first) => (Some(first.to_owned()), after),
+        _ => (None, line),
+    };
+    let after_slot = rest.strip_prefix("slot ").ok_or("the line does not start with `[time] slot N`")?;
+    let (slot_text, what) = after_slot.split_once(' ').unwrap_or((after_slot, ""));
+    let slot = slot_text.parse().map_err(|_| format!("`{slot_text}` is not a slot number"))?;
+    let line = if let Some(command) = what.strip_prefix("> ") {
+        parse_command(command)?
+    } else if let Some(response) = what.strip_prefix("< ") {
+        TraceLine::Response(parse_response(response)?)
+    } else if let Some(atr) = what.strip_prefix("ATR ") {
+        TraceLine::Atr(hex::decode(atr).map_err(|_| format!("`{atr}` is not an ATR in hex"))?)
+    } else {
+        TraceLine::Event(what.parse()?)
+    };
+    Ok(Some(TraceRecord { time, slot, line }))
+}
+
+/// `NAME 00 20 00 01 06 ************`: the name, then 2-character byte tokens and runs of bytes.
+fn parse_command(text: &str) -> Result<TraceLine, String> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let start = tokens.iter().position(|t| is_byte_token(t)).ok_or("a command line with no bytes")?;
+    let name = tokens[..start].join(" ");
+    if name.is_empty() {
+        return Err("a command line with no command name".into());
+    }
+    let run: String = tokens[start..].concat();
+    if !run.len().is_multiple_of(2) {
+        return Err(format!("an odd number of hex digits in `{}`", tokens[start..].join(" ")));
+    }
+    let mut bytes = Vec::with_capacity(run.len() / 2);
+    for pair in run.as_bytes().chunks(2) {
+        let pair = std::str::from_utf8(pair).map_err(|_| "a non-ASCII byte")?;
+        if pair == "**" {
+            bytes.push(None);
+        } else {
+            bytes.push(Some(u8::from_str_radix(pair, 16).map_err(|_| format!("`{pair}` is not a hex byte"))?));
+        }
+    }
+    if let [Some(_), Some(ins), ..] = bytes.as_slice() {
+        let expected = card_os::apdu::describe_ins(*ins);
+        if expected != name {
+            return Err(format!("the command is named {name} but its INS {ins:02X} is {expected}"));
+        }
+    }
+    Ok(TraceLine::Command { name, bytes })
+}
+
+/// `[data] SW1 SW2 meaning`, the meaning being `card_os::Status::description`; or `hex (too short …)`.
+fn parse_response(text: &str) -> Result<Vec<u8>, String> {
+    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let hex_of = |t: &str| hex::decode(t).map_err(|_| format!("`{t}` is not hex"));
+    if tokens.len() >= 2 && text.ends_with("(too short for a status word)") {
+        return hex_of(tokens[0]);
+    }
+    let meaning_ok = |sw: &[u8], rest: &[&str]| {
+        let status = card_os::Status::from_sw(u16::from_be_bytes([sw[0], sw[1]]));
+        rest.join(" ") == status.description()
+    };
+    let is_sw_byte = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    if tokens.len() >= 2 && is_sw_byte(tokens[0]) && is_sw_byte(tokens[1]) {
+        let sw = hex_of(&format!("{}{}", tokens[0], tokens[1]))?;
+        if meaning_ok(&sw, &tokens[2..]) {
+            return Ok(sw);
+        }
+    }
+    if tokens.len() >= 3 && is_sw_byte(tokens[1]) && is_sw_byte(tokens[2]) {
+        let mut rapdu = hex_of(tokens[0])?;
+        let sw = hex_of(&format!("{}{}", tokens[1], tokens[2]))?;
+        if meaning_ok(&sw, &tokens[3..]) {
+            rapdu.extend_from_slice(&sw);
+            return Ok(rapdu);
+        }
+    }
+    Err(format!("`{text}` is not `[data] SW1 SW2 meaning`"))
+}
+
+impl std::str::FromStr for TraceEvent {
+    type Err = String;
+
+    /// The inverse of `Display`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let inner = |prefix: &str| text.strip_prefix(prefix).and_then(|t| t.strip_suffix(')')).map(str::to_owned);
+        Ok(match text {
+            "power on" => TraceEvent::PowerOn,
+            "power off" => TraceEvent::PowerOff,
+            "reset" => TraceEvent::Reset,
+            "card removed" => TraceEvent::CardRemoved,
+            "card inserted" => TraceEvent::CardInserted,
+            t if t.starts_with("error: ") => TraceEvent::Error(t["error: ".len()..].to_owned()),
+            _ => match (inner("connected ("), inner("disconnected (")) {
+                (Some(peer), _) => TraceEvent::Connected(peer),
+                (_, Some(why)) => TraceEvent::Disconnected(why),
+                _ => return Err(format!("`{text}` is no trace event")),
+            },
+        })
+    }
+}

@@ -6,7 +6,7 @@
 //! certificates are issued for the public keys by the test PKI, the PKCS#15 files OpenSC reads are created and
 //! written, the PIN and PUK are set and the card is activated, which starts its 3-year validity.
 
-use card_os::{Card, ChipProfile, PinPolicy, Status};
+use card_os::{Card, ChipProfile, KeyRef, PinPolicy, Status};
 use p256::ecdsa::SigningKey;
 use reader_sim::platform::{ClockHandle, HostPlatform};
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, Transmit};
@@ -174,38 +174,41 @@ impl<'a> Personaliser<'a> {
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR on the card; the public point from the `7F49` answer.
-    pub fn generate_key(&mut self, key_ref: u8, key_type: KeyType) -> Result<HolderPublicKey, CardNewError> {
-        let step = format!("GENERATE KEY {key_ref}");
+    pub fn generate_key(&mut self, key_ref: KeyRef, key_type: KeyType) -> Result<HolderPublicKey, CardNewError> {
+        let key = key_ref.to_byte();
+        let step = format!("GENERATE KEY {key}");
         let answer = match key_type {
-            KeyType::P256 => self.send(&step, &Self::command(0x46, 0x00, key_ref, &[], Some(0)))?,
+            KeyType::P256 => self.send(&step, &Self::command(0x46, 0x00, key_ref.to_byte(), &[], Some(0)))?,
             KeyType::Rsa2048 => {
                 let mse = key_import::mse_set_import(key_ref, key_import::ALG_RSA_2048);
-                self.send(&format!("MSE SET key generation {key_ref}"), &mse)?;
+                self.send(&format!("MSE SET key generation {key}"), &mse)?;
                 self.send(&step, &[0x00, 0x46, 0x42, 0x00, 0x00])?
             }
         };
         key_import::public_key_from_template(&answer).ok_or_else(|| CardNewError::Invalid {
             profile: self.profile.into(),
-            problem: format!("GENERATE KEY {key_ref} answered no public key template"),
+            problem: format!("GENERATE KEY {key} answered no public key template"),
         })
     }
 
     /// PUT DATA with a private P-256 scalar (key injection).
-    pub fn import_key(&mut self, key_ref: u8, key: &SigningKey) -> Result<HolderPublicKey, CardNewError> {
+    pub fn import_key(&mut self, key_ref: KeyRef, key: &SigningKey) -> Result<HolderPublicKey, CardNewError> {
+        let n = key_ref.to_byte();
         let mut scalar: [u8; 32] = key.to_bytes().into();
-        let result = self.send(&format!("PUT DATA key {key_ref}"), &Self::command(0xDA, 0x01, key_ref, &scalar, None));
+        let result = self.send(&format!("PUT DATA key {n}"), &Self::command(0xDA, 0x01, n, &scalar, None));
         zeroize::Zeroize::zeroize(&mut scalar);
         result?;
         Ok(HolderPublicKey::P256 { sec1: key.verifying_key().to_sec1_point(false).as_bytes().to_vec() })
     }
 
     /// IsoApplet's RSA key injection: MSE SET `80 01 F3 84 01 <ref>`, then PUT DATA `00 DB 3F FF 7F48 {…}`.
-    pub fn import_rsa_key(&mut self, key_ref: u8, key: &rsa::PrivateKey) -> Result<HolderPublicKey, CardNewError> {
+    pub fn import_rsa_key(&mut self, key_ref: KeyRef, key: &rsa::PrivateKey) -> Result<HolderPublicKey, CardNewError> {
         let crt = RsaCrtComponents::from_key(key)
             .map_err(|e| CardNewError::Invalid { profile: self.profile.into(), problem: e.to_string() })?;
         let apdus = key_import::rsa_import_apdus(key_ref, &crt);
+        let n = key_ref.to_byte();
         for (i, apdu) in apdus.iter().enumerate() {
-            let step = if i == 0 { format!("MSE SET key import {key_ref}") } else { format!("PUT DATA key {key_ref}") };
+            let step = if i == 0 { format!("MSE SET key import {n}") } else { format!("PUT DATA key {n}") };
             self.send(&step, apdu)?;
         }
         Ok(crt.public_key())
@@ -248,13 +251,13 @@ impl<'a> Personaliser<'a> {
 
 /// The personaliser's "HSM": a TEST-ONLY key derived from the card serial and key reference, so fixture cards
 /// are reproducible. A real UZI personaliser generates keys in a FIPS 140-2 level 3 HSM (CPS §6.1.1).
-pub fn injected_test_key(serial: &str, key_ref: u8) -> SigningKey {
+pub fn injected_test_key(serial: &str, key_ref: KeyRef) -> SigningKey {
     let mut counter = 0u32;
     loop {
         let mut h = Sha256::new();
         h.update(b"zorgcard TEST-ONLY injected key");
         h.update(serial.as_bytes());
-        h.update([key_ref]);
+        h.update([key_ref.to_byte()]);
         h.update(counter.to_be_bytes());
         if let Ok(key) = SigningKey::from_slice(&h.finalize()) {
             return key;
@@ -318,13 +321,17 @@ pub fn personalise(
     let mut certificates = Vec::new();
     for &key_ref in &profile.keys {
         let key_type = profile.key_type(key_ref);
+        let reference = KeyRef::try_from(key_ref).map_err(|_| CardNewError::Invalid {
+            profile: profile.name.clone(),
+            problem: format!("key reference {key_ref} is not 1, 2 or 3: fix `keys` in the profile"),
+        })?;
         let public = match (profile.key_source, key_type) {
-            (KeySource::Injected, KeyType::P256) => p.import_key(key_ref, &injected_test_key(serial, key_ref))?,
+            (KeySource::Injected, KeyType::P256) => p.import_key(reference, &injected_test_key(serial, reference))?,
             (KeySource::Injected, KeyType::Rsa2048) => {
-                let key = test_rsa_key(serial.as_bytes(), key_ref).map_err(pki_err)?;
-                p.import_rsa_key(key_ref, &key)?
+                let key = test_rsa_key(serial.as_bytes(), reference).map_err(pki_err)?;
+                p.import_rsa_key(reference, &key)?
             }
-            (KeySource::OnCard, key_type) => p.generate_key(key_ref, key_type)?,
+            (KeySource::OnCard, key_type) => p.generate_key(reference, key_type)?,
         };
         let cert = pki.issue(issuer, &holder, role(key_ref), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
         certificates.push((key_ref, cert.clone()));

@@ -13,6 +13,8 @@
 //! OpenSC sends step 2 as a chain of short APDUs; a zorgcard takes it as one extended-length
 //! APDU (ISO/IEC 7816-4 §5.1: `00 DB 3F FF 00 Lc1 Lc2 data`, no Le).
 
+use card_os::KeyRef;
+
 use crate::issuance::pki::HolderPublicKey;
 use crate::issuance::test_keys::{RSA2048_CRT_BYTES, RsaCrtComponents};
 
@@ -49,8 +51,8 @@ pub const TAG_RSA_DP: u8 = 0x95;
 pub const TAG_RSA_DQ: u8 = 0x96;
 
 /// The MSE SET that announces an import: `00 22 41 00 06 80 01 <algorithm> 84 01 <key_ref>`.
-pub fn mse_set_import(key_ref: u8, algorithm: u8) -> Vec<u8> {
-    let data = [TAG_ALGORITHM_REFERENCE, 0x01, algorithm, TAG_PRIVATE_KEY_REFERENCE, 0x01, key_ref];
+pub fn mse_set_import(key_ref: KeyRef, algorithm: u8) -> Vec<u8> {
+    let data = [TAG_ALGORITHM_REFERENCE, 0x01, algorithm, TAG_PRIVATE_KEY_REFERENCE, 0x01, key_ref.to_byte()];
     let mut apdu = vec![0x00, INS_MSE, MSE_P1_SET, MSE_P2_IMPORT, data.len() as u8];
     apdu.extend_from_slice(&data);
     apdu
@@ -82,7 +84,7 @@ pub fn rsa_private_key_template(key: &RsaCrtComponents) -> Vec<u8> {
 /// The two C-APDUs that import `key` as key `key_ref`: the MSE SET of [`mse_set_import`] with
 /// [`ALG_RSA_2048`], then PUT DATA `00 DB 3F FF 00 02 94 <7F48 template>` (extended Lc, no
 /// Le). The second APDU carries the private key: treat it as a secret (never log it).
-pub fn rsa_import_apdus(key_ref: u8, key: &RsaCrtComponents) -> Vec<Vec<u8>> {
+pub fn rsa_import_apdus(key_ref: KeyRef, key: &RsaCrtComponents) -> Vec<Vec<u8>> {
     let data = rsa_private_key_template(key);
     let lc = u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes();
     let mut put = vec![0x00, INS_PUT_DATA, PUT_DATA_P1P2[0], PUT_DATA_P1P2[1], 0x00, lc[0], lc[1]];
@@ -144,14 +146,14 @@ mod tests {
 
     #[test]
     fn mse_announces_rsa_2048_and_the_key_reference() {
-        let apdus = rsa_import_apdus(0x02, &components());
+        let apdus = rsa_import_apdus(KeyRef::Signature, &components());
         assert_eq!(apdus.len(), 2);
         assert_eq!(apdus[0], [0x00, 0x22, 0x41, 0x00, 0x06, 0x80, 0x01, 0xF3, 0x84, 0x01, 0x02]);
     }
 
     #[test]
     fn put_data_layout() {
-        let apdus = rsa_import_apdus(0x01, &components());
+        let apdus = rsa_import_apdus(KeyRef::Authentication, &components());
         let put = &apdus[1];
         // Header, extended Lc = 0x0294 = 660, no Le.
         assert_eq!(&put[..7], &[0x00, 0xDB, 0x3F, 0xFF, 0x00, 0x02, 0x94]);

@@ -47,10 +47,12 @@
 //! agb_code = "00000000"
 //! ```
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
+pub use crate::fixture_format::{DisplayPath, fixtures_dir};
 
 pub use crate::issuance::pki::HolderType;
 
@@ -183,60 +185,9 @@ pub enum ProfileError {
         /// The known names, comma-separated.
         known: String,
     },
-    /// The file could not be read.
-    #[error("profile `{path}`: cannot read the file: {source}: check the path and permissions")]
-    Io {
-        /// The file.
-        path: DisplayPath,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML, or does not match the profile format.
-    #[error("profile `{path}`: line {line}, column {column}: {message}: {fix}")]
-    Syntax {
-        /// The file.
-        path: DisplayPath,
-        /// 1-based line of the problem.
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
-        /// What the TOML reader said.
-        message: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// A field has a value this card cannot have.
-    #[error("profile `{path}`: field `{field}`: {problem}: {fix}")]
-    Field {
-        /// The file.
-        path: DisplayPath,
-        /// The field, dotted for tables (`pin.value`).
-        field: String,
-        /// What is wrong.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
-}
-
-/// A file path as shown in messages: relative to the workspace (`fixtures/profiles/x.toml`)
-/// for the shipped fixtures, as given otherwise.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayPath(pub PathBuf);
-
-impl fmt::Display for DisplayPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fixtures = fixtures_dir();
-        match self.0.strip_prefix(&fixtures) {
-            Ok(rest) => write!(f, "fixtures/{}", rest.display()),
-            Err(_) => write!(f, "{}", self.0.display()),
-        }
-    }
-}
-
-/// The workspace's `fixtures/` directory.
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
+    /// The file is unreadable, not TOML, not the profile format, or a field has a value this card cannot have.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
 }
 
 /// The file of the shipped profile `name`.
@@ -262,40 +213,17 @@ pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
 
 /// Load the profile in the file at `path`.
 pub fn load_path(path: &Path) -> Result<Profile, ProfileError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ProfileError::Io { path: DisplayPath(path.to_owned()), source })?;
+    let text = fixture_format::read(FixtureFormat::Profile, path)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     parse(&name, path, &text)
 }
 
 /// Parse and validate profile text; `path` is only used in messages.
 pub fn parse(name: &str, path: &Path, text: &str) -> Result<Profile, ProfileError> {
-    let ctx = Ctx { path: DisplayPath(path.to_owned()) };
-
-    // The version first, so that a newer file says "unsupported format" rather than
-    // "unknown field".
-    let probe: FormatProbe = toml::from_str(text).map_err(|e| ctx.syntax(text, &e))?;
-    match probe.format {
-        None => {
-            return Err(ctx.field("format", "missing", format!("add `format = {FORMAT_VERSION}` as the first line")));
-        }
-        Some(toml::Value::Integer(FORMAT_VERSION)) => {}
-        Some(other) => {
-            return Err(ctx.field(
-                "format",
-                format!("format {other} is not supported (this zorgcard reads format {FORMAT_VERSION})"),
-                format!("write the profile in format {FORMAT_VERSION} (see fixtures/README.md) or update zorgcard"),
-            ));
-        }
-    }
-
-    let raw: RawProfile = toml::from_str(text).map_err(|e| ctx.syntax(text, &e))?;
+    let ctx = Ctx { file: FixtureText::new(FixtureFormat::Profile, path, text) };
+    ctx.file.check_version(FORMAT_VERSION)?;
+    let raw: RawProfile = ctx.file.deserialize()?;
     ctx.validate(name, raw)
-}
-
-#[derive(Deserialize)]
-struct FormatProbe {
-    format: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -332,32 +260,13 @@ enum RawKind {
 /// Longest PIN or PUK OpenSC handles (`SC_MAX_PIN_SIZE`).
 const MAX_SECRET_LEN: u8 = 16;
 
-struct Ctx {
-    path: DisplayPath,
+struct Ctx<'a> {
+    file: FixtureText<'a>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn field(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> ProfileError {
-        ProfileError::Field {
-            path: self.path.clone(),
-            field: field.to_owned(),
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-
-    fn syntax(&self, text: &str, e: &toml::de::Error) -> ProfileError {
-        let offset = e.span().map(|s| s.start).unwrap_or(text.len());
-        let (line, column) = line_column(text, offset);
-        let message = e.message().trim().to_owned();
-        let fix = if message.contains("unknown field") {
-            "remove or rename the field (see the format in fixtures/README.md)"
-        } else if message.contains("missing field") {
-            "add the field (see the format in fixtures/README.md)"
-        } else {
-            "fix the TOML there (a truncated or damaged file: restore it from git)"
-        };
-        ProfileError::Syntax { path: self.path.clone(), line, column, message, fix: fix.to_owned() }
+        self.file.field(field, problem, fix).into()
     }
 
     fn validate(&self, name: &str, raw: RawProfile) -> Result<Profile, ProfileError> {
@@ -439,8 +348,7 @@ impl Ctx {
     }
 
     fn atr(&self, text: &str) -> Result<Vec<u8>, ProfileError> {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let bytes = hex::decode(&compact).map_err(|e| {
+        let bytes = fixture_format::parse_hex(text).map_err(|e| {
             self.field(
                 "atr",
                 format!("`{text}` is not hex bytes ({e})"),
@@ -681,12 +589,4 @@ pub fn check_atr(atr: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(1, |l| l.chars().count() + 1);
-    (line, column)
 }

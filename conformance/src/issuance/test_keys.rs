@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use card_os::KeyRef;
 use der::Decode;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
@@ -48,16 +49,16 @@ pub fn test_key_path(index: usize) -> PathBuf {
 /// the serial, plus the key reference, modulo the pool size. The keys of one card therefore
 /// differ for any key references that differ modulo [`TEST_KEY_POOL_SIZE`] (always for the
 /// card's `01`, `02`, `03`), and different cards get different keys most of the time.
-pub fn test_key_index(serial: &[u8], key_ref: u8) -> usize {
+pub fn test_key_index(serial: &[u8], key_ref: KeyRef) -> usize {
     let digest = Sha256::new().chain_update(b"zorgcard TEST key pool").chain_update(serial).finalize();
     let base = usize::from(digest[0]) | (usize::from(digest[1]) << 8);
-    (base + usize::from(key_ref)) % TEST_KEY_POOL_SIZE
+    (base + usize::from(key_ref.to_byte())) % TEST_KEY_POOL_SIZE
 }
 
 /// The TEST-ONLY RSA-2048 key (e = 65537) for key `key_ref` of the card with serial `serial`,
 /// picked from the pool by [`test_key_index`]. Same inputs, same key; the three keys of one
 /// card are distinct. Each pool file is parsed once per process.
-pub fn test_rsa_key(serial: &[u8], key_ref: u8) -> Result<rsa::PrivateKey, PkiError> {
+pub fn test_rsa_key(serial: &[u8], key_ref: KeyRef) -> Result<rsa::PrivateKey, PkiError> {
     pool_key(test_key_index(serial, key_ref))
 }
 
@@ -181,7 +182,7 @@ mod tests {
 
     #[test]
     fn crt_components_rebuild_the_key() {
-        let key = test_rsa_key(b"9000000000000001", 1).unwrap();
+        let key = test_rsa_key(b"9000000000000001", KeyRef::Authentication).unwrap();
         let c = RsaCrtComponents::from_key(&key).unwrap();
         assert_eq!(c.exponent, [0x01, 0x00, 0x01]);
         assert_eq!(c.public_key(), rsa_holder_public_key(&key));
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn the_three_keys_of_a_card_differ() {
         for serial in [&b"9000000000000001"[..], b"", b"x", b"ZC-0001"] {
-            let idx: Vec<usize> = (1..=3).map(|r| test_key_index(serial, r)).collect();
+            let idx: Vec<usize> = KeyRef::ALL.iter().map(|r| test_key_index(serial, *r)).collect();
             assert!(idx[0] != idx[1] && idx[1] != idx[2] && idx[0] != idx[2], "{idx:?}");
             assert!(idx.iter().all(|&i| i < TEST_KEY_POOL_SIZE));
         }

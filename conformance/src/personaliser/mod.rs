@@ -690,8 +690,8 @@ pub fn personalise(
     let card_err = |step: Step| move |source: CardNewError| new_card_error(step, source);
     p.select_path(&[]).map_err(card_err(Step::Keys))?;
     let mut publics = Vec::new();
-    for key_ref in [1u8, 2, 3] {
-        publics.push((key_ref, p.generate_key(key_ref, options.key_type).map_err(card_err(Step::Keys))?));
+    for key_ref in card_os::KeyRef::ALL {
+        publics.push((key_ref.to_byte(), p.generate_key(key_ref, options.key_type).map_err(card_err(Step::Keys))?));
     }
 
     // 7. Certificates from the ZORG-ID TEST CA, three years, holder data from the UZI certificate.

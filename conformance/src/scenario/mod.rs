@@ -29,6 +29,7 @@ use std::time::Duration;
 use reader_sim::reader::ReaderError;
 use serde::Deserialize;
 
+use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
 use crate::issuance::card_new::CardNewError;
 use crate::issuance::pki::PkiError;
 use crate::issuance::profile::{self, DisplayPath, Profile, ProfileError};
@@ -67,40 +68,9 @@ pub enum ScenarioError {
         /// The shipped names, comma-separated.
         known: String,
     },
-    /// The file could not be read.
-    #[error("scenario `{path}`: cannot read the file: {source}: check the path and permissions")]
-    Io {
-        /// The file.
-        path: DisplayPath,
-        /// The underlying error.
-        source: io::Error,
-    },
-    /// Not TOML, or not the scenario format.
-    #[error("scenario `{path}`: line {line}, column {column}: {message}: {fix}")]
-    Syntax {
-        /// The file.
-        path: DisplayPath,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the TOML reader said.
-        message: String,
-        /// How to fix it.
-        fix: String,
-    },
-    /// A field has a value a scenario cannot have.
-    #[error("scenario `{path}`: field `{field}`: {problem}: {fix}")]
-    Field {
-        /// The file.
-        path: DisplayPath,
-        /// The field, dotted (`setup[2].expect`).
-        field: String,
-        /// What is wrong.
-        problem: String,
-        /// How to fix it.
-        fix: String,
-    },
+    /// The file is unreadable, not TOML, not the scenario format, or a field has a value a scenario cannot have.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
     /// The scenario's card profile could not be loaded.
     #[error("scenario `{path}`: {source}")]
     Profile {
@@ -350,11 +320,6 @@ impl Scenario {
 }
 
 #[derive(Deserialize)]
-struct FormatProbe {
-    format: Option<toml::Value>,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawScenario {
     #[allow(dead_code)]
@@ -445,61 +410,30 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
 
 /// Loads the scenario in the file at `path`.
 pub fn load_path(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ScenarioError::Io { path: DisplayPath(path.to_owned()), source })?;
+    let text = fixture_format::read(FixtureFormat::Scenario, path)?;
     parse(path, &text)
 }
 
 /// Parses and checks scenario text; `path` names the file in messages and anchors a relative profile path.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { path: DisplayPath(path.to_owned()) };
-    let probe: FormatProbe = toml::from_str(text).map_err(|e| ctx.syntax(text, &e))?;
-    match probe.format {
-        None => return Err(ctx.field("format", "missing", format!("add `format = {FORMAT_VERSION}` first"))),
-        Some(toml::Value::Integer(FORMAT_VERSION)) => {}
-        Some(other) => {
-            return Err(ctx.field(
-                "format",
-                format!("format {other} is not supported (this zorgcard reads format {FORMAT_VERSION})"),
-                "write the scenario in the format of fixtures/scenarios/README.md, or update zorgcard",
-            ));
-        }
-    }
-    let raw: RawScenario = toml::from_str(text).map_err(|e| ctx.syntax(text, &e))?;
+    let ctx = Ctx { file: FixtureText::new(FixtureFormat::Scenario, path, text) };
+    ctx.file.check_version(FORMAT_VERSION)?;
+    let raw: RawScenario = ctx.file.deserialize()?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     ctx.validate(name, path, raw)
 }
 
-struct Ctx {
-    path: DisplayPath,
+struct Ctx<'a> {
+    file: FixtureText<'a>,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     fn field(&self, field: &str, problem: impl Into<String>, fix: impl Into<String>) -> ScenarioError {
-        ScenarioError::Field { path: self.path.clone(), field: field.into(), problem: problem.into(), fix: fix.into() }
-    }
-
-    fn syntax(&self, text: &str, e: &toml::de::Error) -> ScenarioError {
-        let offset = e.span().map_or(text.len(), |s| s.start).min(text.len());
-        let before = text.get(..offset).unwrap_or(text);
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(1, |l| l.chars().count() + 1);
-        let message = e.message().trim().to_owned();
-        let fix = if message.contains("unknown field") {
-            "remove or rename the field (the format is in fixtures/scenarios/README.md)"
-        } else if message.contains("missing field") {
-            "add the field (the format is in fixtures/scenarios/README.md)"
-        } else {
-            "fix the TOML there"
-        };
-        ScenarioError::Syntax { path: self.path.clone(), line, column, message, fix: fix.into() }
+        self.file.field(field, problem, fix).into()
     }
 
     fn hex(&self, field: &str, text: &str) -> Result<Vec<u8>, ScenarioError> {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-        hex::decode(&compact).map_err(|e| {
-            self.field(field, format!("`{text}` is not hex ({e})"), "write bytes as hex, e.g. \"00 A4 04 00\"")
-        })
+        Ok(self.file.hex(field, text)?)
     }
 
     fn sw(&self, field: &str, text: &str) -> Result<u16, ScenarioError> {
@@ -634,7 +568,10 @@ impl Ctx {
 
     /// A shipped profile name, or a path relative to the scenario file.
     fn profile(&self, scenario: &Path, name: &str) -> Result<Profile, ScenarioError> {
-        let wrap = |source| ScenarioError::Profile { path: self.path.clone(), source: Box::new(source) };
+        let wrap = |source| ScenarioError::Profile {
+            path: DisplayPath(self.file.path().to_owned()),
+            source: Box::new(source),
+        };
         if profile::PROFILE_NAMES.contains(&name) {
             return profile::load(name).map_err(wrap);
         }

@@ -43,7 +43,7 @@ pub const PKCS15_AID: [u8; 12] = [0xA0, 0x00, 0x00, 0x00, 0x63, 0x50, 0x4B, 0x43
 pub const APP_LABEL: &str = "zorgcard PKCS#15";
 
 /// FID of the master file.
-pub const MF: u16 = 0x3F00;
+pub const MF: u16 = card_os::types::FileId::MF.0;
 /// FID of EF.DIR under the MF (ISO/IEC 7816-4 §8.2.1.1).
 pub const EF_DIR: u16 = 0x2F00;
 /// FID of DF.PKCS15, the application DF (PKCS#15 v1.1 §5.4; OpenSC's default `3F005015`).
