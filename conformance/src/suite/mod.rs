@@ -28,7 +28,7 @@ use std::time::Instant;
 use der::{Decode, Reader as _, SliceReader, Tagged as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
-use reader_sim::platform::{HostPlatform, VecNvm};
+use reader_sim::platform::{HostPlatform, nvm_from_bytes};
 use reader_sim::reader::{InProcessReader, Transmit};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
@@ -217,7 +217,7 @@ fn run_in_process(
             };
             progress(&event);
             // A fresh card per script: a destructive script (PUK blocked, card terminated) harms nothing after it.
-            let copy = VecNvm::from_bytes(image.clone())
+            let copy = nvm_from_bytes(image.clone())
                 .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
             let card = card_os::Card::boot(HostPlatform::with_nvm(copy))
                 .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
