@@ -695,7 +695,7 @@ fn through_pcscd_with_two_vpcd_readers() {
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     assert_eq!(blank.lock().unwrap().card().unwrap().info().life_cycle, card_os::LifeCycle::Operational);
     let recorded = conformance::portal::Registry::load(&registry).unwrap();
-    assert_eq!(recorded.cards[0].serial, outcome.card.serial);
+    assert_eq!(recorded.cards[0].issued.serial, outcome.card.serial);
     assert_eq!(puk_digits(outcome).len(), 8);
     for s in slots {
         s.stop();
