@@ -1582,7 +1582,10 @@ pub fn conformance_main(args: &ConformanceArgs) -> Result<i32, SuiteError> {
     // A closed stdout (`| head`) must not turn a finished run into a panic: the exit code still tells.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.summary().as_bytes());
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit_xml()).map_err(|source| SuiteError::Junit { path: path.clone(), source })?;
+        let xml = report
+            .junit_xml()
+            .map_err(|e| SuiteError::Junit { path: path.clone(), source: std::io::Error::other(e) })?;
+        std::fs::write(path, xml).map_err(|source| SuiteError::Junit { path: path.clone(), source })?;
     }
     Ok(report.exit_code())
 }
