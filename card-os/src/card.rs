@@ -87,6 +87,27 @@ impl<P: Platform> Card<P> {
         Ok(Card { platform, state, io: ApduBuffers::new() })
     }
 
+    /// Read the state again from the NVM, after the host put back an earlier content in it, and resume with
+    /// `session`.
+    ///
+    /// For a host that keeps the NVM elsewhere too (an image file) and could not store the change a command
+    /// made: it puts back the content it did store and the session from before that command, so the command did
+    /// not happen, like one whose EEPROM write failed (`6581`, ISO 7816-4 §5.1.3). Pending answers and chains are
+    /// dropped. If the NVM does not boot, the card halts (`6581` to every command) and the error says why.
+    pub fn reload(&mut self, rollback: Rollback, session: Session) -> Result<(), ImageError> {
+        self.io.forget();
+        match CardState::boot(&self.platform, rollback) {
+            Ok(state) => {
+                self.state = CardState { session, ..state };
+                Ok(())
+            }
+            Err(e) => {
+                self.state.halted = true;
+                Err(e)
+            }
+        }
+    }
+
     /// The answer to reset.
     pub fn atr(&self) -> &[u8] {
         &self.state.meta.atr

@@ -99,6 +99,9 @@ pub fn serve(
 ) -> Result<Vec<ServedSlot>, ServeError> {
     let pki = TestPki::fixtures()?;
     let mut served = Vec::new();
+    // One line on stderr per connect, disconnect and retry of any slot: a pcscd restart shows as such.
+    let (events, printed) = std::sync::mpsc::channel::<reader_sim::vpcd::SlotEvent>();
+    std::thread::spawn(move || printed.iter().for_each(|event| eprintln!("{event}")));
     for (i, spec) in specs.iter().enumerate() {
         let slot = first_slot + i;
         let duplicate = specs.iter().filter(|s| s.profile == spec.profile && s.card.is_none()).count() > 1;
@@ -111,11 +114,8 @@ pub fn serve(
         addr.set_port(base.port().saturating_add(slot as u16));
         let config = if listen { VpcdConfig::listen(addr) } else { VpcdConfig::connect(addr) }.slot(slot);
         let shared = reader.into_shared();
-        let handle = VpcdServer::spawn(config, shared.clone(), trace.clone()).map_err(|source| ServeError::Vpcd {
-            slot,
-            addr,
-            source,
-        })?;
+        let handle = VpcdServer::spawn_reporting(config, shared.clone(), trace.clone(), events.clone())
+            .map_err(|source| ServeError::Vpcd { slot, addr, source })?;
         served.push(ServedSlot { slot, addr, label, serial, reader: shared, handle });
     }
     Ok(served)

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -74,17 +73,7 @@ fn connect(ctx: &pcsc::Context) -> pcsc::Card {
 
 /// Wait (up to 10 s) until the reader of slot 0 shows `state` to a PC/SC client.
 fn wait_for_state(ctx: &pcsc::Context, state: pcsc::State) -> bool {
-    let mut readers = [pcsc::ReaderState::new(CString::new(READER).unwrap(), pcsc::State::UNAWARE)];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if ctx.get_status_change(Duration::from_millis(500), &mut readers).is_ok() {
-            if readers[0].event_state().contains(state) {
-                return true;
-            }
-            readers[0].sync_current_state();
-        }
-    }
-    false
+    common::wait_for_state(ctx, READER, state, Duration::from_secs(10))
 }
 
 fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc::Error> {

@@ -99,17 +99,7 @@ fn state(ctx: &pcsc::Context) -> pcsc::State {
 
 /// Waits (up to `timeout`) until the reader shows `wanted`.
 fn wait_for_state(ctx: &pcsc::Context, wanted: pcsc::State, timeout: Duration) -> bool {
-    let mut readers = [pcsc::ReaderState::new(CString::new(reader_name()).unwrap(), pcsc::State::UNAWARE)];
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if ctx.get_status_change(Duration::from_millis(300), &mut readers).is_ok() {
-            if readers[0].event_state().contains(wanted) {
-                return true;
-            }
-            readers[0].sync_current_state();
-        }
-    }
-    false
+    common::wait_for_state(ctx, &reader_name(), wanted, timeout)
 }
 
 fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc::Error> {
@@ -339,7 +329,7 @@ fn slow_card_takes_at_least_its_delay_per_exchange() {
     let ctx = context();
     let played = play("slow-card");
     let delay = played.running().scenario.apdu_delay;
-    assert!(played.running().is_linked());
+    assert!(played.running().is_intercepted());
     let card = connect(&ctx);
     for apdu in ["00CA010100", SELECT_ISOAPPLET, "00200001"] {
         let t = Instant::now();

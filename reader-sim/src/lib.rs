@@ -28,4 +28,4 @@ pub use image::ImageFileError;
 pub use platform::{ClockHandle, HostClock, HostPlatform, OsRng, VecNvm};
 pub use reader::{HostCard, InProcessReader, ReaderError, SharedReader, Transmit};
 pub use trace::{Trace, TraceEvent, Traced};
-pub use vpcd::{VpcdConfig, VpcdHandle, VpcdMode, VpcdServer};
+pub use vpcd::{SlotEvent, SlotEventKind, VpcdConfig, VpcdHandle, VpcdMode, VpcdServer};

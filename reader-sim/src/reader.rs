@@ -3,14 +3,23 @@
 //! It is the embedded default used by tests and the conformance harness, and the slot behind every vpcd
 //! connection ([`crate::vpcd`]). It models what a contact reader does to the card (ISO 7816-3 §6: cold reset on
 //! power-on, warm reset, deactivation) and nothing about what is on the card.
+//!
+//! **Saving.** A reader with an image file saves the card after every exchange that changed its NVM, before the
+//! answer leaves. If that save fails (disk full, read-only or removed folder), the command answers `6581` (memory
+//! failure), as a chip does whose EEPROM write failed: the answer the card computed is dropped, the card's NVM and
+//! session go back to what they were before the command (the NVM to the bytes the file holds), and the error
+//! ([`ReaderError::Save`]) names the file and the cause. The file keeps its old content: saves are atomic
+//! ([`image::save_atomic`]). So a VERIFY that cannot store its decremented counter answers `6581`, not `63Cx` or
+//! `9000`: no comparison result leaks, and the try is not spent.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use card_os::state::Session;
 use card_os::{Card, Platform};
 
 use crate::image::{self, ImageFileError};
-use crate::platform::HostPlatform;
+use crate::platform::{HostPlatform, nvm_from_bytes};
 
 /// A card running on the host platform.
 pub type HostCard = Card<HostPlatform>;
@@ -29,9 +38,10 @@ pub enum ReaderError {
     /// A card is inserted but not powered (PC/SC `SCARD_W_UNPOWERED_CARD`).
     #[error("the card is not powered: power it on (or reset it) first")]
     NotPowered,
-    /// The exchange ran but the card's new state could not be written to its image file. The state is kept in
-    /// memory and the save is retried after the next exchange.
-    #[error("the card answered but its state could not be saved: {0}")]
+    /// The command changed the card but its new state could not be stored in its image file. The card's answer
+    /// is `6581` (memory failure; vpcd sends it): the answer it computed is dropped and its state is back to
+    /// what the file holds, the session to what it was before the command.
+    #[error("the command was undone and answers 6581 (memory failure), because the card could not be saved: {0}")]
     Save(#[from] ImageFileError),
     /// A transport failure of another [`Transmit`] implementation (for example a PC/SC reader).
     #[error("reader transport failed: {0}")]
@@ -53,6 +63,11 @@ pub struct InProcessReader {
     card: Option<HostCard>,
     powered: bool,
     image_path: Option<PathBuf>,
+    /// The NVM bytes a failed save rolls the card back to: what the image file holds (read at open, written at
+    /// each save), or, before a card's first exchange with a new image path, the card as it was then.
+    stored: Option<Vec<u8>>,
+    /// How the image was opened; a rollback boots the stored bytes the same way.
+    rollback: image::Rollback,
     interceptor: Option<Box<dyn Interceptor>>,
 }
 
@@ -62,6 +77,14 @@ pub struct InProcessReader {
 pub trait Interceptor: Send {
     /// One exchange; `card` is the reader without the interceptor.
     fn exchange(&mut self, apdu: &[u8], card: &mut dyn Transmit) -> Result<Vec<u8>, ReaderError>;
+
+    /// One exchange with the whole slot in hand, for interceptors that act on the reader rather than only answer:
+    /// pull the card out (return [`ReaderError::NoCard`] after [`InProcessReader::remove`]: a vpcd slot then drops
+    /// its connection, so pcscd sees the card go mid-command), reset it, move its clock. The reader's interceptor
+    /// is taken out for the call, so `reader.transmit` reaches the card. By default, [`Interceptor::exchange`].
+    fn exchange_in_reader(&mut self, apdu: &[u8], reader: &mut InProcessReader) -> Result<Vec<u8>, ReaderError> {
+        self.exchange(apdu, reader)
+    }
 }
 
 impl InProcessReader {
@@ -85,8 +108,12 @@ impl InProcessReader {
     /// [`InProcessReader::open`], `rollback` deciding about a damaged newest state (see [`image::open_with`]).
     pub fn open_with(path: impl AsRef<Path>, rollback: image::Rollback) -> Result<Self, ImageFileError> {
         let path = path.as_ref();
-        let mut reader = Self::with_card(image::open_with(path, rollback)?);
+        let card = image::open_with(path, rollback)?;
+        let stored = card.platform().nvm().as_bytes().to_vec();
+        let mut reader = Self::with_card(card);
         reader.image_path = Some(path.to_path_buf());
+        reader.stored = Some(stored);
+        reader.rollback = rollback;
         Ok(reader)
     }
 
@@ -98,6 +125,7 @@ impl InProcessReader {
     /// Sets (or clears) the file the card's NVM is saved to after each exchange that left it dirty.
     pub fn set_image_path(&mut self, path: Option<PathBuf>) {
         self.image_path = path;
+        self.stored = None;
     }
 
     /// Installs (or removes) the [`Interceptor`] every exchange goes through.
@@ -114,6 +142,7 @@ impl InProcessReader {
     pub fn insert(&mut self, card: HostCard) -> Option<HostCard> {
         let old = self.remove();
         self.card = Some(card);
+        self.stored = None;
         old
     }
 
@@ -172,8 +201,15 @@ impl InProcessReader {
     }
 
     /// Writes the card's NVM to the image file now if it is dirty. Called after every exchange; public for a
-    /// harness that changes the card through `card_mut()`.
+    /// harness that changes the card through `card_mut()`. If the write fails, the card rolls back to what the
+    /// file holds (its session is kept); a card that has no stored state yet stays dirty and is saved next time.
     pub fn save_if_dirty(&mut self) -> Result<(), ImageFileError> {
+        let session = self.card.as_ref().map(Card::session).unwrap_or_default();
+        self.save_or_roll_back(session)
+    }
+
+    /// Saves a dirty card; if that fails, puts back the stored NVM bytes and `session` (see the module docs).
+    fn save_or_roll_back(&mut self, session: Session) -> Result<(), ImageFileError> {
         let (Some(card), Some(path)) = (self.card.as_mut(), self.image_path.as_ref()) else {
             return Ok(());
         };
@@ -181,7 +217,26 @@ impl InProcessReader {
         if !nvm.take_dirty() {
             return Ok(());
         }
-        image::save_atomic(path, nvm.as_bytes()).inspect_err(|_| nvm.mark_dirty())
+        let Err(error) = image::save_atomic(path, nvm.as_bytes()) else {
+            match self.stored.as_mut() {
+                Some(stored) => stored.copy_from_slice(nvm.as_bytes()),
+                None => self.stored = Some(nvm.as_bytes().to_vec()),
+            }
+            return Ok(());
+        };
+        let Some(stored) = self.stored.as_ref() else {
+            nvm.mark_dirty();
+            return Err(error);
+        };
+        // Both came from a card's NVM, so the size holds; and they booted before (at open, or as the card was).
+        if let Ok(restored) = nvm_from_bytes(stored.clone()) {
+            *nvm = restored;
+        }
+        if let Err(e) = card.reload(self.rollback, session) {
+            // The card halted and answers 6581 to everything: the bytes in the file did not boot again.
+            return Err(ImageFileError::Invalid { path: path.clone(), problem: e.to_string() });
+        }
+        Err(error)
     }
 }
 
@@ -191,7 +246,7 @@ impl Transmit for InProcessReader {
     /// try counted, a key generated).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
         if let Some(mut interceptor) = self.interceptor.take() {
-            let answer = interceptor.exchange(apdu, self);
+            let answer = interceptor.exchange_in_reader(apdu, self);
             self.interceptor = Some(interceptor);
             return answer;
         }
@@ -199,8 +254,12 @@ impl Transmit for InProcessReader {
         if !self.powered {
             return Err(ReaderError::NotPowered);
         }
+        let session = card.session();
+        if self.image_path.is_some() && self.stored.is_none() {
+            self.stored = Some(card.platform().nvm().as_bytes().to_vec());
+        }
         let response = card.transmit(apdu).to_vec();
-        self.save_if_dirty()?;
+        self.save_or_roll_back(session)?;
         Ok(response)
     }
 }

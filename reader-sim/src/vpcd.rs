@@ -23,6 +23,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -127,6 +128,54 @@ pub fn encode_reply(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
+/// A change in a slot's link with vpcd, reported as it happens so a server can log one line per event: which
+/// slot, which address, connected or not and why (see [`VpcdServer::spawn_reporting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotEvent {
+    /// The slot ([`VpcdConfig::slot`]).
+    pub slot: usize,
+    /// vpcd's address (connect mode) or ours (listen mode).
+    pub addr: SocketAddr,
+    /// What happened.
+    pub kind: SlotEventKind,
+}
+
+/// What happened to a slot's link with vpcd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotEventKind {
+    /// vpcd's first message arrived on a new connection: pcscd has the card (again, after a restart).
+    Connected {
+        /// The other end, e.g. `127.0.0.1:35963`.
+        peer: String,
+    },
+    /// The connection ended.
+    Disconnected {
+        /// Why: `closed by vpcd` (pcscd stopped), `card removed`, `stopped`, an I/O error.
+        why: String,
+    },
+    /// An attempt to reach (or listen for) vpcd failed; the slot keeps trying with back-off. Reported once per
+    /// run of failures, not for every attempt.
+    Retrying {
+        /// The failure.
+        error: String,
+        /// The longest delay between attempts.
+        every: Duration,
+    },
+}
+
+impl std::fmt::Display for SlotEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "slot {} ({}): ", self.slot, self.addr)?;
+        match &self.kind {
+            SlotEventKind::Connected { peer } => write!(f, "connected with vpcd ({peer})"),
+            SlotEventKind::Disconnected { why } => write!(f, "disconnected from vpcd ({why})"),
+            SlotEventKind::Retrying { error, every } => {
+                write!(f, "cannot reach vpcd ({error}); retrying up to every {every:?}")
+            }
+        }
+    }
+}
+
 /// Starts vpcd slots.
 #[derive(Debug)]
 pub struct VpcdServer;
@@ -139,7 +188,26 @@ impl VpcdServer {
     /// dropped connection powers it off, as pulling a card out of a reader would. Listen mode binds before
     /// returning, so an address in use is reported here.
     pub fn spawn(config: impl Into<VpcdConfig>, reader: SharedReader, trace: Trace) -> io::Result<VpcdHandle> {
-        let config = config.into();
+        Self::start(config.into(), reader, trace, None)
+    }
+
+    /// [`VpcdServer::spawn`], sending a [`SlotEvent`] to `events` at each connect, disconnect and first failed
+    /// attempt of a run, in the order they happen. A dropped receiver is ignored: the slot goes on serving.
+    pub fn spawn_reporting(
+        config: impl Into<VpcdConfig>,
+        reader: SharedReader,
+        trace: Trace,
+        events: Sender<SlotEvent>,
+    ) -> io::Result<VpcdHandle> {
+        Self::start(config.into(), reader, trace, Some(events))
+    }
+
+    fn start(
+        config: VpcdConfig,
+        reader: SharedReader,
+        trace: Trace,
+        events: Option<Sender<SlotEvent>>,
+    ) -> io::Result<VpcdHandle> {
         let listener = match config.mode {
             VpcdMode::Listen => Some(bind(config.addr)?),
             VpcdMode::Connect => None,
@@ -148,7 +216,8 @@ impl VpcdServer {
         // Rebinding after a removal must get the same port, also when port 0 was asked.
         let config = VpcdConfig { addr: listen_addr.unwrap_or(config.addr), ..config };
         let shared = Arc::new(Shared { control: Mutex::new(Control::default()), changed: Condvar::new() });
-        let slot = Slot { config: config.clone(), reader, trace: trace.clone(), shared: shared.clone(), listener };
+        let slot =
+            Slot { config: config.clone(), reader, trace: trace.clone(), shared: shared.clone(), listener, events };
         let thread =
             std::thread::Builder::new().name(format!("vpcd-slot-{}", config.slot)).spawn(move || slot.run())?;
         Ok(VpcdHandle { shared, thread: Some(thread), listen_addr, trace, slot: config.slot })
@@ -313,12 +382,21 @@ struct Slot {
     shared: Arc<Shared>,
     /// Listen mode: bound while the card is in, closed while it is out, so vpcd's connect is refused then.
     listener: Option<TcpListener>,
+    /// Where connection events go, if anyone listens.
+    events: Option<Sender<SlotEvent>>,
 }
 
 impl Slot {
     fn reader(&self) -> MutexGuard<'_, InProcessReader> {
         // card-os never panics; a poisoned lock comes from a harness panic and leaves the reader sound.
         self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn report(&self, kind: SlotEventKind) {
+        if let Some(events) = &self.events {
+            // Nobody listening any more is no reason to stop serving.
+            let _ = events.send(SlotEvent { slot: self.config.slot, addr: self.config.addr, kind });
+        }
     }
 
     fn run(mut self) {
@@ -343,6 +421,7 @@ impl Slot {
                                 format!("cannot listen for vpcd at {}: {e}", self.config.addr)
                             }
                         };
+                        self.report(SlotEventKind::Retrying { error: e.to_string(), every: self.config.backoff_max });
                         let what = format!("{what}; retrying up to every {:?}", self.config.backoff_max);
                         self.trace.event(slot, &TraceEvent::Error(what));
                         failure_logged = true;
@@ -357,9 +436,11 @@ impl Slot {
             if !self.register(&stream) {
                 continue;
             }
+            // Only a connection vpcd spoke on was reported as connected; only such a one reports its end.
+            let connections_before = self.shared.lock().connections;
             let peer = stream.peer_addr().map_or_else(|_| "vpcd".to_owned(), |a| a.to_string());
-            self.trace.event(slot, &TraceEvent::Connected(peer));
-            let end = self.serve(&stream);
+            self.trace.event(slot, &TraceEvent::Connected(peer.clone()));
+            let end = self.serve(&stream, &peer);
             // A dropped connection is a card pulled out of the reader: power off, verification lost.
             self.reader().power_off();
             let closed_by_vpcd = matches!(&end, End::Socket(e) if e.kind() == io::ErrorKind::UnexpectedEof);
@@ -381,6 +462,9 @@ impl Slot {
                 c.connected = false;
                 c.stream = None;
             });
+            if self.shared.lock().connections > connections_before {
+                self.report(SlotEventKind::Disconnected { why: why.clone() });
+            }
             self.trace.event(slot, &TraceEvent::Disconnected(why));
         }
     }
@@ -448,7 +532,7 @@ impl Slot {
     }
 
     /// The message loop of one connection.
-    fn serve(&self, stream: &TcpStream) -> End {
+    fn serve(&self, stream: &TcpStream, peer: &str) -> End {
         let slot = self.config.slot;
         if let Err(e) = stream.set_nodelay(true) {
             return End::Socket(e);
@@ -472,6 +556,7 @@ impl Slot {
                 first = false;
                 self.shared.control.lock().unwrap_or_else(PoisonError::into_inner).connections += 1;
                 self.shared.changed.notify_all();
+                self.report(SlotEventKind::Connected { peer: peer.to_owned() });
             }
             let reply: Option<Vec<u8>> = match &buf[..n] {
                 [] => {

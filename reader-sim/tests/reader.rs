@@ -113,25 +113,6 @@ fn every_exchange_that_changes_the_card_is_saved() {
     assert_eq!(pin_tries_left(again.card().unwrap()), 3);
 }
 
-#[test]
-fn a_failed_save_is_reported_and_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing_dir = dir.path().join("not-yet");
-    let path = missing_dir.join("bob.card");
-    let mut reader = InProcessReader::with_card(card_with_pin());
-    reader.set_image_path(Some(path.clone()));
-    reader.power_on().unwrap();
-    let err = reader.transmit(&verify(b"000000")).unwrap_err();
-    assert!(matches!(err, ReaderError::Save(_)), "{err}");
-    assert!(err.to_string().contains("bob.card"), "{err}");
-    // The card counted the try in memory, and the image stays dirty until it is written.
-    assert_eq!(pin_tries_left(reader.card().unwrap()), 2);
-    std::fs::create_dir(&missing_dir).unwrap();
-    reader.save_if_dirty().unwrap();
-    let saved = InProcessReader::open(&path).unwrap();
-    assert_eq!(pin_tries_left(saved.card().unwrap()), 2);
-}
-
 /// A power cut at any write of a VERIFY's NVM update leaves a card that boots with the old counter or the new one
 /// (card-os's double-buffered image, checked through `RamNvm::cut_after`).
 #[test]

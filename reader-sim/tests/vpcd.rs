@@ -346,7 +346,7 @@ fn the_card_waits_for_vpcd_with_back_off() {
     assert_eq!(lines.iter().filter(|l| l.contains("cannot reach vpcd")).count(), 1, "{lines:#?}");
 }
 
-/// Debian 12's vpcd writes length and APDU separately without TCP_NODELAY: without TCP_QUICKACK on the card's
+/// Debian 12's vpcd writes length and APDU separately without TCP_NODELAY: without a quick ACK on the card's
 /// side every APDU would wait ~40 ms for the delayed ACK.
 #[test]
 fn split_frames_from_an_old_vpcd_do_not_stall() {
@@ -409,4 +409,45 @@ fn stop_closes_the_connection_promptly() {
     // The card is still in its reader, powered off, for whoever comes next.
     assert!(reader.lock().unwrap().has_card());
     assert!(!reader.lock().unwrap().is_powered());
+}
+
+/// `zorgcard serve` logs each (re)connection: the slot reports connect, disconnect and retry in the order they
+/// happen, also when vpcd's listener goes away (pcscd stopped) and comes back on the same port.
+#[test]
+fn connection_events_arrive_in_order_across_a_vpcd_restart() {
+    use reader_sim::{SlotEvent, SlotEventKind};
+    let vpcd = FakeVpcd::new();
+    let addr = vpcd.addr();
+    let reader = shared(card_with_pin());
+    let (tx, rx) = std::sync::mpsc::channel::<SlotEvent>();
+    let config = VpcdConfig::connect(addr).slot(3).backoff(Duration::from_millis(20), Duration::from_millis(200));
+    let handle = VpcdServer::spawn_reporting(config, reader, Trace::off(), tx).unwrap();
+    let next = || rx.recv_timeout(WAIT).expect("no slot event");
+
+    let mut conn = vpcd.accept();
+    assert_eq!(conn.atr(), uzi_atr());
+    let first = next();
+    assert_eq!((first.slot, first.addr), (3, addr), "{first}");
+    assert!(matches!(first.kind, SlotEventKind::Connected { .. }), "{first}");
+    assert!(first.to_string().starts_with(&format!("slot 3 ({addr}): connected with vpcd")), "{first}");
+
+    // pcscd stops: its connection and its listening socket go.
+    drop(conn);
+    drop(vpcd);
+    let gone = next();
+    assert_eq!(gone.kind, SlotEventKind::Disconnected { why: "closed by vpcd".into() }, "{gone}");
+    let retrying = next();
+    assert!(matches!(retrying.kind, SlotEventKind::Retrying { .. }), "{retrying}");
+
+    // pcscd is back on the same port.
+    let vpcd = FakeVpcd::at(addr);
+    let mut conn = vpcd.accept();
+    assert_eq!(conn.atr(), uzi_atr());
+    let back = next();
+    assert!(matches!(back.kind, SlotEventKind::Connected { .. }), "{back}");
+
+    handle.stop();
+    let stopped = next();
+    assert_eq!(stopped.kind, SlotEventKind::Disconnected { why: "stopped".into() }, "{stopped}");
+    assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "nothing after the stop");
 }

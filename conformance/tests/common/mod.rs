@@ -39,6 +39,21 @@ pub fn connect(ctx: &pcsc::Context, reader: &str) -> pcsc::Card {
     }
 }
 
+/// Waits (up to `timeout`) until `reader` shows `wanted` (`EMPTY`, `PRESENT`) to a client; false after it.
+pub fn wait_for_state(ctx: &pcsc::Context, reader: &str, wanted: pcsc::State, timeout: Duration) -> bool {
+    let mut readers = [pcsc::ReaderState::new(CString::new(reader).unwrap(), pcsc::State::UNAWARE)];
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if ctx.get_status_change(Duration::from_millis(300), &mut readers).is_ok() {
+            if readers[0].event_state().contains(wanted) {
+                return true;
+            }
+            readers[0].sync_current_state();
+        }
+    }
+    false
+}
+
 /// What to install (or build) to get a program the tests run.
 fn how_to_get(program: &str) -> &'static str {
     match program {
