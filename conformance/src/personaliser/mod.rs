@@ -19,9 +19,9 @@
 //! last command sent, so once it is confirmed the card is complete. The PIN and PUK only travel in VERIFY and
 //! CHANGE REFERENCE DATA, which every trace masks, and are never formatted into a message.
 //!
-//! Modules: [`step`] (the steps, the cards, the error), [`entry`] (what the holder types), [`uzi_pass`] (steps 1–2),
-//! [`birth_date`] (step 3), [`new_card`] (steps 4–5), [`puk`] (step 8), [`pcsc`] (the CLI on two PC/SC readers);
-//! the flow itself and its APDU plumbing are here.
+//! Modules: `step` (the steps, the cards, the error), `entry` (what the holder types), `uzi_pass` (steps 1–2),
+//! `birth_date` (step 3), `new_card` (steps 4–5), `puk` (step 8), `pcsc` (the CLI on two PC/SC readers); the flow
+//! itself and its APDU plumbing are here. Their public items are re-exported here.
 
 mod birth_date;
 mod entry;

@@ -7,7 +7,7 @@ use super::registry::{PortalError, Registry};
 /// `zorgcard portal --registry FILE --as UZI-NUMBER <action>`.
 #[derive(Debug, Clone)]
 pub struct PortalCommand {
-    /// The registry file (`--registry`, default [`DEFAULT_REGISTRY`]).
+    /// The registry file (`--registry`, default [`super::DEFAULT_REGISTRY`]).
     pub registry: PathBuf,
     /// UZI number of the actor (`--as`).
     pub actor: String,
