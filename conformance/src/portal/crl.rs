@@ -94,7 +94,7 @@ pub fn write_crl(pki: &TestPki, registry: &Path, out: &Path, now: i64) -> Result
 /// A running CRL server. Dropping it stops it too.
 pub struct CrlServer {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
+    server: Option<Arc<tiny_http::Server>>,
     served: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
@@ -121,24 +121,34 @@ impl CrlServer {
         self.served.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting, lets the request in progress finish and waits for the thread.
+    /// Stops accepting, lets the request in progress finish and waits for the thread; when it returns, the
+    /// address no longer accepts connections.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(server) = self.server.take() {
+            server.unblock();
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            // The last reference: dropping it tells tiny_http's accept thread to close the listener, which it does
+            // on its own time; wait (at most a second) until it has.
+            drop(server);
+            for _ in 0..100 {
+                if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 }
 
 impl Drop for CrlServer {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.shutdown();
-        }
+        self.shutdown();
     }
 }
 
@@ -170,7 +180,7 @@ pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<Cr
             }
         })
         .map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
-    Ok(CrlServer { addr: local, server, served, thread: Some(thread) })
+    Ok(CrlServer { addr: local, server: Some(server), served, thread: Some(thread) })
 }
 
 /// Answers one request (`tiny_http` leaves out the body of a `HEAD` answer).
