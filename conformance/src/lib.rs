@@ -10,8 +10,10 @@
 //! - [`replay`]: `zorgcard record` and `zorgcard replay`.
 //! - [`portal`]: the ZORG-ID portal registry, its records of issued cards, and the CRL.
 //! - [`personaliser`]: the reference ZORG-ID personaliser (two readers).
-//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`).
+//! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`), and its control loop on standard input.
+//! - [`cli`]: the `zorgcard` subcommands the thin binary calls, and their one error type.
 
+pub mod cli;
 pub mod exchange;
 pub mod issuance;
 pub mod pcsc_reader;

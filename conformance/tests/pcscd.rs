@@ -372,13 +372,15 @@ impl Drop for Child {
     }
 }
 
+/// The binary as a user runs it: `--card PROFILE` (the one-argument spelling), a `ready` line, OpenSC sees the
+/// card, `remove 0` / `insert 0` on standard input empty and refill the reader, and `quit` ends it with success.
 #[test]
 fn zorgcard_serve_binary_prints_ready_and_opensc_sees_the_card() {
     let _g = lock();
-    let _ctx = context();
+    let ctx = context();
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_zorgcard"))
-            .args(["serve", "--profile", "uzi-medewerker-niet-op-naam"])
+            .args(["-v", "serve", "--card", "uzi-medewerker-niet-op-naam"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -386,12 +388,17 @@ fn zorgcard_serve_binary_prints_ready_and_opensc_sees_the_card() {
     );
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.0.stdout.take().unwrap()), &mut line).unwrap();
-    assert!(line.starts_with("ready"), "first line: {line}");
+    assert!(line.starts_with("ready: slot 0 uzi-medewerker-niet-op-naam"), "first line: {line}");
     let list = tool_ok("pkcs15-tool", &["-r", "0", "--list-certificates"]);
     assert!(
         list.contains("Authenticatie") && !list.contains("Handtekening"),
         "an M pass has no signature certificate:\n{list}"
     );
-    std::io::Write::write_all(child.0.stdin.as_mut().unwrap(), b"quit\n").unwrap();
+    let stdin = child.0.stdin.as_mut().unwrap();
+    std::io::Write::write_all(stdin, b"remove 0\n").unwrap();
+    assert!(wait_for_state(&ctx, pcsc::State::EMPTY), "`remove 0` empties the reader of slot 0");
+    std::io::Write::write_all(stdin, b"insert 0\n").unwrap();
+    assert!(wait_for_state(&ctx, pcsc::State::PRESENT), "`insert 0` puts the card back");
+    std::io::Write::write_all(stdin, b"quit\n").unwrap();
     assert!(child.0.wait().unwrap().success(), "`quit` ends zorgcard serve");
 }

@@ -1,0 +1,155 @@
+//! The `zorgcard` command line: one function per subcommand, called by the thin binary (`src/bin/zorgcard.rs`),
+//! which only parses the arguments, calls one of these, and maps the [`CliError`] to a message and an exit code.
+//!
+//! - [`args`]: the clap argument types and their `--help` text.
+//! - [`readers`]: `list-readers` and the `-r`/`--reader` argument.
+//! - [`CliError`]: every command's error, and the outcomes that end the process non-zero.
+//!
+//! Results go to standard output, diagnostics to standard error, so `zorgcard … > file` keeps only the results.
+
+pub mod args;
+mod error;
+pub mod readers;
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use card_os::Platform as _;
+use reader_sim::image::Rollback;
+
+pub use error::CliError;
+
+use crate::issuance::card_new::{NewCardOptions, new_card};
+use crate::issuance::pki::TestPki;
+use crate::issuance::{inspect, profile};
+use crate::serve::{READY_TIMEOUT, ServeOptions, slots};
+
+fn rollback(accept: bool) -> Rollback {
+    if accept { Rollback::Accept } else { Rollback::Refuse }
+}
+
+/// `zorgcard card new` and `zorgcard card inspect`.
+pub fn card(command: args::CardCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        args::CardCommand::New { profile, out: file, serial } => {
+            let profile = profile::load(&profile)?;
+            let made = new_card(&profile, &TestPki::fixtures()?, &NewCardOptions { serial, ..Default::default() })?;
+            reader_sim::image::save_atomic(&file, made.card.platform().nvm().as_bytes())?;
+            writeln!(out, "{} card written to {}", profile.name, file.display())?;
+            Ok(())
+        }
+        args::CardCommand::Inspect { file, accept_rollback } => {
+            let found = inspect::inspect(&file, rollback(accept_rollback))?;
+            write!(out, "{}", found.report)?;
+            found.refused.map_or(Ok(()), |e| Err(CliError::Refused(e)))
+        }
+    }
+}
+
+/// `zorgcard serve`: the slots from the arguments, then [`crate::serve::serve_main`] on the process's standard
+/// input and output.
+pub fn serve(a: args::ServeArgs, verbose: bool) -> Result<(), CliError> {
+    let exists = |p: &str| Path::new(p).is_file();
+    let options = ServeOptions {
+        slots: slots::plan(&a.profiles, &a.cards, a.slot, rollback(a.accept_rollback), &exists)
+            .map_err(crate::serve::ServeError::from)?,
+        vpcd: a.vpcd,
+        reverse: a.reverse,
+        trace: a.trace,
+        registry: a.registry,
+        ready_timeout: READY_TIMEOUT,
+    };
+    let stdin = std::io::stdin();
+    crate::serve::serve_main(&options, &mut stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr(), verbose)?;
+    Ok(())
+}
+
+/// `zorgcard list-readers`.
+pub fn list_readers(verbose: bool) -> Result<(), CliError> {
+    readers::list_readers(&mut std::io::stdout(), &mut std::io::stderr(), verbose)
+}
+
+/// `zorgcard conformance`: the report on standard output; failed checks end in [`CliError::ChecksFailed`].
+pub fn conformance(a: args::ConformanceArgs) -> Result<(), CliError> {
+    let reader = a.reader.as_deref().map(readers::resolve).transpose()?;
+    let args = crate::suite::ConformanceArgs { reader, profiles: a.profiles, scripts: a.scripts, junit: a.junit };
+    match crate::suite::conformance_main(&args)? {
+        0 => Ok(()),
+        _ => Err(CliError::ChecksFailed),
+    }
+}
+
+/// `zorgcard scenario run`.
+pub fn scenario(command: args::ScenarioCommand) -> Result<(), CliError> {
+    let args::ScenarioCommand::Run { file, vpcd, slot, trace, seconds } = command;
+    let duration = seconds.map(Duration::from_secs);
+    crate::scenario::scenario_main(&crate::scenario::ScenarioArgs { file, vpcd, slot, trace, duration })?;
+    Ok(())
+}
+
+/// `zorgcard replay`: the differences on `out`; any difference ends in [`CliError::ReplayDiffers`].
+pub fn replay(a: args::ReplayArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let report = crate::replay::replay_main(&crate::replay::ReplayArgs { trace: a.trace, profile: a.profile })?;
+    write!(out, "{report}")?;
+    if report.exit_code() == 0 { Ok(()) } else { Err(CliError::ReplayDiffers) }
+}
+
+/// `zorgcard record`.
+pub fn record(a: args::RecordArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let reader = readers::resolve(&a.reader)?;
+    let args = crate::replay::RecordArgs { reader, apdus: a.apdus, trace: a.trace, pin_from_env: a.pin_from_env };
+    let n = crate::replay::record_main(&args)?;
+    writeln!(out, "{n} exchanges recorded to {}", args.trace.display())?;
+    Ok(())
+}
+
+/// `zorgcard personalise`: the card on `out`, then the one-time PUK, once; warnings on `diagnostics`.
+pub fn personalise(a: args::PersonaliseArgs, out: &mut dyn Write, diagnostics: &mut dyn Write) -> Result<(), CliError> {
+    let args = crate::personaliser::PersonaliseArgs {
+        uzi_reader: readers::resolve(&a.uzi_reader)?,
+        blank_reader: readers::resolve(&a.blank_reader)?,
+        birth_date: a.birth_date,
+        uzi_pin_from_env: a.uzi_pin_from_env,
+        pin_from_env: a.pin_from_env,
+        registry: a.registry,
+    };
+    let outcome = crate::personaliser::personalise_main(&args)?;
+    for w in &outcome.warnings {
+        writeln!(diagnostics, "warning: {w}")?;
+    }
+    write!(out, "{}", outcome.card)?;
+    write!(out, "one-time PUK (shown once, write it down): ")?;
+    outcome.puk.show(out)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `zorgcard portal`.
+pub fn portal(a: args::PortalArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    use crate::portal::PortalAction as Do;
+    let action = match a.action {
+        args::PortalAction::Register { organisation, ura } => Do::Register { organisation, ura },
+        args::PortalAction::Appoint { beheerder, ura } => Do::Appoint { beheerder, ura },
+        args::PortalAction::View { serial } => Do::View { serial },
+        args::PortalAction::Block { serial } => Do::Block { serial },
+        args::PortalAction::Unblock { serial } => Do::Unblock { serial },
+        args::PortalAction::Revoke { serial } => Do::Revoke { serial },
+    };
+    let command = crate::portal::PortalCommand { registry: a.registry, actor: a.actor, action };
+    write!(out, "{}", crate::portal::portal_main(command)?)?;
+    Ok(())
+}
+
+/// `zorgcard crl write` and `zorgcard crl serve`.
+pub fn crl(command: args::CrlCommand) -> Result<(), CliError> {
+    use crate::portal::crl::CrlCommand as Do;
+    let command = match command {
+        args::CrlCommand::Write { registry, out } => Do::Write { registry, out },
+        args::CrlCommand::Serve { registry, addr, seconds } => {
+            Do::Serve { registry, addr, duration: seconds.map(Duration::from_secs) }
+        }
+    };
+    crate::portal::crl::crl_main(command)?;
+    Ok(())
+}
