@@ -318,9 +318,9 @@ fn main() {
     });
 
     let verify = apdu(0x20, 0x00, 0x01, PIN, None);
-    let writes_before = card.platform().nvm.writes;
+    let writes_before = card.platform().nvm.writes();
     ok(&mut card, &verify);
-    let writes_per_verify = card.platform().nvm.writes - writes_before;
+    let writes_per_verify = card.platform().nvm.writes() - writes_before;
     let (verify_rate, verify_time) = measure(1, || {
         assert_eq!(card.transmit(black_box(&verify))[0], 0x90);
     });

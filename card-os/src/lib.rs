@@ -17,7 +17,8 @@
 //! - [`handlers`]: one module per command family (file, pin, security, admin, data), free functions on the state.
 //! - [`command`]: the typed [`Command`], the life-cycle gate, the dispatch to the handlers.
 //! - [`card`]: the transport — [`Card::transmit`], chaining, GET RESPONSE, fitting the answer to Ne.
-//! - `sim` (feature `sim`): a deterministic test platform, not for production.
+//! - `virt` (feature `virt`): the one RAM-backed NVM, with the power cut the tests use.
+//! - `sim` (feature `sim`): a deterministic test platform on it, not for production.
 //!
 //! To follow VERIFY from the parser to the NVM write, read three files: `command.rs` (`Command::parse`,
 //! `ins::VERIFY`, and its dispatch), `handlers/pin.rs` (`verify`: spend a try, compare, give the tries back) and
@@ -48,6 +49,8 @@ pub mod sim;
 pub mod state;
 pub mod status;
 pub mod types;
+#[cfg(feature = "virt")]
+pub mod virt;
 
 pub use card::Card;
 pub use command::Command;

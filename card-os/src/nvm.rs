@@ -518,7 +518,8 @@ fn check_bank<N: Nvm + ?Sized>(nvm: &N, bank: usize) -> Result<BankCheck, ImageE
     })
 }
 
-/// A read-only NVM over a byte slice, for checking an image file without a card.
+/// A read-only NVM over a byte slice, for checking an image file without a card. The one place bytes are read
+/// out of a RAM buffer: [`crate::virt::RamNvm`] reads through it.
 pub struct SliceNvm<'a>(pub &'a [u8]);
 
 impl fmt::Debug for SliceNvm<'_> {
@@ -534,7 +535,8 @@ impl Nvm for SliceNvm<'_> {
     }
 
     fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        let src = self.0.get(offset..offset + buf.len()).ok_or(NvmError::OutOfRange)?;
+        let end = offset.checked_add(buf.len()).ok_or(NvmError::OutOfRange)?;
+        let src = self.0.get(offset..end).ok_or(NvmError::OutOfRange)?;
         buf.copy_from_slice(src);
         Ok(())
     }

@@ -9,6 +9,7 @@
 use core::fmt;
 
 use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use crate::status::Status;
 use crate::types::{MAX_PIN_LEN, PinPolicy};
@@ -38,30 +39,58 @@ impl PinState {
     }
 }
 
-/// A stored PIN value as read from the image for one compare; zeroed on drop, never printed.
-pub struct Secret {
-    bytes: [u8; MAX_PIN_LEN],
+/// A PIN or PUK value: zeroed when dropped (`zeroize`), printed as `***`, no `Display`. The one secret type of the
+/// workspace: the card holds a stored value in a fixed array for one compare (the default `B`, no heap), the host
+/// holds what the holder typed, or a PUK it drew, in a `Vec<u8>` (`Secret<Vec<u8>>`), whose whole capacity is
+/// wiped on drop. The bytes are only reached through [`Secret::expose`], so every use of a value is visible.
+pub struct Secret<B: AsRef<[u8]> + Zeroize = [u8; MAX_PIN_LEN]> {
+    bytes: B,
     len: usize,
 }
 
 impl Secret {
-    pub(crate) fn new(bytes: [u8; MAX_PIN_LEN], len: usize) -> Self {
+    /// A stored value: the first `len` bytes of `bytes` (at most [`MAX_PIN_LEN`]).
+    pub(crate) fn stored(bytes: [u8; MAX_PIN_LEN], len: usize) -> Self {
         Secret { bytes, len: len.min(MAX_PIN_LEN) }
     }
+}
 
-    /// The stored value, for rewriting it in a new PIN record (RESET RETRY COUNTER without a new PIN).
-    pub(crate) fn value(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
+impl<B: AsRef<[u8]> + Zeroize> Secret<B> {
+    /// All of `bytes` is the value.
+    pub fn new(bytes: B) -> Self {
+        let len = bytes.as_ref().len();
+        Secret { bytes, len }
+    }
+
+    /// The value, for the one place that sends, stores or compares it.
+    pub fn expose(&self) -> &[u8] {
+        self.bytes.as_ref().get(..self.len).unwrap_or(&[])
+    }
+
+    /// Its length in bytes (not secret: the card's PIN record and the policy checks use it).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No value at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 
-impl Drop for Secret {
+impl<B: AsRef<[u8]> + Zeroize + Clone> Clone for Secret<B> {
+    fn clone(&self) -> Self {
+        Secret { bytes: self.bytes.clone(), len: self.len }
+    }
+}
+
+impl<B: AsRef<[u8]> + Zeroize> Drop for Secret<B> {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.bytes);
+        self.bytes.zeroize();
     }
 }
 
-impl fmt::Debug for Secret {
+impl<B: AsRef<[u8]> + Zeroize> fmt::Debug for Secret<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
@@ -76,7 +105,7 @@ pub fn matches(stored: &Secret, presented: &[u8]) -> bool {
     }
     let same_len = (stored.len as u64).ct_eq(&(presented.len() as u64));
     let same_bytes = stored.bytes.ct_eq(&padded);
-    zeroize::Zeroize::zeroize(&mut padded);
+    padded.zeroize();
     bool::from(same_len & same_bytes)
 }
 
@@ -87,7 +116,7 @@ mod tests {
     fn secret(v: &[u8]) -> Secret {
         let mut b = [0u8; MAX_PIN_LEN];
         b[..v.len()].copy_from_slice(v);
-        Secret::new(b, v.len())
+        Secret::stored(b, v.len())
     }
 
     #[test]
@@ -105,5 +134,14 @@ mod tests {
     fn secret_debug_is_masked() {
         extern crate std;
         assert_eq!(std::format!("{:?}", secret(b"123456")), "***");
+        assert_eq!(std::format!("{:?}", Secret::new(*b"24681357")), "***");
+    }
+
+    #[test]
+    fn a_stored_secret_exposes_only_its_length() {
+        let s = secret(b"123456");
+        assert_eq!(s.expose(), b"123456");
+        assert_eq!(s.len(), 6);
+        assert!(Secret::new([0u8; 0]).is_empty());
     }
 }

@@ -398,9 +398,9 @@ fn cut_during_the_body_write_and_the_header_write_is_torn_never_damaged() {
     let before = operational_bytes();
     let writes = {
         let mut card = boot_from(&before);
-        let start = card.platform().nvm.writes;
+        let start = card.platform().nvm.writes();
         assert_eq!(verify(&mut card, b"000000"), 0x63C2);
-        card.platform().nvm.writes - start
+        card.platform().nvm.writes() - start
     };
     assert!(writes >= 3, "body chunks, then the header block");
     let target = 1 - inspect_banks(&before).unwrap().iter().position(|b| b.current).unwrap();

@@ -55,7 +55,7 @@ impl Bench {
     /// A card booted from a saved image, on the bench's clock (the pull test makes ~300 pairs of cards; making
     /// each from its profile would issue six RSA-4096-signed certificates per run).
     fn card_from_image(&self, image: &[u8]) -> InProcessReader {
-        let nvm = reader_sim::platform::VecNvm::from_bytes(image.to_vec()).unwrap();
+        let nvm = reader_sim::platform::nvm_from_bytes(image.to_vec()).unwrap();
         let platform = reader_sim::platform::HostPlatform::with_nvm(nvm).with_clock(self.clock.clone());
         let mut reader = InProcessReader::with_card(card_os::Card::boot(platform).unwrap());
         reader.power_on().unwrap();
@@ -695,7 +695,7 @@ fn through_pcscd_with_two_vpcd_readers() {
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     assert_eq!(blank.lock().unwrap().card().unwrap().info().life_cycle, card_os::LifeCycle::Operational);
     let recorded = conformance::portal::Registry::load(&registry).unwrap();
-    assert_eq!(recorded.cards[0].serial, outcome.card.serial);
+    assert_eq!(recorded.cards[0].issued.serial, outcome.card.serial);
     assert_eq!(puk_digits(outcome).len(), 8);
     for s in slots {
         s.stop();

@@ -181,9 +181,19 @@ fn the_registry_round_trips_through_its_file_without_secrets() {
     assert!(text.contains(&format!("serial = \"{}\"", issued.serial)), "{text}");
     assert!(text.contains("status = \"active\""), "{text}");
     assert!(!text.contains(NEW_PIN));
+    // The issued card's times are RFC 3339 in the file (registry format 1) and Unix seconds in memory.
+    assert!(text.contains("valid_from = \"20"), "{text}");
     let loaded = Registry::load(&reg).unwrap();
+    assert_eq!(loaded.card(&issued.serial).unwrap().issued, issued, "the record holds the issued card whole");
     loaded.save(&reg).unwrap();
     assert_eq!(Registry::load(&reg).unwrap(), loaded);
+    // A key the format does not have is refused, naming the card and the key (the card table is flattened).
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, text.replacen("status = \"active\"", "status = \"active\"\nstatsu = \"blocked\"", 1))
+        .unwrap();
+    let err = Registry::load(&typo).unwrap_err().to_string();
+    assert!(err.contains(&format!("card `{}` has an unknown field `statsu`", issued.serial)), "{err}");
+    std::fs::remove_file(&typo).unwrap();
     // Atomic writes leave no temporary files behind.
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["portal.toml"]);

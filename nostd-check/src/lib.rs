@@ -7,36 +7,18 @@
 //! fixed-size arena (`ARENA_SIZE` bytes of static RAM, `linked_list_allocator`), and nothing else changes.
 //!
 //! It exports a C entry point, as a chip's firmware would: `zorgcard_transmit` runs one APDU on a card whose NVM is
-//! a static array (formatted on first use), its clock fixed and its "TRNG" a counter — a link check, not a product.
+//! card-os's one RAM NVM (`card_os::virt`, feature `virt`, no std) over a static array (formatted on first use), its clock fixed and its "TRNG" a counter — a link check, not a product.
 #![no_std]
 
 use core::convert::Infallible;
 use core::panic::PanicInfo;
 
-use card_os::nvm::NvmError;
 use card_os::profile::UZI_ATR;
-use card_os::{Card, ChipProfile, Clock, NVM_SIZE, Nvm, PinPolicy, Platform};
+use card_os::virt::RamNvm;
+use card_os::{Card, ChipProfile, Clock, NVM_SIZE, PinPolicy, Platform};
 
-/// EEPROM: a static array.
-pub struct StaticNvm(&'static mut [u8; NVM_SIZE]);
-
-impl Nvm for StaticNvm {
-    fn capacity(&self) -> usize {
-        self.0.len()
-    }
-
-    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        let src = self.0.get(offset..offset + buf.len()).ok_or(NvmError::OutOfRange)?;
-        buf.copy_from_slice(src);
-        Ok(())
-    }
-
-    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), NvmError> {
-        let dst = self.0.get_mut(offset..offset + data.len()).ok_or(NvmError::OutOfRange)?;
-        dst.copy_from_slice(data);
-        Ok(())
-    }
-}
+/// EEPROM: card-os's RAM NVM over a static array (the power cut of `virt` is never set here).
+pub type StaticNvm = RamNvm<&'static mut [u8; NVM_SIZE]>;
 
 /// A clock stuck on 2026-11-23.
 pub struct FixedClock;
@@ -120,7 +102,7 @@ pub unsafe extern "C" fn zorgcard_transmit(apdu: *const u8, apdu_len: usize, out
     if card.is_none() {
         // SAFETY: as above; the NVM reference lives in the card from now on.
         let nvm = unsafe { &mut *core::ptr::addr_of_mut!(NVM) };
-        let board = Board { nvm: StaticNvm(nvm), clock: FixedClock, rng: CounterRng(0x5EED) };
+        let board = Board { nvm: RamNvm::new(nvm), clock: FixedClock, rng: CounterRng(0x5EED) };
         let profile =
             ChipProfile { atr: &UZI_ATR, serial: b"NOSTD001", pin: PinPolicy::UZI_PIN, puk: PinPolicy::UZI_PUK };
         *card = Card::format(board, &profile).ok();

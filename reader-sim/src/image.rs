@@ -21,7 +21,7 @@ use card_os::nvm::BankState;
 pub use card_os::nvm::Rollback;
 use card_os::{Card, ImageError, LifeCycle, NVM_SIZE};
 
-use crate::platform::{HostPlatform, VecNvm};
+use crate::platform::{HostPlatform, nvm_from_bytes};
 
 /// What the user can do about an unusable image; part of every "invalid image" message.
 const FIX: &str = "restore it from a backup or re-personalise";
@@ -180,7 +180,7 @@ pub fn open_accepting_rollback(path: impl AsRef<Path>) -> Result<Card<HostPlatfo
 pub fn open_with(path: impl AsRef<Path>, rollback: Rollback) -> Result<Card<HostPlatform>, ImageFileError> {
     let path = path.as_ref();
     let bytes = load_with(path, rollback)?;
-    let nvm = VecNvm::from_bytes(bytes).map_err(|e| invalid(path, e))?;
+    let nvm = nvm_from_bytes(bytes).map_err(|e| invalid(path, e))?;
     Card::boot_with(HostPlatform::with_nvm(nvm), rollback).map_err(|e| image_error(path, e))
 }
 

@@ -1,4 +1,4 @@
-//! The host side of the chip: NVM in a `Vec`, the system clock with a settable offset, and the OS RNG.
+//! The host side of the chip: card-os's RAM NVM in a `Vec`, the system clock with a settable offset, and the OS RNG.
 //!
 //! `card-os` is `no_std` and takes its persistent memory, time and randomness as traits (see `card_os::Platform`);
 //! this module is the production implementation on a PC. The deterministic one (fixed seed, fixed clock) lives behind
@@ -8,23 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use card_os::{Clock, NVM_SIZE, Nvm, NvmError, Platform};
+use card_os::virt::RamNvm;
+use card_os::{Clock, NVM_SIZE, Platform};
 use getrandom::SysRng;
 use rand_core::UnwrapErr;
 
-/// The card's persistent memory: a `Vec<u8>` of exactly [`NVM_SIZE`] bytes.
+/// The card's persistent memory on a PC: card-os's one RAM NVM ([`card_os::virt::RamNvm`]) over a `Vec<u8>` of
+/// exactly [`NVM_SIZE`] bytes.
 ///
-/// Every successful write sets the dirty flag; whoever persists the bytes (the reader's saver) clears it with
-/// [`VecNvm::take_dirty`], so an exchange that wrote nothing costs no disk I/O.
-#[derive(Clone)]
-pub struct VecNvm {
-    bytes: Vec<u8>,
-    dirty: bool,
-    /// Bytes that may still be written before the power "fails" (tearing tests); `None` = power is stable.
-    power_budget: Option<usize>,
-}
+/// Every write sets its dirty flag; whoever persists the bytes (the reader's saver) clears it with
+/// `take_dirty`, so an exchange that wrote nothing costs no disk I/O. Tearing tests cut its power with `cut_after`.
+pub type VecNvm = RamNvm<Vec<u8>>;
 
-/// The bytes given to [`VecNvm::from_bytes`] are not exactly [`NVM_SIZE`] long.
+/// The bytes given to [`nvm_from_bytes`] are not exactly [`NVM_SIZE`] long.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("an NVM image must be exactly {expected} bytes, got {actual}")]
 pub struct NvmSizeError {
@@ -34,97 +30,17 @@ pub struct NvmSizeError {
     pub expected: usize,
 }
 
-impl VecNvm {
-    /// Blank memory, every byte `FF` like erased flash. Only `Card::format` makes a card out of it.
-    pub fn blank() -> Self {
-        Self { bytes: vec![0xFF; NVM_SIZE], dirty: false, power_budget: None }
-    }
-
-    /// Memory holding a saved image (see [`crate::image::load`]); not dirty.
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self, NvmSizeError> {
-        if bytes.len() != NVM_SIZE {
-            return Err(NvmSizeError { actual: bytes.len(), expected: NVM_SIZE });
-        }
-        Ok(Self { bytes, dirty: false, power_budget: None })
-    }
-
-    /// The whole image, as [`crate::image::save_atomic`] writes it.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Whether a write happened since the last [`VecNvm::take_dirty`].
-    pub fn is_dirty(&self) -> bool {
-        self.dirty
-    }
-
-    /// Returns the dirty flag and clears it. Call it only once the bytes are safely stored.
-    pub fn take_dirty(&mut self) -> bool {
-        std::mem::replace(&mut self.dirty, false)
-    }
-
-    /// Marks the memory dirty again, e.g. after a failed save so the next exchange retries it.
-    pub fn mark_dirty(&mut self) {
-        self.dirty = true;
-    }
-
-    /// Simulates a power cut for tearing tests: after `bytes` more bytes have been written, the write in progress
-    /// stops half-way and it and every later write fail with [`NvmError::PowerLost`], until
-    /// [`VecNvm::restore_power`]. This is how card-os's "atomic against power loss" claim is checked.
-    pub fn cut_power_after(&mut self, bytes: usize) {
-        self.power_budget = Some(bytes);
-    }
-
-    /// Ends a simulated power cut.
-    pub fn restore_power(&mut self) {
-        self.power_budget = None;
-    }
+/// Blank memory, every byte `FF` like erased flash. Only `Card::format` makes a card out of it.
+pub fn blank_nvm() -> VecNvm {
+    RamNvm::new(vec![0xFF; NVM_SIZE])
 }
 
-impl Default for VecNvm {
-    fn default() -> Self {
-        Self::blank()
+/// Memory holding a saved image (see [`crate::image::load`]); not dirty.
+pub fn nvm_from_bytes(bytes: Vec<u8>) -> Result<VecNvm, NvmSizeError> {
+    if bytes.len() != NVM_SIZE {
+        return Err(NvmSizeError { actual: bytes.len(), expected: NVM_SIZE });
     }
-}
-
-impl std::fmt::Debug for VecNvm {
-    /// The NVM holds PINs and private keys: never print its content.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VecNvm").field("len", &self.bytes.len()).field("dirty", &self.dirty).finish_non_exhaustive()
-    }
-}
-
-impl Nvm for VecNvm {
-    fn capacity(&self) -> usize {
-        self.bytes.len()
-    }
-
-    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), NvmError> {
-        let end = offset.checked_add(buf.len()).ok_or(NvmError::OutOfRange)?;
-        let src = self.bytes.get(offset..end).ok_or(NvmError::OutOfRange)?;
-        buf.copy_from_slice(src);
-        Ok(())
-    }
-
-    fn write(&mut self, offset: usize, data: &[u8]) -> Result<(), NvmError> {
-        let end = offset.checked_add(data.len()).ok_or(NvmError::OutOfRange)?;
-        let dst = self.bytes.get_mut(offset..end).ok_or(NvmError::OutOfRange)?;
-        if let Some(budget) = self.power_budget {
-            let n = budget.min(data.len());
-            dst[..n].copy_from_slice(&data[..n]);
-            self.power_budget = Some(budget - n);
-            if n > 0 {
-                self.dirty = true;
-            }
-            if n < data.len() {
-                return Err(NvmError::PowerLost);
-            }
-            return Ok(());
-        }
-        dst.copy_from_slice(data);
-        self.dirty = true;
-        Ok(())
-    }
+    Ok(RamNvm::new(bytes))
 }
 
 /// A handle on a running card's clock offset, shared with its [`HostClock`] through an `Arc`.
@@ -205,7 +121,7 @@ pub struct HostPlatform {
 impl HostPlatform {
     /// Blank NVM, the system clock, the OS RNG: what `Card::format` needs.
     pub fn blank() -> Self {
-        Self::with_nvm(VecNvm::blank())
+        Self::with_nvm(blank_nvm())
     }
 
     /// A platform around given memory (from an image on disk, see [`crate::image`]).
@@ -255,11 +171,13 @@ impl Platform for HostPlatform {
 
 #[cfg(test)]
 mod tests {
+    use card_os::{Nvm, NvmError};
+
     use super::*;
 
     #[test]
     fn writes_set_dirty_and_take_clears_it() {
-        let mut nvm = VecNvm::blank();
+        let mut nvm = blank_nvm();
         assert!(!nvm.is_dirty());
         nvm.write(10, &[1, 2, 3]).unwrap();
         assert!(nvm.take_dirty());
@@ -271,21 +189,10 @@ mod tests {
 
     #[test]
     fn out_of_range_is_an_error_not_a_panic() {
-        let mut nvm = VecNvm::blank();
+        let mut nvm = blank_nvm();
         assert_eq!(nvm.write(NVM_SIZE - 1, &[0, 0]), Err(NvmError::OutOfRange));
         assert_eq!(nvm.read(usize::MAX, &mut [0u8; 2]), Err(NvmError::OutOfRange));
         assert!(!nvm.is_dirty());
-    }
-
-    #[test]
-    fn power_cut_tears_the_write_in_progress() {
-        let mut nvm = VecNvm::blank();
-        nvm.cut_power_after(2);
-        assert_eq!(nvm.write(0, &[1, 2, 3, 4]), Err(NvmError::PowerLost));
-        assert_eq!(&nvm.as_bytes()[..4], &[1, 2, 0xFF, 0xFF]);
-        assert_eq!(nvm.write(8, &[9]), Err(NvmError::PowerLost));
-        nvm.restore_power();
-        nvm.write(8, &[9]).unwrap();
     }
 
     #[test]
@@ -302,6 +209,6 @@ mod tests {
 
     #[test]
     fn wrong_size_is_refused() {
-        assert_eq!(VecNvm::from_bytes(vec![0; 10]).unwrap_err(), NvmSizeError { actual: 10, expected: NVM_SIZE });
+        assert_eq!(nvm_from_bytes(vec![0; 10]).unwrap_err(), NvmSizeError { actual: 10, expected: NVM_SIZE });
     }
 }

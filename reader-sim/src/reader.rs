@@ -19,7 +19,7 @@ use card_os::state::Session;
 use card_os::{Card, Platform};
 
 use crate::image::{self, ImageFileError};
-use crate::platform::{HostPlatform, VecNvm};
+use crate::platform::{HostPlatform, nvm_from_bytes};
 
 /// A card running on the host platform.
 pub type HostCard = Card<HostPlatform>;
@@ -229,7 +229,7 @@ impl InProcessReader {
             return Err(error);
         };
         // Both came from a card's NVM, so the size holds; and they booted before (at open, or as the card was).
-        if let Ok(restored) = VecNvm::from_bytes(stored.clone()) {
+        if let Ok(restored) = nvm_from_bytes(stored.clone()) {
             *nvm = restored;
         }
         if let Err(e) = card.reload(self.rollback, session) {

@@ -99,7 +99,7 @@ masked_debug!(VerifyMode, ChangeMode, ResetMode);
 fn stored<P: Platform>(state: &CardState, platform: &P, r: PinRef) -> Result<Secret, Status> {
     let mut bytes = [0u8; MAX_PIN_LEN];
     state.read_body(platform, encode::pin_value_offset(r), &mut bytes)?;
-    Ok(Secret::new(bytes, state.meta.pin(r).len as usize))
+    Ok(Secret::stored(bytes, state.meta.pin(r).len as usize))
 }
 
 /// Spend one try and persist it before anything is compared: a power cut after this never gives it back.
@@ -246,7 +246,7 @@ pub fn reset_retry_counter<P: Platform>(
     }
     let mut record = match new {
         Some(value) => encode::pin_record(&pin.policy, true, pin.policy.max_tries, value),
-        None => encode::pin_record(&pin.policy, true, pin.policy.max_tries, stored(state, platform, r)?.value()),
+        None => encode::pin_record(&pin.policy, true, pin.policy.max_tries, stored(state, platform, r)?.expose()),
     };
     let patches = [
         Patch { offset: encode::pin_offset(r), bytes: &record },

@@ -6,16 +6,17 @@
 //! setting) and over HTTP ([`serve_crl`]) at the URL the certificates' cRLDistributionPoints name
 //! (`pki::CRL_BASE_URL` + `/zorg-id-ca.crl`), for applications that fetch it.
 //!
-//! The server is deliberately minimal and only for this machine: HTTP/1.1 `GET`/`HEAD` of one path, one
-//! connection at a time, `Connection: close`, request heads of at most [`MAX_REQUEST_HEAD`] bytes read within
-//! [`IO_TIMEOUT`], loopback addresses only (the TEST CA must never look like a real one on a network). Each
-//! request gets a CRL made from the registry as it is then, so a revocation shows at the next fetch.
+//! The HTTP side is the `tiny_http` crate (parsing, keep-alive, `HEAD` without a body, `400` for a request it
+//! cannot parse); this module only answers: `GET`/`HEAD` of one path, loopback addresses only (the TEST CA must
+//! never look like a real one on a network). Each request gets a CRL made from the registry as it is then, so a
+//! revocation shows at the next fetch. `tiny_http` sets no limit on a request head and no read timeout: a client
+//! that never finishes its request holds one connection thread, and other clients are still served — acceptable
+//! for a test server that only this machine can reach.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,12 +26,6 @@ use crate::portal::{PortalError, Registry};
 /// The path the ZORG-ID TEST CA's CRL is served at (`Issuer::ZorgId.file_stem()` + `.crl`), as in the
 /// certificates' cRLDistributionPoints.
 pub const CRL_PATH: &str = "/zorg-id-ca.crl";
-
-/// Largest request head read (request line and headers); longer requests are answered `431`.
-pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
-
-/// How long one connection may take to send its request or receive the answer.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a CRL could not be made, written or served. Messages name the file or address and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -97,12 +92,17 @@ pub fn write_crl(pki: &TestPki, registry: &Path, out: &Path, now: i64) -> Result
 }
 
 /// A running CRL server. Dropping it stops it too.
-#[derive(Debug)]
 pub struct CrlServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    server: Option<Arc<tiny_http::Server>>,
     served: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for CrlServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrlServer").field("addr", &self.addr).field("requests", &self.requests()).finish()
+    }
 }
 
 impl CrlServer {
@@ -116,31 +116,39 @@ impl CrlServer {
         format!("http://{}{CRL_PATH}", self.addr)
     }
 
-    /// How many requests were answered.
+    /// How many requests reached this module (`tiny_http` itself answers those it cannot parse).
     pub fn requests(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting, finishes the connection in progress and waits for the thread.
+    /// Stops accepting, lets the request in progress finish and waits for the thread; when it returns, the
+    /// address no longer accepts connections.
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if let Some(server) = self.server.take() {
+            server.unblock();
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            // The last reference: dropping it tells tiny_http's accept thread to close the listener, which it does
+            // on its own time; wait (at most a second) until it has.
+            drop(server);
+            for _ in 0..100 {
+                if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(100)).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 }
 
 impl Drop for CrlServer {
     fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.shutdown();
-        }
+        self.shutdown();
     }
 }
 
@@ -152,98 +160,54 @@ pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<Cr
         return Err(CrlError::NotLoopback { addr });
     }
     Registry::load(&registry)?;
-    let listener = TcpListener::bind(addr).map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
-    let local = listener.local_addr().map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let server = tiny_http::Server::http(addr).map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
+    let local = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| CrlError::Bind { addr, problem: "the server has no IP address".into() })?;
+    let server = Arc::new(server);
     let served = Arc::new(AtomicU64::new(0));
-    let (stop_t, served_t) = (stop.clone(), served.clone());
+    let (server_t, served_t) = (server.clone(), served.clone());
     let thread = std::thread::Builder::new()
         .name("zorgcard-crl".into())
         .spawn(move || {
-            for stream in listener.incoming() {
-                if stop_t.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(mut stream) = stream {
-                    // A client that misbehaves only loses its own connection.
-                    let _ = answer(&mut stream, &pki, &registry);
-                    // Counted before the connection closes, so a client that has read its whole
-                    // answer already sees it in `requests()`.
-                    served_t.fetch_add(1, Ordering::SeqCst);
-                }
+            // Ends when `CrlServer::stop` unblocks the server.
+            for request in server_t.incoming_requests() {
+                // Counted before the answer, so a client that has read its answer sees it in `requests()`.
+                served_t.fetch_add(1, Ordering::SeqCst);
+                // A client that goes away only loses its own answer.
+                let _ = answer(request, &pki, &registry);
             }
         })
         .map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
-    Ok(CrlServer { addr: local, stop, served, thread: Some(thread) })
+    Ok(CrlServer { addr: local, server: Some(server), served, thread: Some(thread) })
 }
 
-/// Reads one request head and answers it.
-fn answer(stream: &mut TcpStream, pki: &TestPki, registry: &Path) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    let complete = loop {
-        if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
-            break true;
-        }
-        if head.len() > MAX_REQUEST_HEAD {
-            break false;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => break !head.is_empty(),
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(e),
-        }
-    };
-    if !complete {
-        return respond(stream, "431 Request Header Fields Too Large", "text/plain", b"request head too large\n", true);
+/// Answers one request (`tiny_http` leaves out the body of a `HEAD` answer).
+fn answer(request: tiny_http::Request, pki: &TestPki, registry: &Path) -> std::io::Result<()> {
+    use tiny_http::Method;
+    if !matches!(request.method(), Method::Get | Method::Head) {
+        return request.respond(response(405, "text/plain", b"only GET and HEAD\n".to_vec()));
     }
-    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end().split(' ');
-    let (method, target, version) = (parts.next(), parts.next(), parts.next());
-    let Some((method, target)) = method.zip(target).filter(|_| version.is_some_and(|v| v.starts_with("HTTP/1.")))
-    else {
-        return respond(stream, "400 Bad Request", "text/plain", b"not an HTTP/1.x request\n", true);
-    };
-    let body_wanted = match method {
-        "GET" => true,
-        "HEAD" => false,
-        _ => {
-            return respond(stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
-        }
-    };
-    let path = target.split('?').next().unwrap_or(target);
+    let path = request.url().split('?').next().unwrap_or_default();
     if path != CRL_PATH {
         let body = format!("no such file; the ZORG-ID TEST CRL is at {CRL_PATH}\n");
-        return respond(stream, "404 Not Found", "text/plain", body.as_bytes(), body_wanted);
+        return request.respond(response(404, "text/plain", body.into_bytes()));
     }
     match current_crl(pki, registry, now_unix()) {
-        Ok(der) => respond(stream, "200 OK", "application/pkix-crl", &der, body_wanted),
-        Err(e) => {
-            let body = format!("cannot make the CRL: {e}\n");
-            respond(stream, "500 Internal Server Error", "text/plain", body.as_bytes(), body_wanted)
-        }
+        Ok(der) => request.respond(response(200, "application/pkix-crl", der)),
+        Err(e) => request.respond(response(500, "text/plain", format!("cannot make the CRL: {e}\n").into_bytes())),
     }
 }
 
-fn respond(
-    stream: &mut TcpStream,
-    status: &str,
-    content_type: &str,
-    body: &[u8],
-    with_body: bool,
-) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nServer: zorgcard-test-crl\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes())?;
-    if with_body {
-        stream.write_all(body)?;
+fn response(status: u16, content_type: &str, body: Vec<u8>) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = tiny_http::Response::from_data(body).with_status_code(status);
+    for (name, value) in [("Content-Type", content_type), ("Server", "zorgcard-test-crl")] {
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
     }
-    stream.flush()
+    response
 }
 
 /// `zorgcard crl …`.

@@ -41,7 +41,7 @@ use card_os::types::FileId;
 use der::{Decode, Reader as _, SliceReader, Tagged as _};
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
-use reader_sim::platform::{HostPlatform, VecNvm};
+use reader_sim::platform::{HostPlatform, nvm_from_bytes};
 use reader_sim::reader::{InProcessReader, Transmit};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
@@ -230,7 +230,7 @@ fn run_in_process(
             };
             progress(&event);
             // A fresh card per script: a destructive script (PUK blocked, card terminated) harms nothing after it.
-            let copy = VecNvm::from_bytes(image.clone())
+            let copy = nvm_from_bytes(image.clone())
                 .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
             let card = card_os::Card::boot(HostPlatform::with_nvm(copy))
                 .map_err(|e| SuiteError::PowerOn { profile: profile.name.clone(), problem: e.to_string() })?;
@@ -411,7 +411,10 @@ pub fn conformance_main(args: &ConformanceArgs) -> Result<i32, SuiteError> {
     // A closed stdout (`| head`) must not turn a finished run into a panic: the exit code still tells.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), report.summary().as_bytes());
     if let Some(path) = &args.junit {
-        std::fs::write(path, report.junit_xml()).map_err(|source| SuiteError::Junit { path: path.clone(), source })?;
+        let xml = report
+            .junit_xml()
+            .map_err(|e| SuiteError::Junit { path: path.clone(), source: std::io::Error::other(e) })?;
+        std::fs::write(path, xml).map_err(|source| SuiteError::Junit { path: path.clone(), source })?;
     }
     Ok(report.exit_code())
 }

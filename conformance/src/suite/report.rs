@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
 
 /// A whole run: one [`ProfileReport`] per card profile checked.
@@ -328,139 +330,69 @@ impl SuiteReport {
         out
     }
 
-    /// JUnit XML for CI: `<testsuites>` with one `<testsuite name=PROFILE>` per profile and one
-    /// `<testcase classname=SCRIPT name=STEP>` per step; a failed step carries `<failure message="expected …, got
-    /// …">` with every failed check in its text, a skipped step or script `<skipped message=…/>`. Everything is
-    /// escaped here ([`xml_escape`]) rather than with an XML crate: the format needs five entities and the
-    /// removal of characters XML 1.0 cannot carry.
-    pub fn junit_xml(&self) -> String {
-        let t = self.totals();
-        let mut out = String::new();
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        let cases_of = |p: &ProfileReport| -> (usize, usize, usize) {
-            let (mut tests, mut failures, mut skipped) = (0, 0, 0);
-            for s in &p.scripts {
-                if s.skipped.is_some() {
-                    tests += 1;
-                    skipped += 1;
-                    continue;
-                }
-                for step in &s.steps {
-                    tests += 1;
-                    match step.outcome() {
-                        Outcome::Fail => failures += 1,
-                        Outcome::Skipped(_) => skipped += 1,
-                        Outcome::Pass => {}
-                    }
-                }
-            }
-            (tests, failures, skipped)
+    /// JUnit XML for CI, written by `quick-junit`: `<testsuites>` with one `<testsuite name=PROFILE>` per profile
+    /// and one `<testcase name=STEP classname=SCRIPT>` per step (with the script's `file` and the step's `line`); a
+    /// failed step carries `<failure message="expected …, got …">` with every failed check in its text, a skipped
+    /// step or script `<skipped message=…/>`. The crate escapes, and drops what XML 1.0 cannot carry.
+    pub fn junit_xml(&self) -> Result<String, quick_junit::SerializeError> {
+        use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+        let checks = self.totals().checks;
+        let mut report = Report::new(format!("zorgcard conformance ({}, {checks} checks)", self.target));
+        let skipped = |reason: &str| {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(reason);
+            status
         };
-        let (mut all_tests, mut all_failures, mut all_skipped) = (0, 0, 0);
         for p in &self.profiles {
-            let (a, b, c) = cases_of(p);
-            all_tests += a;
-            all_failures += b;
-            all_skipped += c;
-        }
-        let total_time: Duration = self.profiles.iter().flat_map(|p| &p.scripts).map(|s| s.duration).sum();
-        let _ = writeln!(
-            out,
-            "<testsuites name=\"{}\" tests=\"{all_tests}\" failures=\"{all_failures}\" errors=\"0\" skipped=\"{all_skipped}\" time=\"{:.3}\">",
-            xml_escape(&format!("zorgcard conformance ({}, {} checks)", self.target, t.checks)),
-            total_time.as_secs_f64()
-        );
-        for p in &self.profiles {
-            let (tests, failures, skipped) = cases_of(p);
-            let time: Duration = p.scripts.iter().map(|s| s.duration).sum();
-            let _ = writeln!(
-                out,
-                "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
-                xml_escape(&p.profile),
-                time.as_secs_f64()
-            );
+            let mut suite = TestSuite::new(p.profile.as_str());
             for s in &p.scripts {
-                let classname = xml_escape(&s.script);
                 if let Some(reason) = &s.skipped {
-                    let _ = writeln!(
-                        out,
-                        "    <testcase classname=\"{classname}\" name=\"(whole script)\" file=\"{}\">",
-                        xml_escape(&s.file)
-                    );
-                    let _ = writeln!(out, "      <skipped message=\"{}\"/>", xml_escape(&format!("skipped: {reason}")));
-                    out.push_str("    </testcase>\n");
+                    let mut case = TestCase::new("(whole script)", skipped(&format!("skipped: {reason}")));
+                    case.set_classname(s.script.as_str());
+                    case.extra.insert("file".into(), s.file.as_str().into());
+                    suite.add_test_case(case);
                     continue;
                 }
-                let per_step = if s.steps.is_empty() { 0.0 } else { s.duration.as_secs_f64() / s.steps.len() as f64 };
+                let per_step = s.duration.checked_div(u32::try_from(s.steps.len()).unwrap_or(u32::MAX));
                 for step in &s.steps {
-                    let _ = write!(
-                        out,
-                        "    <testcase classname=\"{classname}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{per_step:.3}\"",
-                        xml_escape(&step.title()),
-                        xml_escape(&s.file),
-                        step.line
-                    );
-                    match step.outcome() {
-                        Outcome::Pass => out.push_str("/>\n"),
-                        Outcome::Skipped(reason) => {
-                            out.push_str(">\n");
-                            let _ = writeln!(out, "      <skipped message=\"{}\"/>", xml_escape(&reason));
-                            out.push_str("    </testcase>\n");
-                        }
+                    let status = match step.outcome() {
+                        Outcome::Pass => TestCaseStatus::success(),
+                        Outcome::Skipped(reason) => skipped(&reason),
                         Outcome::Fail => {
-                            out.push_str(">\n");
                             let failed: Vec<_> = step.checks.iter().filter(|c| !c.passed).collect();
-                            let message = failed
-                                .first()
-                                .map(|c| format!("{}: expected {}, got {}", c.what, c.expected, c.got))
-                                .unwrap_or_default();
+                            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                            if let Some(c) = failed.first() {
+                                status.set_message(format!("{}: expected {}, got {}", c.what, c.expected, c.got));
+                            }
                             let mut body = String::new();
                             for c in &failed {
                                 let _ = writeln!(body, "{}\nexpected: {}\ngot:      {}", c.what, c.expected, c.got);
                             }
-                            let _ = writeln!(
-                                out,
-                                "      <failure message=\"{}\" type=\"check\">{}</failure>",
-                                xml_escape(&message),
-                                xml_escape(&body)
-                            );
-                            out.push_str("    </testcase>\n");
+                            status.set_type("check").set_description(body);
+                            status
                         }
+                    };
+                    let mut case = TestCase::new(step.title(), status);
+                    case.set_classname(s.script.as_str());
+                    if let Some(t) = per_step {
+                        case.set_time(t);
                     }
+                    case.extra.insert("file".into(), s.file.as_str().into());
+                    case.extra.insert("line".into(), step.line.to_string().into());
+                    suite.add_test_case(case);
                 }
             }
-            out.push_str("  </testsuite>\n");
+            suite.set_time(p.scripts.iter().map(|s| s.duration).sum());
+            report.add_test_suite(suite);
         }
-        out.push_str("</testsuites>\n");
-        out
+        report.set_time(self.profiles.iter().flat_map(|p| &p.scripts).map(|s| s.duration).sum());
+        report.to_string()
     }
 }
 
 /// `1 check`, `2 checks`.
 fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
-}
-
-/// Escapes text for an XML attribute value or character data (XML 1.0 §2.4, §3.3.3): the five predefined entities,
-/// tab/newline/carriage return as character references (so attribute-value normalisation keeps them), and every
-/// other character XML 1.0 cannot carry (C0 controls, U+FFFE, U+FFFF) replaced by U+FFFD.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// One script starting or finishing, for the live progress line.
@@ -493,29 +425,42 @@ pub enum ProgressState {
 
 /// Prints [`Progress`] as `[12/48] uzi-zorgverlener pin-counters … ok`.
 ///
-/// On a terminal the line is rewritten in place with `\r` (passing scripts overwrite each other; failures and
-/// skips stay on screen, so nothing is skipped silently); anywhere else, for CI logs, one plain line per finished
+/// On a terminal, an `indicatif` progress line that passing scripts overwrite; failures and skips are printed above
+/// it and stay on screen, so nothing is skipped silently. Anywhere else, for CI logs, one plain line per finished
 /// script.
 #[derive(Debug)]
 pub struct ProgressPrinter<W: Write> {
-    out: W,
-    live: bool,
-    line_open: bool,
+    sink: Sink<W>,
+}
+
+#[derive(Debug)]
+enum Sink<W> {
+    Plain(W),
+    Live(ProgressBar),
 }
 
 impl ProgressPrinter<io::Stderr> {
     /// Progress on stderr (stdout carries the summary), live when stderr is a terminal.
     pub fn stderr() -> Self {
-        let out = io::stderr();
-        let live = out.is_terminal();
-        ProgressPrinter::new(out, live)
+        if io::stderr().is_terminal() {
+            ProgressPrinter::live(ProgressDrawTarget::stderr())
+        } else {
+            ProgressPrinter::plain(io::stderr())
+        }
+    }
+
+    /// A live progress line drawn on `target` (tests pass an in-memory terminal).
+    pub fn live(target: ProgressDrawTarget) -> Self {
+        let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        ProgressPrinter { sink: Sink::Live(bar) }
     }
 }
 
 impl<W: Write> ProgressPrinter<W> {
-    /// Progress on `out`; `live` rewrites one line with `\r`.
-    pub fn new(out: W, live: bool) -> Self {
-        ProgressPrinter { out, live, line_open: false }
+    /// One plain line per finished script on `out`.
+    pub fn plain(out: W) -> Self {
+        ProgressPrinter { sink: Sink::Plain(out) }
     }
 
     /// Show one event. Write errors are ignored: progress is a courtesy, the summary is the result.
@@ -527,53 +472,56 @@ impl<W: Write> ProgressPrinter<W> {
             ProgressState::Failed(n) => Some(format!("FAILED ({n} step{})", if *n == 1 { "" } else { "s" })),
             ProgressState::Skipped(reason) => Some(format!("skipped: {reason}")),
         };
-        let keep = matches!(p.state, ProgressState::Failed(_) | ProgressState::Skipped(_));
-        if self.live {
-            // `\r` to the line start, `ESC [2K` clears what a longer previous line left.
-            let _ = match &tail {
-                None => write!(self.out, "\r\x1b[2K{head}"),
-                Some(t) => write!(self.out, "\r\x1b[2K{head} {t}"),
-            };
-            if keep {
-                let _ = writeln!(self.out);
-                self.line_open = false;
-            } else {
-                self.line_open = true;
+        let line = match &tail {
+            Some(t) => format!("{head} {t}"),
+            None => head,
+        };
+        match &mut self.sink {
+            Sink::Live(bar) => {
+                if matches!(p.state, ProgressState::Failed(_) | ProgressState::Skipped(_)) {
+                    bar.println(&line);
+                }
+                bar.set_message(line);
             }
-        } else if let Some(t) = tail {
-            let _ = writeln!(self.out, "{head} {t}");
+            Sink::Plain(out) => {
+                if tail.is_some() {
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+            }
         }
-        let _ = self.out.flush();
     }
 
-    /// Ends a live line so that what follows starts on a fresh one.
+    /// Clears a live line so that what follows starts on a fresh one.
     pub fn finish(&mut self) {
-        if self.line_open {
-            let _ = writeln!(self.out);
-            self.line_open = false;
+        match &mut self.sink {
+            Sink::Live(bar) => bar.finish_and_clear(),
+            Sink::Plain(out) => {
+                let _ = out.flush();
+            }
         }
-        let _ = self.out.flush();
     }
 
-    /// The writer, e.g. a `Vec<u8>` in tests.
-    pub fn into_inner(self) -> W {
-        self.out
+    /// The plain writer, e.g. a `Vec<u8>` in tests; `None` for a live line.
+    pub fn into_inner(self) -> Option<W> {
+        match self.sink {
+            Sink::Plain(out) => Some(out),
+            Sink::Live(_) => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indicatif::TermLike;
+
     use super::*;
 
     #[test]
-    fn escape_covers_entities_and_controls() {
-        assert_eq!(xml_escape("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
-        assert_eq!(xml_escape("x\ny\u{1}"), "x&#10;y\u{FFFD}");
-    }
-
-    #[test]
     fn plain_progress_prints_finished_scripts_only() {
-        let mut p = ProgressPrinter::new(Vec::new(), false);
+        let mut p = ProgressPrinter::plain(Vec::new());
         let mut ev = Progress {
             index: 12,
             total: 48,
@@ -586,20 +534,59 @@ mod tests {
         p.show(&ev);
         p.finish();
         assert_eq!(
-            String::from_utf8(p.into_inner()).unwrap_or_default(),
+            String::from_utf8(p.into_inner().unwrap_or_default()).unwrap_or_default(),
             "[12/48] uzi-zorgverlener pin-counters … ok\n"
         );
     }
 
+    /// A terminal in memory: the lines indicatif writes, in order.
+    #[derive(Debug, Clone, Default)]
+    struct Screen(Arc<Mutex<Vec<String>>>);
+
+    impl TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> io::Result<()> {
+            if !s.is_empty() {
+                self.0.lock().map_err(|_| io::Error::other("poisoned"))?.push(s.to_string());
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn live_progress_rewrites_the_line_and_keeps_failures() {
-        let mut p = ProgressPrinter::new(Vec::new(), true);
+    fn live_progress_keeps_failures_on_screen() {
+        let screen = Screen::default();
+        let mut p = ProgressPrinter::live(ProgressDrawTarget::term_like(Box::new(screen.clone())));
         let ev = |state| Progress { index: 1, total: 2, profile: "p".into(), script: "s".into(), state };
         p.show(&ev(ProgressState::Started));
         p.show(&ev(ProgressState::Failed(1)));
         p.show(&ev(ProgressState::Passed));
         p.finish();
-        let text = String::from_utf8(p.into_inner()).unwrap_or_default();
-        assert_eq!(text, "\r\x1b[2K[1/2] p s …\r\x1b[2K[1/2] p s … FAILED (1 step)\n\r\x1b[2K[1/2] p s … ok\n");
+        let lines = screen.0.lock().map(|l| l.clone()).unwrap_or_default();
+        assert!(lines.iter().any(|l| l == "[1/2] p s … FAILED (1 step)"), "{lines:?}");
+        assert!(p.into_inner().is_none());
     }
 }
