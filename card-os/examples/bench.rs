@@ -8,6 +8,7 @@
 //! this example's global allocator), `openssl speed rsa2048` for reference, the RAM state and I/O buffer sizes,
 //! and the image body sizes of the two test cards (small cards: the real UZI / ZORG-ID profile images are measured
 //! by the host crate). Not a test: the figures depend on the machine.
+#![allow(unsafe_code)] // the counting global allocator below: the only unsafe code in the workspace
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::Command;

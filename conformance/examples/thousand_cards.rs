@@ -8,6 +8,7 @@
 //! hold), and the process's resident set (`VmRSS` in `/proc/self/status`, what the machine pays, with allocator
 //! slack). Both are taken before the first card (the anchor: the process, the PKI and the profile) and after the
 //! last; the per-card figures are the differences divided by the number of cards.
+#![allow(unsafe_code)] // the counting global allocator below: the only unsafe code in the workspace
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -30,14 +30,23 @@ pub fn exchange(reader: &mut dyn Transmit, apdu: &[u8]) -> Result<(Vec<u8>, Stat
 /// Why a whole EF could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadEfError {
+    /// The reader (PC/SC or in-process) failed.
     #[error("the reader failed: {0}")]
     Reader(#[from] ReaderError),
+    /// SELECT by path answered this status word (ISO 7816-4 §11.1.1).
     #[error("cannot be selected: {0}")]
     Select(Status),
+    /// The FCP has no `80` (size) tag, so the EF's length is unknown.
     #[error("has no size (tag 80) in its FCP")]
     NoSize,
+    /// READ BINARY failed part-way.
     #[error("READ BINARY at offset {offset} answered {status}")]
-    Read { offset: usize, status: Status },
+    Read {
+        /// The offset asked for.
+        offset: usize,
+        /// What the card answered.
+        status: Status,
+    },
 }
 
 /// SELECT by path from the MF with the FCP, then READ BINARY of the whole EF in short pieces.

@@ -22,16 +22,45 @@ use crate::issuance::test_keys::{RsaCrtComponents, test_rsa_key};
 /// Why personalisation stopped. Messages name the step and the card's answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CardNewError {
+    /// `Card::format` refused the profile's chip settings (ATR, serial, PIN policy).
     #[error("profile `{profile}`: the chip refused to format: {problem}")]
-    Format { profile: String, problem: String },
+    Format {
+        /// The profile.
+        profile: String,
+        /// What the chip said.
+        problem: String,
+    },
+    /// A personalisation command did not answer `9000`.
     #[error("personalising `{profile}`: {step} answered {status}")]
-    Refused { profile: String, step: String, status: Status },
+    Refused {
+        /// The profile.
+        profile: String,
+        /// The step, named as in the trace (`SELECT 3F005015`, …).
+        step: String,
+        /// What the card answered.
+        status: Status,
+    },
+    /// The reader failed during a step.
     #[error("personalising `{profile}`: {step}: the reader failed: {source}")]
-    Reader { profile: String, step: String, source: ReaderError },
+    Reader {
+        /// The profile.
+        profile: String,
+        /// The step.
+        step: String,
+        /// The reader's error.
+        source: ReaderError,
+    },
+    /// The test PKI could not issue the card's certificates (profile name, cause).
     #[error("personalising `{0}`: {1}")]
     Pki(String, #[source] crate::issuance::pki::PkiError),
+    /// The profile asks for something a card cannot hold.
     #[error("personalising `{profile}`: {problem}")]
-    Invalid { profile: String, problem: String },
+    Invalid {
+        /// The profile.
+        profile: String,
+        /// What is wrong, and the fix.
+        problem: String,
+    },
 }
 
 /// Choices for one new card.
@@ -48,6 +77,7 @@ pub struct NewCardOptions {
 /// A freshly made card, with what the personaliser knows of it.
 #[derive(Debug)]
 pub struct NewCard {
+    /// The card, removed from the in-process reader that personalised it (not powered).
     pub card: HostCard,
     /// The certificates written, by key reference.
     pub certificates: Vec<(u8, Vec<u8>)>,
@@ -99,6 +129,7 @@ pub struct Personaliser<'a> {
 }
 
 impl<'a> Personaliser<'a> {
+    /// A session on the card in `reader`; `profile` names the card in errors.
     pub fn new(reader: &'a mut dyn Transmit, profile: &'a str) -> Self {
         Personaliser { reader, profile }
     }
@@ -127,6 +158,7 @@ impl<'a> Personaliser<'a> {
         v
     }
 
+    /// SELECT by path from the MF without an answer (ISO 7816-4 §11.1.1, P1 `08`, P2 `0C`); the MF for `[]`.
     pub fn select_path(&mut self, path: &[u16]) -> Result<(), CardNewError> {
         if path.is_empty() {
             self.send("SELECT MF", &[0x00, 0xA4, 0x00, 0x0C])?;
