@@ -26,6 +26,9 @@
 //! - PUT DATA (key import): the TEST-ONLY injected key of the profile's serial and that key reference.
 //!
 //! A value of another length than the profile's is therefore always a wrong one.
+//!
+//! Why this file is just over 600 lines: recording and comparing share the recorded-event type and the alignment
+//! rules, which read best together; its tests are in `replay/tests.rs`.
 
 use std::fmt;
 use std::io::{self, BufRead as _};

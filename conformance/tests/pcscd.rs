@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conformance::issuance::card_new::{NewCardOptions, new_card};
 use conformance::issuance::pki::{TestPki, certificate_summary};
@@ -323,9 +323,6 @@ fn card_pulled_and_reinserted_keeps_its_pin_counter() {
 #[test]
 fn pcscd_restart_reconnects_the_card_with_its_state() {
     let _g = lock();
-    let pidfile = std::env::var("ZORGCARD_PCSCD_PIDFILE").unwrap_or_else(|_| {
-        panic!("this test restarts pcscd and needs the pcscd started by scripts/with-pcscd (ZORGCARD_PCSCD_PIDFILE): {HOW_TO_START}")
-    });
     let ctx = context();
     let served = serve("uzi-zorgverlener");
     {
@@ -333,24 +330,9 @@ fn pcscd_restart_reconnects_the_card_with_its_state() {
         assert_eq!(verify_pin(&card, b"999999"), 0x63C2);
     }
     drop(ctx);
-    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    assert!(Command::new("kill").arg(pid.to_string()).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::stop_pcscd(HOW_TO_START);
     assert!(served.handle.as_ref().unwrap().wait_disconnected(Duration::from_secs(5)), "the card saw vpcd go");
-    let log = std::env::var("ZORGCARD_PCSCD_LOG").unwrap_or_else(|_| "/dev/null".into());
-    let log = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
-    // The new pcscd outlives this test: scripts/with-pcscd stops it by the PID written below.
-    #[allow(clippy::zombie_processes)]
-    let child = Command::new("pcscd")
-        .args(["--foreground", "--info"])
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start pcscd again");
-    std::fs::write(&pidfile, child.id().to_string()).unwrap();
+    common::start_pcscd(HOW_TO_START);
     let connections = served.handle.as_ref().unwrap().connections();
     assert!(
         served.handle.as_ref().unwrap().wait_connections(connections + 1, Duration::from_secs(15)),

@@ -185,49 +185,7 @@ pub struct PortalArgs {
     pub registry: PathBuf,
     /// What to do.
     #[command(subcommand)]
-    pub action: PortalAction,
-}
-
-/// `zorgcard portal … ACTION`.
-#[derive(Subcommand, Debug)]
-pub enum PortalAction {
-    /// Register the organisation; the actor becomes its administrator.
-    Register {
-        /// Organisation name.
-        #[arg(long)]
-        organisation: String,
-        /// URA subscriber number (8 digits).
-        #[arg(long)]
-        ura: String,
-    },
-    /// Appoint a beheerder (administrator only).
-    Appoint {
-        /// UZI number of the new beheerder.
-        beheerder: String,
-        /// Which organisation, when the actor administers several.
-        #[arg(long)]
-        ura: Option<String>,
-    },
-    /// Show cards (bekijken): all of the organisation, or one.
-    View {
-        /// One card in detail; all visible cards without.
-        serial: Option<String>,
-    },
-    /// Block a card (blokkeren): refused at its next use.
-    Block {
-        /// The card's serial number.
-        serial: String,
-    },
-    /// Unblock a card (deblokkeren).
-    Unblock {
-        /// The card's serial number.
-        serial: String,
-    },
-    /// Revoke a card (intrekken): certificates on the CRL, the card terminated at its next use.
-    Revoke {
-        /// The card's serial number.
-        serial: String,
-    },
+    pub action: crate::portal::PortalAction,
 }
 
 /// `zorgcard crl …`.

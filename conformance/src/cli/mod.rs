@@ -127,16 +127,7 @@ pub fn personalise(a: args::PersonaliseArgs, out: &mut dyn Write, diagnostics: &
 
 /// `zorgcard portal`.
 pub fn portal(a: args::PortalArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    use crate::portal::PortalAction as Do;
-    let action = match a.action {
-        args::PortalAction::Register { organisation, ura } => Do::Register { organisation, ura },
-        args::PortalAction::Appoint { beheerder, ura } => Do::Appoint { beheerder, ura },
-        args::PortalAction::View { serial } => Do::View { serial },
-        args::PortalAction::Block { serial } => Do::Block { serial },
-        args::PortalAction::Unblock { serial } => Do::Unblock { serial },
-        args::PortalAction::Revoke { serial } => Do::Revoke { serial },
-    };
-    let command = crate::portal::PortalCommand { registry: a.registry, actor: a.actor, action };
+    let command = crate::portal::PortalCommand { registry: a.registry, actor: a.actor, action: a.action };
     write!(out, "{}", crate::portal::portal_main(command)?)?;
     Ok(())
 }

@@ -15,41 +15,44 @@ pub struct PortalCommand {
     pub action: PortalAction,
 }
 
-/// The portal's operations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The portal's operations (`zorgcard portal … ACTION`; the doc comments are the command-line help).
+#[derive(clap::Subcommand, Debug, Clone, PartialEq, Eq)]
 pub enum PortalAction {
-    /// `register --organisation NAME --ura NUMBER`: register an organisation; the actor becomes its administrator.
+    /// Register the organisation; the actor becomes its administrator.
     Register {
         /// Organisation name.
+        #[arg(long)]
         organisation: String,
         /// URA subscriber number (8 digits).
+        #[arg(long)]
         ura: String,
     },
-    /// `appoint UZI-NUMBER [--ura NUMBER]`: the administrator appoints a beheerder.
+    /// Appoint a beheerder (administrator only).
     Appoint {
         /// UZI number of the new beheerder.
         beheerder: String,
         /// Which organisation, when the actor administers several.
+        #[arg(long)]
         ura: Option<String>,
     },
-    /// `view [SERIAL]`: bekijken.
+    /// Show cards (bekijken): all of the organisation, or one.
     View {
         /// One card in detail; all visible cards without.
         serial: Option<String>,
     },
-    /// `block SERIAL`: blokkeren.
+    /// Block a card (blokkeren): refused at its next use.
     Block {
-        /// The card.
+        /// The card's serial number.
         serial: String,
     },
-    /// `unblock SERIAL`: deblokkeren.
+    /// Unblock a card (deblokkeren).
     Unblock {
-        /// The card.
+        /// The card's serial number.
         serial: String,
     },
-    /// `revoke SERIAL`: intrekken.
+    /// Revoke a card (intrekken): certificates on the CRL, the card terminated at its next use.
     Revoke {
-        /// The card.
+        /// The card's serial number.
         serial: String,
     },
 }

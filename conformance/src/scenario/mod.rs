@@ -10,6 +10,9 @@
 //! Modules: [`play`] makes, sets up and serves the card in one vpcd slot of reader-sim's `VpcdServer`
 //! (`zorgcard scenario run`); [`interceptor`] holds the behaviours that act per APDU (delay, answers, pulling
 //! the card) as a `reader_sim::reader::Interceptor` on the slot's reader, and the thread that puts cards in late.
+//!
+//! Why this file is over 600 lines: it is one concept, the scenario format (its types, each field's meaning and
+//! its checks); serving a scenario is in `play` and the hooks on the vpcd slot in `interceptor`.
 
 pub mod interceptor;
 pub mod play;

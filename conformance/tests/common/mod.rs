@@ -121,15 +121,31 @@ pub fn s(p: &Path) -> &str {
 /// and starts a new one, whose PID goes to the same file so that the script stops it at the end. Only that PID is
 /// ever signalled. `how_to_start` is the message when the test was not started by the script.
 pub fn restart_pcscd(how_to_start: &str) {
-    let pidfile = std::env::var("ZORGCARD_PCSCD_PIDFILE").unwrap_or_else(|_| {
+    stop_pcscd(how_to_start);
+    start_pcscd(how_to_start);
+}
+
+/// The file holding the PID of the pcscd `scripts/with-pcscd` started.
+fn pcscd_pidfile(how_to_start: &str) -> String {
+    std::env::var("ZORGCARD_PCSCD_PIDFILE").unwrap_or_else(|_| {
         panic!("this test restarts pcscd and needs the pcscd started by scripts/with-pcscd (ZORGCARD_PCSCD_PIDFILE): {how_to_start}")
-    });
+    })
+}
+
+/// The first half of [`restart_pcscd`]: stop only the script's pcscd and wait until it is gone.
+pub fn stop_pcscd(how_to_start: &str) {
+    let pidfile = pcscd_pidfile(how_to_start);
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     assert!(Command::new("kill").arg(pid.to_string()).status().unwrap().success(), "kill pcscd {pid}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The second half of [`restart_pcscd`]: a new pcscd, its PID written where the script will find it.
+pub fn start_pcscd(how_to_start: &str) {
+    let pidfile = pcscd_pidfile(how_to_start);
     let log = std::env::var("ZORGCARD_PCSCD_LOG").unwrap_or_else(|_| "/dev/null".into());
     let log = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
     // The new pcscd outlives this test: scripts/with-pcscd stops it by the PID written below.
