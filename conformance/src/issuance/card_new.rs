@@ -147,15 +147,11 @@ impl<'a> Personaliser<'a> {
         }
     }
 
-    /// Case-3 (or case-4 with `le`) APDU with short lengths.
+    /// Case-3 (or case-4 with the short Le byte `le`) APDU, written by [`crate::exchange::command`]; lengths the
+    /// personaliser never sends (data over 255 bytes) come out extended.
     fn command(ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
-        let mut v = vec![0x00, ins, p1, p2];
-        if !data.is_empty() {
-            v.push(data.len() as u8);
-            v.extend_from_slice(data);
-        }
-        v.extend(le);
-        v
+        let ne = le.map(|le| if le == 0 { 256 } else { usize::from(le) });
+        crate::exchange::command([0x00, ins, p1, p2], data, ne).unwrap_or_default()
     }
 
     /// SELECT by path from the MF without an answer (ISO 7816-4 §11.1.1, P1 `08`, P2 `0C`); the MF for `[]`.

@@ -232,12 +232,8 @@ pub struct SetupStep {
 impl SetupStep {
     /// The C-APDU for `profile`.
     pub fn apdu(&self, profile: &Profile) -> Vec<u8> {
-        let with_data = |header: [u8; 4], data: &[u8]| {
-            let mut v = header.to_vec();
-            v.push(u8::try_from(data.len()).unwrap_or(u8::MAX));
-            v.extend_from_slice(data);
-            v
-        };
+        // A secret too long for an APDU gives an empty one, which the card answers with `6700`.
+        let with_data = |header: [u8; 4], data: &[u8]| crate::exchange::command(header, data, None).unwrap_or_default();
         match &self.action {
             SetupAction::Apdu(apdu) => apdu.clone(),
             SetupAction::VerifyPin(s) => with_data([0x00, 0x20, 0x00, 0x01], s.value(profile)),

@@ -3,30 +3,17 @@
 
 /// Short-length command APDU with data (case 3) or with data and `Le = 00` (case 4).
 pub(super) fn command(header: [u8; 4], data: &[u8], le: bool) -> Result<Vec<u8>, String> {
-    let lc = u8::try_from(data.len()).map_err(|_| format!("{} data bytes do not fit a short APDU", data.len()))?;
-    let mut apdu = header.to_vec();
-    if !data.is_empty() {
-        apdu.push(lc);
-        apdu.extend_from_slice(data);
+    if data.len() > 255 {
+        return Err(format!("{} data bytes do not fit a short APDU", data.len()));
     }
-    if le {
-        apdu.push(0x00);
-    }
-    Ok(apdu)
+    crate::exchange::command(header, data, le.then_some(256)).map_err(|status| format!("cannot encode it: {status}"))
 }
 
 /// Command APDU with data: short (case 3/4) when the data fits, else extended (`00 Lc1 Lc2`, Le `00 00`).
 pub(super) fn command_any_length(header: [u8; 4], data: &[u8]) -> Result<Vec<u8>, String> {
-    if data.len() <= 255 {
-        return command(header, data, true);
-    }
-    let lc = u16::try_from(data.len()).map_err(|_| format!("{} data bytes do not fit an APDU", data.len()))?;
-    let mut apdu = header.to_vec();
-    apdu.push(0x00);
-    apdu.extend_from_slice(&lc.to_be_bytes());
-    apdu.extend_from_slice(data);
-    apdu.extend_from_slice(&[0x00, 0x00]);
-    Ok(apdu)
+    let ne = if data.len() <= 255 { 256 } else { 65_536 };
+    crate::exchange::command(header, data, Some(ne))
+        .map_err(|_| format!("{} data bytes do not fit an APDU", data.len()))
 }
 
 /// Command chaining (ISO 7816-4 §5.3.3), as OpenSC sends long data to a reader without extended APDUs: parts of

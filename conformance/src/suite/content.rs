@@ -7,24 +7,6 @@ pub(super) fn cannot_run(problem: String) -> Vec<CheckResult> {
     vec![CheckResult::new("command", "a command to send", format!("cannot build it: {problem}"), false)]
 }
 
-/// The FCP size (tag `80`) of a SELECT answer `62 L { … }` (ISO 7816-4 §7.4.3, table 12).
-pub(super) fn fcp_size(fcp: &[u8]) -> Option<usize> {
-    let body = match fcp {
-        [0x62 | 0x6F, len, rest @ ..] if usize::from(*len) <= rest.len() => &rest[..usize::from(*len)],
-        _ => return None,
-    };
-    let mut rest = body;
-    while let [tag, len, tail @ ..] = rest {
-        let len = usize::from(*len);
-        let value = tail.get(..len)?;
-        if *tag == 0x80 && (1..=4).contains(&len) {
-            return Some(value.iter().fold(0usize, |acc, b| acc << 8 | usize::from(*b)));
-        }
-        rest = &tail[len..];
-    }
-    None
-}
-
 /// FIDs of a PKCS#15 Path (`3F00 5015 4401`) as a path from the MF.
 pub(super) fn fids(path: &[u8]) -> Vec<u16> {
     let mut out: Vec<u16> = path.chunks_exact(2).map(|p| u16::from_be_bytes([p[0], p[1]])).collect();

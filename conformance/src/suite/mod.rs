@@ -296,6 +296,8 @@ fn run_on_reset_card(link: &mut dyn Link, profile: &Profile, vars: &Vars, script
 trait Link {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String>;
     fn reset(&mut self) -> Result<(), String>;
+    /// The reader itself, for [`crate::exchange`].
+    fn reader(&mut self) -> &mut dyn Transmit;
 }
 
 struct InProcessLink<'a>(&'a mut InProcessReader);
@@ -307,6 +309,10 @@ impl Link for InProcessLink<'_> {
 
     fn reset(&mut self) -> Result<(), String> {
         self.0.reset().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn reader(&mut self) -> &mut dyn Transmit {
+        self.0
     }
 }
 
@@ -322,6 +328,10 @@ impl Link for ReaderLink<'_> {
 
     fn reset(&mut self) -> Result<(), String> {
         (self.reset)()
+    }
+
+    fn reader(&mut self) -> &mut dyn Transmit {
+        self.transmit
     }
 }
 

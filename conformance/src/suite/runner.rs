@@ -73,27 +73,10 @@ impl Runner<'_> {
         Ok(Answer { data: r, status: Status::from_sw(u16::from_be_bytes([sw[0], sw[1]])) })
     }
 
-    /// As a client does (ISO 7816-4 §5.3.4): resend a `6Cxx` with Le = xx, fetch `61xx` with GET RESPONSE.
+    /// As a client does ([`crate::exchange::exchange`]): `6Cxx` sent again with Le = xx, `61xx` fetched.
     pub(super) fn send(&mut self, apdu: &[u8]) -> Result<Answer, String> {
-        let mut answer = self.send_raw(apdu)?;
-        if let Status::WrongLe(exact) = answer.status
-            && apdu.len() >= 5
-        {
-            let mut again = apdu.to_vec();
-            if let Some(le) = again.last_mut() {
-                *le = exact;
-            }
-            answer = self.send_raw(&again)?;
-        }
-        let mut data = std::mem::take(&mut answer.data);
-        for _ in 0..64 {
-            let Status::MoreAvailable(n) = answer.status else {
-                break;
-            };
-            answer = self.send_raw(&[0x00, 0xC0, 0x00, 0x00, n])?;
-            data.append(&mut answer.data);
-        }
-        Ok(Answer { data, status: answer.status })
+        let (data, status) = crate::exchange::exchange(self.link.reader(), apdu).map_err(|e| e.to_string())?;
+        Ok(Answer { data, status })
     }
 
     pub(super) fn expected_sw(&self, step: &Step) -> SwPattern {
@@ -240,41 +223,24 @@ impl Runner<'_> {
         out
     }
 
-    /// SELECT with FCP by path from the MF, then READ BINARY of the whole EF in pieces of at most 256 bytes.
+    /// The whole EF at `path` ([`crate::exchange::read_ef`]), its failures told in the report's words.
     pub(super) fn read_ef(&mut self, path: &[u16]) -> Result<Vec<u8>, ReadError> {
-        let bytes: Vec<u8> = path.iter().flat_map(|f| f.to_be_bytes()).collect();
-        let select = command([0x00, 0xA4, 0x08, 0x04], &bytes, true).map_err(ReadError::Malformed)?;
-        let fcp = self.send(&select).map_err(ReadError::Reader)?;
-        if fcp.status != Status::Success {
-            return Err(ReadError::Status {
-                status: fcp.status,
-                during: format!("SELECT {}", script::path_text(path)),
-            });
-        }
-        let size = fcp_size(&fcp.data).ok_or_else(|| {
-            ReadError::Malformed(format!(
-                "the FCP of {} has no size (tag 80): {}",
-                script::path_text(path),
-                hex_words(&fcp.data)
-            ))
-        })?;
-        let mut data = Vec::with_capacity(size);
-        while data.len() < size {
-            let n = (size - data.len()).min(256);
-            let [p1, p2] = u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes();
-            let answer = self.send_raw(&[0x00, 0xB0, p1, p2, n as u8]).map_err(ReadError::Reader)?;
-            if answer.status != Status::Success {
-                return Err(ReadError::Status {
-                    status: answer.status,
-                    during: format!("READ BINARY at offset {}", data.len()),
-                });
+        use crate::exchange::ReadEfError;
+        crate::exchange::read_ef(self.link.reader(), path).map_err(|e| match e {
+            ReadEfError::Reader(e) => ReadError::Reader(e.to_string()),
+            ReadEfError::Select(status) => {
+                ReadError::Status { status, during: format!("SELECT {}", script::path_text(path)) }
             }
-            if answer.data.is_empty() {
-                return Err(ReadError::Malformed(format!("READ BINARY at offset {} answered no data", data.len())));
+            ReadEfError::NoSize => {
+                ReadError::Malformed(format!("the FCP of {} has no size (tag 80)", script::path_text(path)))
             }
-            data.extend_from_slice(&answer.data);
-        }
-        Ok(data)
+            ReadEfError::Read { offset, status: Status::Success } => {
+                ReadError::Malformed(format!("READ BINARY at offset {offset} answered no data"))
+            }
+            ReadEfError::Read { offset, status } => {
+                ReadError::Status { status, during: format!("READ BINARY at offset {offset}") }
+            }
+        })
     }
 
     pub(super) fn read_file_step(
