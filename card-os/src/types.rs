@@ -118,6 +118,14 @@ impl TryFrom<u8> for PinRef {
 }
 
 impl PinRef {
+    /// The reference byte (P2 of VERIFY, CHANGE and RESET RETRY COUNTER; DIALECT.md): `01` PIN, `02` PUK.
+    pub const fn to_byte(self) -> u8 {
+        match self {
+            PinRef::User => 0x01,
+            PinRef::Puk => 0x02,
+        }
+    }
+
     /// Slot in the image.
     pub const fn index(self) -> usize {
         match self {

@@ -6,7 +6,7 @@
 //! certificates are issued for the public keys by the test PKI, the PKCS#15 files OpenSC reads are created and
 //! written, the PIN and PUK are set and the card is activated, which starts its 3-year validity.
 
-use card_os::{Card, ChipProfile, KeyRef, PinPolicy, Status};
+use card_os::{Card, ChipProfile, KeyRef, PinPolicy, PinRef, Status};
 use p256::ecdsa::SigningKey;
 use reader_sim::platform::{ClockHandle, HostPlatform};
 use reader_sim::reader::{HostCard, InProcessReader, ReaderError, Transmit};
@@ -243,9 +243,12 @@ impl<'a> Personaliser<'a> {
     }
 
     /// CHANGE REFERENCE DATA P1 `01`: the first value of the PIN (`01`) or PUK (`02`).
-    pub fn set_secret(&mut self, reference: u8, value: &[u8]) -> Result<(), CardNewError> {
-        let what = if reference == 1 { "set PIN" } else { "set PUK" };
-        self.send(what, &Self::command(0x24, 0x01, reference, value, None))?;
+    pub fn set_secret(&mut self, reference: PinRef, value: &[u8]) -> Result<(), CardNewError> {
+        let what = match reference {
+            PinRef::User => "set PIN",
+            PinRef::Puk => "set PUK",
+        };
+        self.send(what, &Self::command(0x24, 0x01, reference.to_byte(), value, None))?;
         Ok(())
     }
 
@@ -295,20 +298,20 @@ pub fn injected_test_key(serial: &str, key_ref: KeyRef) -> SigningKey {
 }
 
 /// The certificate role of a key reference (DIALECT.md: `01` authentication, `02` signature, `03` encryption).
-pub fn role(key_ref: u8) -> CertRole {
+pub fn role(key_ref: KeyRef) -> CertRole {
     match key_ref {
-        1 => CertRole::Authentication,
-        2 => CertRole::Signature,
-        _ => CertRole::Encryption,
+        KeyRef::Authentication => CertRole::Authentication,
+        KeyRef::Signature => CertRole::Signature,
+        KeyRef::Encryption => CertRole::Encryption,
     }
 }
 
 /// The PKCS#15 label of a key reference, the same on every zorgcard so OpenSC users see one naming.
-pub fn key_label(key_ref: u8) -> &'static str {
+pub fn key_label(key_ref: KeyRef) -> &'static str {
     match key_ref {
-        1 => "Authenticatie",
-        2 => "Handtekening",
-        _ => "Vertrouwelijkheid",
+        KeyRef::Authentication => "Authenticatie",
+        KeyRef::Signature => "Handtekening",
+        KeyRef::Encryption => "Vertrouwelijkheid",
     }
 }
 
@@ -361,12 +364,13 @@ pub fn personalise(
             }
             (KeySource::OnCard, key_type) => p.generate_key(reference, key_type)?,
         };
-        let cert = pki.issue(issuer, &holder, role(key_ref), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
+        let cert =
+            pki.issue(issuer, &holder, role(reference), &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
         certificates.push((key_ref, cert.clone()));
         keys.push(KeySpec {
             key_ref,
             id: vec![key_ref],
-            label: key_label(key_ref).into(),
+            label: key_label(reference).into(),
             usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
             public_key: public,
@@ -420,8 +424,8 @@ pub fn personalise(
         p.select_path(parent)?;
         p.write_ef(*last, &file.content, file.read_ac, file.update_ac)?;
     }
-    p.set_secret(1, profile.pin.value.as_bytes())?;
-    p.set_secret(2, profile.puk.value.as_bytes())?;
+    p.set_secret(PinRef::User, profile.pin.value.as_bytes())?;
+    p.set_secret(PinRef::Puk, profile.puk.value.as_bytes())?;
     p.activate()?;
     Ok(certificates)
 }

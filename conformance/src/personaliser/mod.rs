@@ -199,7 +199,7 @@ pub fn personalise(
     p.select_path(&[]).map_err(card_err(Step::Keys))?;
     let mut publics = Vec::new();
     for key_ref in card_os::KeyRef::ALL {
-        publics.push((key_ref.to_byte(), p.generate_key(key_ref, options.key_type).map_err(card_err(Step::Keys))?));
+        publics.push((key_ref, p.generate_key(key_ref, options.key_type).map_err(card_err(Step::Keys))?));
     }
 
     // 7. Certificates from the ZORG-ID TEST CA, three years, holder data from the UZI certificate.
@@ -209,8 +209,9 @@ pub fn personalise(
     let pki_err = |source| PersonaliseError::Pki { step: Step::Certificates, source };
     let mut keys = Vec::new();
     let mut certificates = Vec::new();
-    for (key_ref, public) in publics {
-        let role = card_new::role(key_ref);
+    for (reference, public) in publics {
+        let key_ref = reference.to_byte();
+        let role = card_new::role(reference);
         let der = options
             .pki
             .issue(Issuer::ZorgId, &uzi_holder.holder, role, &public, serial.as_bytes(), issued_at)
@@ -221,7 +222,7 @@ pub fn personalise(
         keys.push(KeySpec {
             key_ref,
             id: vec![key_ref],
-            label: card_new::key_label(key_ref).into(),
+            label: card_new::key_label(reference).into(),
             usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
             user_consent: key_ref == 2,
             public_key: public,
@@ -247,9 +248,9 @@ pub fn personalise(
 
     // 8. The PIN and the one-time PUK.
     let puk = generate_puk()?;
-    p.set_secret(pkcs15::USER_PIN_REF, new_pin.expose()).map_err(card_err(Step::Puk))?;
+    p.set_secret(card_os::PinRef::User, new_pin.expose()).map_err(card_err(Step::Puk))?;
     drop(new_pin);
-    p.set_secret(pkcs15::PUK_REF, puk.expose()).map_err(card_err(Step::Puk))?;
+    p.set_secret(card_os::PinRef::Puk, puk.expose()).map_err(card_err(Step::Puk))?;
 
     // 9. ACTIVATE, the last command: once confirmed, the card is complete.
     match p.activate() {

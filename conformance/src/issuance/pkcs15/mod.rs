@@ -71,9 +71,9 @@ pub const AC_PERSONALISATION: u8 = 0x02;
 pub const AC_NEVER: u8 = 0xFF;
 
 /// PIN reference of the user PIN (DIALECT.md: `01`).
-pub const USER_PIN_REF: u8 = 0x01;
+pub const USER_PIN_REF: u8 = card_os::PinRef::User.to_byte();
 /// PIN reference of the PUK (DIALECT.md: `02`).
-pub const PUK_REF: u8 = 0x02;
+pub const PUK_REF: u8 = card_os::PinRef::Puk.to_byte();
 /// authId of the user PIN object; every private key names it.
 pub const USER_PIN_AUTH_ID: u8 = 0x01;
 /// authId of the PUK object; the user PIN names it so that `pkcs15-tool --unblock-pin` finds
