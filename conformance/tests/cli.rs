@@ -125,3 +125,18 @@ fn sixteen_slots_get_distinct_serials_and_consecutive_ports() {
         s.handle.stop();
     }
 }
+
+#[test]
+fn pcscd_config_prints_the_reader_entry_pcscd_reads() {
+    let o = zorgcard(&["pcscd-config", "--port", "36100"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conf = stdout(&o);
+    assert!(conf.contains("DEVICENAME   /dev/null:36100"), "{conf}");
+    assert!(conf.contains("LIBPATH      /usr/lib/pcsc/drivers/serial/libifdvpcd.so"), "{conf}");
+    let missing = zorgcard(&["pcscd-config", "--driver", "/nonexistent/libifdvpcd.so", "--slots", "16"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("scripts/build-vpcd-16"), "{}", stderr(&missing));
+    let too_many = zorgcard(&["pcscd-config", "--slots", "17"]);
+    assert_eq!(too_many.status.code(), Some(2));
+    assert!(stderr(&too_many).contains("at most 16 readers"), "{}", stderr(&too_many));
+}

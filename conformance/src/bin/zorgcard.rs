@@ -29,6 +29,10 @@ enum Command {
     Serve(args::ServeArgs),
     /// List the PC/SC readers pcscd knows, numbered as -r/--reader takes them (-v: with card and ATR).
     ListReaders,
+    /// Print the pcscd reader configuration for vpcd readers (a `reader.conf.d` entry for `pcscd -c DIR`).
+    ///
+    /// Example: zorgcard pcscd-config --driver target/vpcd-16/libifdvpcd.so --slots 16 > conf.d/vpcd
+    PcscdConfig(args::PcscdConfigArgs),
     /// Make and look at card images.
     #[command(subcommand)]
     Card(args::CardCommand),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match command {
         Command::Serve(a) => cli::serve(a, verbose),
         Command::ListReaders => cli::list_readers(verbose),
+        Command::PcscdConfig(a) => cli::pcscd_config(a, out),
         Command::Card(c) => cli::card(c, out),
         Command::Conformance(a) => cli::conformance(a),
         Command::Scenario(c) => cli::scenario(c),

@@ -215,3 +215,17 @@ pub enum CrlCommand {
         seconds: Option<u64>,
     },
 }
+
+/// `zorgcard pcscd-config`.
+#[derive(Args, Debug)]
+pub struct PcscdConfigArgs {
+    /// The vpcd driver; default Debian's (`vsmartcard-vpcd`, 2 slots).
+    #[arg(long)]
+    pub driver: Option<PathBuf>,
+    /// The slots the driver was built with (`--enable-vpcdslots`; `scripts/build-vpcd-16` builds 16).
+    #[arg(long, default_value_t = crate::pcscd_config::SYSTEM_VPCD_SLOTS)]
+    pub slots: u16,
+    /// vpcd's first port: slot N listens on PORT + N (vpcd's default 35963; another for a pcscd of a job's own).
+    #[arg(long, default_value_t = reader_sim::vpcd::DEFAULT_PORT)]
+    pub port: u16,
+}

@@ -55,6 +55,9 @@ pub enum CliError {
     /// `chaos` could not run, or a rule it checks was broken.
     #[error(transparent)]
     Chaos(#[from] ChaosError),
+    /// `pcscd-config` cannot describe these readers.
+    #[error(transparent)]
+    PcscdConfig(#[from] crate::pcscd_config::PcscdConfigError),
     /// `crl write` or `crl serve` failed.
     #[error(transparent)]
     Crl(#[from] CrlError),

@@ -144,3 +144,18 @@ pub fn crl(command: args::CrlCommand) -> Result<(), CliError> {
     crate::portal::crl::crl_main(command)?;
     Ok(())
 }
+
+/// `zorgcard pcscd-config`: the `reader.conf` entry of [`crate::pcscd_config::VpcdReaders`], on standard output.
+pub fn pcscd_config(a: args::PcscdConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    use crate::pcscd_config::VpcdReaders;
+    let readers = match a.driver {
+        None if a.slots == crate::pcscd_config::SYSTEM_VPCD_SLOTS => VpcdReaders::system(a.port),
+        None => VpcdReaders::built(crate::pcscd_config::SYSTEM_VPCD_DRIVER, a.slots, a.port)?,
+        Some(driver) if !driver.is_file() => {
+            return Err(crate::pcscd_config::PcscdConfigError::DriverMissing(driver).into());
+        }
+        Some(driver) => VpcdReaders::built(driver, a.slots, a.port)?,
+    };
+    write!(out, "{}", readers.reader_conf())?;
+    Ok(())
+}
