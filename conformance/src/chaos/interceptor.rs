@@ -4,12 +4,13 @@
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use card_os::PinRef;
+use card_os::pin::Secret;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt as _, SeedableRng as _};
 use reader_sim::platform::ClockHandle;
 use reader_sim::reader::{InProcessReader, Interceptor, ReaderError, Transmit};
 use reader_sim::trace::{Trace, TraceEvent};
-use zeroize::Zeroizing;
 
 use super::event::{ChaosEvent, SeenApdu};
 use super::rates::Rates;
@@ -28,7 +29,7 @@ pub struct ChaosTarget {
     /// The clock offset (days) the card is served at, which `expired` moves ahead from.
     pub served_days: i64,
     /// The profile's PIN: `revoked` verifies it before TERMINATE CARD USAGE, `pin_blocked` tries anything else.
-    pub pin: Zeroizing<Vec<u8>>,
+    pub pin: Secret<Vec<u8>>,
     /// Where a pulled card goes to be put back.
     pub inserter: Sender<Insertion>,
     /// The trace the events are written to, as `error: chaos: …` lines of `slot`.
@@ -73,17 +74,17 @@ impl ChaosInterceptor {
 
     /// Wrong VERIFYs until the card answers `6983`; the wrong PIN differs from the right one in every digit.
     fn block_pin(&self, reader: &mut InProcessReader) -> String {
-        let wrong: Zeroizing<Vec<u8>> = Zeroizing::new(
+        let wrong = Secret::new(
             self.target
                 .pin
+                .expose()
                 .iter()
                 .map(|b| if b.is_ascii_digit() { b'0' + (b - b'0' + 1) % 10 } else { b'0' })
-                .collect(),
+                .collect::<Vec<u8>>(),
         );
-        let mut apdu = Zeroizing::new(vec![0x00, 0x20, 0x00, 0x01, u8::try_from(wrong.len()).unwrap_or(0)]);
-        apdu.extend_from_slice(&wrong);
+        let apdu = verify_apdu(&wrong);
         for tries in 1..=16 {
-            match reader.transmit(&apdu).ok().as_deref().map(sw) {
+            match reader.transmit(apdu.expose()).ok().as_deref().map(sw) {
                 Some(SW_BLOCKED) => return format!(" ({tries} wrong VERIFYs)"),
                 Some(s) if s >> 4 == 0x63C => {}
                 other => return format!(" (not blocked: a wrong VERIFY answered {})", show(other)),
@@ -94,9 +95,8 @@ impl ChaosInterceptor {
 
     /// VERIFY with the right PIN, then TERMINATE CARD USAGE, as the revoked-card scenario's setup does.
     fn revoke(&self, reader: &mut InProcessReader) -> String {
-        let mut verify = Zeroizing::new(vec![0x00, 0x20, 0x00, 0x01, u8::try_from(self.target.pin.len()).unwrap_or(0)]);
-        verify.extend_from_slice(&self.target.pin);
-        let verified = reader.transmit(&verify).ok().as_deref().map(sw);
+        let verify = verify_apdu(&self.target.pin);
+        let verified = reader.transmit(verify.expose()).ok().as_deref().map(sw);
         match reader.transmit(&[0x00, 0xFE, 0x00, 0x00]).ok().as_deref().map(sw) {
             Some(0x9000) => String::new(),
             other => {
@@ -190,4 +190,11 @@ pub fn sw(answer: &[u8]) -> u16 {
 
 fn show(sw: Option<u16>) -> String {
     sw.map_or_else(|| "nothing".to_owned(), |sw| format!("{sw:04X}"))
+}
+
+/// VERIFY of the user PIN (`00 20 00 01`), built by [`crate::exchange::command`] and wiped after use like the PIN.
+fn verify_apdu(pin: &Secret<Vec<u8>>) -> Secret<Vec<u8>> {
+    Secret::new(
+        crate::exchange::command([0x00, 0x20, 0x00, PinRef::User.to_byte()], pin.expose(), None).unwrap_or_default(),
+    )
 }

@@ -34,9 +34,9 @@ use std::sync::PoisonError;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
+use card_os::pin::Secret;
 use reader_sim::reader::{InProcessReader, ReaderError, Transmit as _};
 use reader_sim::trace::{Trace, Traced};
-use zeroize::Zeroizing;
 
 pub use event::{ChaosEvent, SeenApdu};
 pub use interceptor::{ChaosInterceptor, ChaosLog, ChaosTarget};
@@ -160,8 +160,8 @@ pub fn run_client(
     client: &Path,
     trace: &Trace,
 ) -> Result<Vec<SeenApdu>, ChaosError> {
-    let pin = Zeroizing::new(scenario.profile.pin.value.as_bytes().to_vec());
-    let apdus = read_apdu_list(client, Some(&pin))?;
+    let pin = Secret::new(scenario.profile.pin.value.as_bytes().to_vec());
+    let apdus = read_apdu_list(client, Some(pin.expose()))?;
     let prepared = scenario::prepare(scenario, trace, 0, None)?;
     let (sender, pulled) = std::sync::mpsc::channel::<Insertion>();
     let log = ChaosLog::default();
@@ -242,7 +242,7 @@ fn serve(args: &ChaosArgs, scenario: &Scenario, rates: &Rates, trace: &Trace) ->
     let options = StartOptions { vpcd: args.vpcd, slot: args.slot, trace: trace.clone(), crl_dir: None };
     let running = {
         let (log, rates, seed) = (log.clone(), rates.clone(), args.seed);
-        let pin = Zeroizing::new(scenario.profile.pin.value.as_bytes().to_vec());
+        let pin = Secret::new(scenario.profile.pin.value.as_bytes().to_vec());
         let (trace, slot, served_days) = (trace.clone(), args.slot, scenario.served_days);
         scenario::start_with(scenario, &options, move |inserter, clock| {
             let target = ChaosTarget { clock: clock.clone(), served_days, pin, inserter, trace, slot };

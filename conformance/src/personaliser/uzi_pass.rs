@@ -193,17 +193,19 @@ pub(super) fn authenticate(
     public_key: &pki::HolderPublicKey,
 ) -> Result<(), PersonaliseError> {
     let step = Step::UziPin;
-    let Some(len) = u8::try_from(pin.expose().len()).ok().filter(|n| (1..=16).contains(n)) else {
+    if !(1..=16).contains(&pin.expose().len()) {
         return Err(PersonaliseError::Input {
             step,
             what: "UZI PIN",
             problem: "it must be 1 to 16 characters: enter the PIN of the UZI pass".into(),
         });
     };
-    let mut verify = vec![0x00, 0x20, 0x00, 0x01, len];
-    verify.extend_from_slice(pin.expose());
-    let result = exchange(uzi, &verify, step, Which::UziPass);
-    zeroize::Zeroize::zeroize(&mut verify);
+    // The APDU holds the PIN: a Secret, wiped when dropped.
+    let verify = Secret::new(
+        crate::exchange::command([0x00, 0x20, 0x00, card_os::PinRef::User.to_byte()], pin.expose(), None)
+            .unwrap_or_default(),
+    );
+    let result = exchange(uzi, verify.expose(), step, Which::UziPass);
     match result?.1 {
         Status::Success => {}
         Status::RemainingRetries(0) | Status::AuthenticationBlocked => return Err(PersonaliseError::UziPinNowBlocked),
