@@ -142,12 +142,12 @@ fn client(spec: &str) -> Result<(), Box<dyn std::error::Error>> {
         .map(|n| {
             let (lp, barrier) = (lp.clone(), barrier.clone());
             std::thread::spawn(move || -> Result<(u64, f64), String> {
-                let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| e.to_string())?;
+                let ctx = pcsc_runtime::Context::establish(pcsc_runtime::Scope::User).map_err(|e| e.to_string())?;
                 let name = CString::new(format!("Virtual PCD 00 {n:02X}")).map_err(|e| e.to_string())?;
                 let card = ctx
-                    .connect(&name, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY)
+                    .connect(&name, pcsc_runtime::ShareMode::Exclusive, pcsc_runtime::Protocols::ANY)
                     .map_err(|e| format!("reader {n}: {e}"))?;
-                let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+                let mut buf = [0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
                 let mut tx = |apdu: &[u8]| -> Result<(), String> {
                     let r = card.transmit(apdu, &mut buf).map_err(|e| e.to_string())?;
                     match r {

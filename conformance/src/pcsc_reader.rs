@@ -25,11 +25,14 @@ pub const HOW_TO_START_PCSCD: &str = "start the PC/SC daemon: `sudo systemctl st
 /// Why a PC/SC reader could not be used. Every message names the reader and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum PcscReaderError {
+    /// No PC/SC client library on this machine at all: the build needs none, the run does.
+    #[error("PC/SC is not installed on this machine: {}", pcsc_runtime::HOW_TO_INSTALL)]
+    NotInstalled,
     /// No resource manager: pcscd is not running (or not reachable from here).
     #[error("no PC/SC service to talk to ({source}): {HOW_TO_START_PCSCD}")]
     NoService {
         /// What `SCardEstablishContext` / `SCardListReaders` said.
-        source: pcsc::Error,
+        source: pcsc_runtime::Error,
     },
     /// The reader name is not one pcscd knows.
     #[error("no PC/SC reader named `{reader}`: the readers are {}: give one of them exactly", list(.available))]
@@ -50,7 +53,7 @@ pub enum PcscReaderError {
         /// How long it was waited for.
         waited: Duration,
         /// The last answer of `SCardConnect`.
-        source: pcsc::Error,
+        source: pcsc_runtime::Error,
     },
     /// Any other PC/SC failure.
     #[error("PC/SC reader `{reader}`: {action} failed: {source}")]
@@ -60,7 +63,7 @@ pub enum PcscReaderError {
         /// The PC/SC call, in words.
         action: &'static str,
         /// What PC/SC said.
-        source: pcsc::Error,
+        source: pcsc_runtime::Error,
     },
 }
 
@@ -71,32 +74,36 @@ fn list(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-fn is_service_error(e: pcsc::Error) -> bool {
-    matches!(e, pcsc::Error::NoService | pcsc::Error::ServiceStopped | pcsc::Error::CommError)
+fn is_service_error(e: pcsc_runtime::Error) -> bool {
+    matches!(e, pcsc_runtime::Error::NoService | pcsc_runtime::Error::ServiceStopped | pcsc_runtime::Error::CommError)
 }
 
 /// Errors that mean "no usable card yet": worth waiting for while connecting.
-fn is_no_card_yet(e: pcsc::Error) -> bool {
+fn is_no_card_yet(e: pcsc_runtime::Error) -> bool {
     matches!(
         e,
-        pcsc::Error::NoSmartcard
-            | pcsc::Error::RemovedCard
-            | pcsc::Error::UnpoweredCard
-            | pcsc::Error::UnresponsiveCard
-            | pcsc::Error::ResetCard
-            | pcsc::Error::SharingViolation
-            | pcsc::Error::ReaderUnavailable
+        pcsc_runtime::Error::NoSmartcard
+            | pcsc_runtime::Error::RemovedCard
+            | pcsc_runtime::Error::UnpoweredCard
+            | pcsc_runtime::Error::UnresponsiveCard
+            | pcsc_runtime::Error::ResetCard
+            | pcsc_runtime::Error::SharingViolation
+            | pcsc_runtime::Error::ReaderUnavailable
     )
 }
 
-fn establish() -> Result<pcsc::Context, PcscReaderError> {
-    pcsc::Context::establish(pcsc::Scope::User).map_err(|source| PcscReaderError::NoService { source })
+/// A PC/SC context, or why there is none: not installed, or no pcscd.
+pub(crate) fn establish() -> Result<pcsc_runtime::Context, PcscReaderError> {
+    pcsc_runtime::Context::establish(pcsc_runtime::Scope::User).map_err(|source| match source {
+        pcsc_runtime::Error::NotInstalled => PcscReaderError::NotInstalled,
+        source => PcscReaderError::NoService { source },
+    })
 }
 
-fn reader_names(ctx: &pcsc::Context) -> Result<Vec<String>, PcscReaderError> {
+fn reader_names(ctx: &pcsc_runtime::Context) -> Result<Vec<String>, PcscReaderError> {
     match ctx.list_readers_owned() {
         Ok(names) => Ok(names.into_iter().map(|n| n.to_string_lossy().into_owned()).collect()),
-        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(pcsc_runtime::Error::NoReadersAvailable) => Ok(Vec::new()),
         Err(source) if is_service_error(source) => Err(PcscReaderError::NoService { source }),
         Err(source) => Err(PcscReaderError::Pcsc { reader: "(all)".into(), action: "listing the readers", source }),
     }
@@ -110,10 +117,10 @@ pub fn list_readers() -> Result<Vec<String>, PcscReaderError> {
 /// A card in a PC/SC reader, connected in shared mode. Dropping it disconnects with a reset
 /// (`SCARD_RESET_CARD`), so no PIN verification outlives the session.
 pub struct PcscReader {
-    card: pcsc::Card,
+    card: pcsc_runtime::Card,
     name: String,
     atr: Vec<u8>,
-    protocol: Option<pcsc::Protocol>,
+    protocol: Option<pcsc_runtime::Protocol>,
 }
 
 impl PcscReader {
@@ -133,7 +140,7 @@ impl PcscReader {
             .map_err(|_| PcscReaderError::UnknownReader { reader: reader_name.into(), available: available.clone() })?;
         let deadline = Instant::now() + wait;
         let card = loop {
-            match ctx.connect(&c_name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            match ctx.connect(&c_name, pcsc_runtime::ShareMode::Shared, pcsc_runtime::Protocols::ANY) {
                 Ok(card) => break card,
                 Err(source) if is_service_error(source) => return Err(PcscReaderError::NoService { source }),
                 Err(source) if is_no_card_yet(source) => {
@@ -170,9 +177,17 @@ impl PcscReader {
     /// Warm reset (ISO 7816-3 §6.2.3) through `SCardReconnect(SCARD_RESET_CARD)`: the card's security state
     /// (PIN verification) is lost. The ATR is read again.
     pub fn reset(&mut self) -> Result<(), PcscReaderError> {
-        self.card.reconnect(pcsc::ShareMode::Shared, pcsc::Protocols::ANY, pcsc::Disposition::ResetCard).map_err(
-            |source| PcscReaderError::Pcsc { reader: self.name.clone(), action: "resetting the card", source },
-        )?;
+        self.card
+            .reconnect(
+                pcsc_runtime::ShareMode::Shared,
+                pcsc_runtime::Protocols::ANY,
+                pcsc_runtime::Disposition::ResetCard,
+            )
+            .map_err(|source| PcscReaderError::Pcsc {
+                reader: self.name.clone(),
+                action: "resetting the card",
+                source,
+            })?;
         self.refresh_status()
     }
 
@@ -187,7 +202,7 @@ impl PcscReader {
     }
 
     /// The transmission protocol in use (T=0 or T=1), if pcscd says.
-    pub fn protocol(&self) -> Option<pcsc::Protocol> {
+    pub fn protocol(&self) -> Option<pcsc_runtime::Protocol> {
         self.protocol
     }
 }
@@ -196,18 +211,20 @@ impl Transmit for PcscReader {
     /// One `SCardTransmit`. Every PC/SC failure becomes [`ReaderError::Transport`] with the reader's name and what
     /// to do (a removed card, a card reset by another application, pcscd gone).
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, ReaderError> {
-        let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+        let mut buf = vec![0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
         match self.card.transmit(apdu, &mut buf) {
             Ok(rapdu) => Ok(rapdu.to_vec()),
             Err(e) => {
                 let hint = match e {
-                    pcsc::Error::RemovedCard | pcsc::Error::NoSmartcard => {
+                    pcsc_runtime::Error::RemovedCard | pcsc_runtime::Error::NoSmartcard => {
                         ": the card was removed; reinsert it and connect again"
                     }
-                    pcsc::Error::ResetCard => {
+                    pcsc_runtime::Error::ResetCard => {
                         ": another application reset the card (PIN verification is lost); reset or connect again"
                     }
-                    pcsc::Error::NoService | pcsc::Error::ServiceStopped => ": pcscd went away; start it again",
+                    pcsc_runtime::Error::NoService | pcsc_runtime::Error::ServiceStopped => {
+                        ": pcscd went away; start it again"
+                    }
                     _ => "",
                 };
                 Err(ReaderError::Transport(format!("PC/SC reader `{}`: SCardTransmit failed: {e}{hint}", self.name)))
@@ -232,7 +249,12 @@ mod tests {
 
     #[test]
     fn messages_say_how_to_fix() {
-        let e = PcscReaderError::NoService { source: pcsc::Error::NoService };
+        let e = PcscReaderError::NotInstalled;
+        assert_eq!(
+            e.to_string(),
+            "PC/SC is not installed on this machine: apt-get install pcscd libpcsclite1 vsmartcard-vpcd"
+        );
+        let e = PcscReaderError::NoService { source: pcsc_runtime::Error::NoService };
         assert!(e.to_string().contains("pcscd"), "{e}");
         let e =
             PcscReaderError::UnknownReader { reader: "Omnikey".into(), available: vec!["Virtual PCD 00 00".into()] };

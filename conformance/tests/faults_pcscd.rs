@@ -69,7 +69,7 @@ fn verify(pin: &[u8]) -> Vec<u8> {
 
 const VERIFY_STATUS: [u8; 4] = [0x00, 0x20, 0x00, 0x01];
 
-fn sw(card: &pcsc::Card, apdu: &[u8]) -> Result<u16, pcsc::Error> {
+fn sw(card: &pcsc_runtime::Card, apdu: &[u8]) -> Result<u16, pcsc_runtime::Error> {
     let mut buf = [0u8; 258];
     let r = card.transmit(apdu, &mut buf)?;
     Ok(u16::from_be_bytes([r[r.len() - 2], r[r.len() - 1]]))
@@ -126,12 +126,12 @@ struct Known {
 }
 
 /// A PC/SC connection to `reader`, waiting (up to 30 s) for pcscd and the card to be there.
-fn reconnect(reader: &str) -> pcsc::Card {
+fn reconnect(reader: &str) -> pcsc_runtime::Card {
     let name = std::ffi::CString::new(reader).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let card = pcsc::Context::establish(pcsc::Scope::User)
-            .and_then(|ctx| ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY));
+        let card = pcsc_runtime::Context::establish(pcsc_runtime::Scope::User)
+            .and_then(|ctx| ctx.connect(&name, pcsc_runtime::ShareMode::Shared, pcsc_runtime::Protocols::ANY));
         match card {
             Ok(card) => return card,
             Err(e) if Instant::now() > deadline => panic!("no card in `{reader}` 30 s after the restart: {e}"),

@@ -224,13 +224,13 @@ mod client {
     }
 
     struct Session {
-        card: pcsc::Card,
+        card: pcsc_runtime::Card,
         apdus: usize,
     }
 
     impl Session {
         fn tx(&mut self, apdu: &[u8]) -> (Vec<u8>, u16) {
-            let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+            let mut buf = [0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
             let r = self.card.transmit(apdu, &mut buf).expect("transmit");
             self.apdus += 1;
             let (data, sw) = r.split_at(r.len() - 2);
@@ -263,11 +263,12 @@ mod client {
 
     pub fn run(index: usize) {
         let reader = std::env::var(READER_ENV).expect("reader name");
-        let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("PC/SC context (PCSCLITE_CSOCK_NAME)");
+        let ctx =
+            pcsc_runtime::Context::establish(pcsc_runtime::Scope::User).expect("PC/SC context (PCSCLITE_CSOCK_NAME)");
         let name = CString::new(reader.clone()).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         let card = loop {
-            match ctx.connect(&name, pcsc::ShareMode::Exclusive, pcsc::Protocols::ANY) {
+            match ctx.connect(&name, pcsc_runtime::ShareMode::Exclusive, pcsc_runtime::Protocols::ANY) {
                 Ok(card) => break card,
                 Err(e) if Instant::now() > deadline => panic!("client {index}: no card in `{reader}`: {e}"),
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),

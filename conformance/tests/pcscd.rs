@@ -34,7 +34,7 @@ fn lock() -> MutexGuard<'static, ()> {
 }
 
 /// The pcscd reader of vpcd slot 0 must exist; otherwise fail and say how to start it.
-fn context() -> pcsc::Context {
+fn context() -> pcsc_runtime::Context {
     common::context(READER, HOW_TO_START)
 }
 
@@ -67,23 +67,23 @@ fn serve(profile_name: &str) -> Served {
 }
 
 /// Connect to the card in slot 0, waiting for pcscd to see it.
-fn connect(ctx: &pcsc::Context) -> pcsc::Card {
+fn connect(ctx: &pcsc_runtime::Context) -> pcsc_runtime::Card {
     common::connect(ctx, READER)
 }
 
 /// Wait (up to 10 s) until the reader of slot 0 shows `state` to a PC/SC client.
-fn wait_for_state(ctx: &pcsc::Context, state: pcsc::State) -> bool {
+fn wait_for_state(ctx: &pcsc_runtime::Context, state: pcsc_runtime::State) -> bool {
     common::wait_for_state(ctx, READER, state, Duration::from_secs(10))
 }
 
-fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc::Error> {
-    let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+fn tx(card: &pcsc_runtime::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc_runtime::Error> {
+    let mut buf = [0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
     let r = card.transmit(apdu, &mut buf)?;
     let (data, sw) = r.split_at(r.len() - 2);
     Ok((data.to_vec(), u16::from_be_bytes([sw[0], sw[1]])))
 }
 
-fn ok(card: &pcsc::Card, apdu: &[u8]) -> Vec<u8> {
+fn ok(card: &pcsc_runtime::Card, apdu: &[u8]) -> Vec<u8> {
     let (data, sw) = tx(card, apdu).expect("transmit");
     assert_eq!(sw, 0x9000, "{:02X?} answered {sw:04X}", &apdu[..4]);
     data
@@ -104,7 +104,7 @@ fn tool_ok(program: &str, args: &[&str]) -> String {
     text
 }
 
-fn verify_pin(card: &pcsc::Card, pin: &[u8]) -> u16 {
+fn verify_pin(card: &pcsc_runtime::Card, pin: &[u8]) -> u16 {
     let mut apdu = vec![0x00, 0x20, 0x00, 0x01, pin.len() as u8];
     apdu.extend_from_slice(pin);
     tx(card, &apdu).expect("VERIFY").1
@@ -151,7 +151,7 @@ fn pcsc_crate_selects_verifies_and_signs_a_hash_the_certificate_key_verifies() {
     key.verify(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &hash, &signature).expect("signature verifies");
 }
 
-fn read_ef(card: &pcsc::Card, path: &[u8]) -> Vec<u8> {
+fn read_ef(card: &pcsc_runtime::Card, path: &[u8]) -> Vec<u8> {
     let mut select = vec![0x00, 0xA4, 0x08, 0x04, path.len() as u8];
     select.extend_from_slice(path);
     select.push(0x00);
@@ -309,12 +309,12 @@ fn card_pulled_and_reinserted_keeps_its_pin_counter() {
     assert_eq!(verify_pin(&card, b"999999"), 0x63C2);
     served.handle.as_ref().unwrap().remove_card();
     // The client sees the reader go empty (SCardGetStatusChange), and its card handle stops working.
-    assert!(wait_for_state(&ctx, pcsc::State::EMPTY), "the client never saw the card removed");
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::EMPTY), "the client never saw the card removed");
     let after = tx(&card, &[0x00, 0x20, 0x00, 0x01]);
     assert!(after.is_err(), "the old card handle still answers: {after:?}");
     drop(card);
     served.handle.as_ref().unwrap().insert_card();
-    assert!(wait_for_state(&ctx, pcsc::State::PRESENT), "the client never saw the card come back");
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::PRESENT), "the client never saw the card come back");
     let card = connect(&ctx);
     assert_eq!(tx(&card, &[0x00, 0x20, 0x00, 0x01]).unwrap().1, 0x63C2, "PIN counter unchanged, verification lost");
     assert_eq!(pin_tries(&served), 2);
@@ -378,9 +378,9 @@ fn zorgcard_serve_binary_prints_ready_and_opensc_sees_the_card() {
     );
     let stdin = child.0.stdin.as_mut().unwrap();
     std::io::Write::write_all(stdin, b"remove 0\n").unwrap();
-    assert!(wait_for_state(&ctx, pcsc::State::EMPTY), "`remove 0` empties the reader of slot 0");
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::EMPTY), "`remove 0` empties the reader of slot 0");
     std::io::Write::write_all(stdin, b"insert 0\n").unwrap();
-    assert!(wait_for_state(&ctx, pcsc::State::PRESENT), "`insert 0` puts the card back");
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::PRESENT), "`insert 0` puts the card back");
     std::io::Write::write_all(stdin, b"quit\n").unwrap();
     assert!(child.0.wait().unwrap().success(), "`quit` ends zorgcard serve");
 }

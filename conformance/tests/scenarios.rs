@@ -41,7 +41,7 @@ fn vpcd() -> std::net::SocketAddr {
     "127.0.0.1:35963".parse().unwrap()
 }
 
-fn context() -> pcsc::Context {
+fn context() -> pcsc_runtime::Context {
     common::context(&reader_name(), HOW_TO_START)
 }
 
@@ -86,24 +86,25 @@ fn play(name: &str) -> Played {
     play_with(name, |_| {})
 }
 
-fn connect(ctx: &pcsc::Context) -> pcsc::Card {
+fn connect(ctx: &pcsc_runtime::Context) -> pcsc_runtime::Card {
     common::connect(ctx, &reader_name())
 }
 
 /// The reader's state as a client sees it now.
-fn state(ctx: &pcsc::Context) -> pcsc::State {
-    let mut readers = [pcsc::ReaderState::new(CString::new(reader_name()).unwrap(), pcsc::State::UNAWARE)];
+fn state(ctx: &pcsc_runtime::Context) -> pcsc_runtime::State {
+    let mut readers =
+        [pcsc_runtime::ReaderState::new(CString::new(reader_name()).unwrap(), pcsc_runtime::State::UNAWARE)];
     ctx.get_status_change(Duration::from_secs(2), &mut readers).expect("SCardGetStatusChange");
     readers[0].event_state()
 }
 
 /// Waits (up to `timeout`) until the reader shows `wanted`.
-fn wait_for_state(ctx: &pcsc::Context, wanted: pcsc::State, timeout: Duration) -> bool {
+fn wait_for_state(ctx: &pcsc_runtime::Context, wanted: pcsc_runtime::State, timeout: Duration) -> bool {
     common::wait_for_state(ctx, &reader_name(), wanted, timeout)
 }
 
-fn tx(card: &pcsc::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc::Error> {
-    let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+fn tx(card: &pcsc_runtime::Card, apdu: &[u8]) -> Result<(Vec<u8>, u16), pcsc_runtime::Error> {
+    let mut buf = [0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
     let r = card.transmit(apdu, &mut buf)?;
     let (data, sw) = r.split_at(r.len() - 2);
     Ok((data.to_vec(), u16::from_be_bytes([sw[0], sw[1]])))
@@ -113,11 +114,11 @@ fn hex(s: &str) -> Vec<u8> {
     hex::decode(s.replace(' ', "")).unwrap()
 }
 
-fn sw(card: &pcsc::Card, apdu: &str) -> u16 {
+fn sw(card: &pcsc_runtime::Card, apdu: &str) -> u16 {
     tx(card, &hex(apdu)).unwrap_or_else(|e| panic!("{apdu}: {e}")).1
 }
 
-fn verify(card: &pcsc::Card, pin: &[u8]) -> u16 {
+fn verify(card: &pcsc_runtime::Card, pin: &[u8]) -> u16 {
     let mut apdu = vec![0x00, 0x20, 0x00, 0x01, pin.len() as u8];
     apdu.extend_from_slice(pin);
     tx(card, &apdu).expect("VERIFY").1
@@ -130,7 +131,7 @@ fn pso_apdu() -> Vec<u8> {
     apdu
 }
 
-fn atr(card: &pcsc::Card) -> String {
+fn atr(card: &pcsc_runtime::Card) -> String {
     hex::encode_upper(card.status2_owned().unwrap().atr())
 }
 
@@ -209,15 +210,18 @@ fn card_pulled_during_signature_disappears_before_answering() {
     assert_eq!(verify(&card, b"123456"), 0x9000, "key 2 wants a fresh VERIFY");
     // What an application sees of a card pulled mid-command depends on the reader driver: an error, or (vpcd)
     // an empty answer. Either way no status word, no signature.
-    let mut buf = [0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    let mut buf = [0u8; pcsc_runtime::MAX_BUFFER_SIZE_EXTENDED];
     let answer = card.transmit(&pso_apdu(), &mut buf);
     assert!(answer.as_ref().map_or(true, |r| r.len() < 2), "the signature must not answer: {answer:?}");
-    assert!(wait_for_state(&ctx, pcsc::State::EMPTY, Duration::from_secs(5)), "the client never saw the card go");
+    assert!(
+        wait_for_state(&ctx, pcsc_runtime::State::EMPTY, Duration::from_secs(5)),
+        "the client never saw the card go"
+    );
     let lines = played.trace.lines();
     let pso = lines.iter().position(|l| l.contains("> PSO")).expect("the card received the PSO");
     assert!(lines[pso + 1].ends_with("card removed"), "removed right after the PSO: {lines:#?}");
     drop(card);
-    assert!(wait_for_state(&ctx, pcsc::State::PRESENT, Duration::from_secs(10)), "the card came back");
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::PRESENT, Duration::from_secs(10)), "the card came back");
     let card = connect(&ctx);
     assert_eq!(sw(&card, "00200001"), 0x63C3, "the verification was lost with the card");
 }
@@ -228,18 +232,18 @@ fn card_inserted_late_is_absent_then_present_after_the_delay() {
     let ctx = context();
     let delay = Duration::from_millis(2500);
     let played = play_with("card-inserted-late", |s| s.insert_after = delay);
-    assert!(state(&ctx).contains(pcsc::State::EMPTY), "the reader starts empty");
+    assert!(state(&ctx).contains(pcsc_runtime::State::EMPTY), "the reader starts empty");
     let name = CString::new(reader_name()).unwrap();
-    let early = ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY);
-    assert!(matches!(early, Err(pcsc::Error::NoSmartcard)), "no card yet: {:?}", early.err());
-    assert!(wait_for_state(&ctx, pcsc::State::PRESENT, Duration::from_secs(15)), "the card was never inserted");
+    let early = ctx.connect(&name, pcsc_runtime::ShareMode::Shared, pcsc_runtime::Protocols::ANY);
+    assert!(matches!(early, Err(pcsc_runtime::Error::NoSmartcard)), "no card yet: {:?}", early.err());
+    assert!(wait_for_state(&ctx, pcsc_runtime::State::PRESENT, Duration::from_secs(15)), "the card was never inserted");
     assert!(played.running().started.elapsed() >= delay, "inserted before the delay");
     let card = connect(&ctx);
     assert_eq!(atr(&card), UZI_ATR);
     assert_eq!(sw(&card, SELECT_ISOAPPLET), 0x9000);
 }
 
-fn sign_answers(card: &pcsc::Card) -> u16 {
+fn sign_answers(card: &pcsc_runtime::Card) -> u16 {
     assert_eq!(verify(card, b"123456"), 0x9000);
     assert_eq!(sw(card, "002241B6038401 02"), 0x9000);
     tx(card, &pso_apdu()).unwrap().1

@@ -68,11 +68,11 @@ pub fn list_readers(out: &mut dyn Write, diagnostics: &mut dyn Write, verbose: b
 
 /// `  [card, ATR 3B…]` or `  [empty]` for each reader, from one `SCardGetStatusChange` that does not wait.
 fn card_states(names: &[String]) -> Result<Vec<String>, CliError> {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|source| PcscReaderError::NoService { source })?;
-    let mut states: Vec<pcsc::ReaderState> = names
+    let ctx = crate::pcsc_reader::establish()?;
+    let mut states: Vec<pcsc_runtime::ReaderState> = names
         .iter()
         .filter_map(|n| CString::new(n.as_str()).ok())
-        .map(|n| pcsc::ReaderState::new(n, pcsc::State::UNAWARE))
+        .map(|n| pcsc_runtime::ReaderState::new(n, pcsc_runtime::State::UNAWARE))
         .collect();
     ctx.get_status_change(Some(std::time::Duration::ZERO), &mut states).map_err(|source| PcscReaderError::Pcsc {
         reader: "(all)".into(),
@@ -82,7 +82,7 @@ fn card_states(names: &[String]) -> Result<Vec<String>, CliError> {
     Ok(states
         .iter()
         .map(|s| {
-            if s.event_state().contains(pcsc::State::PRESENT) {
+            if s.event_state().contains(pcsc_runtime::State::PRESENT) {
                 format!("  [card, ATR {}]", hex::encode_upper(s.atr()))
             } else {
                 "  [empty]".into()

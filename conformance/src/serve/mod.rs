@@ -90,6 +90,9 @@ pub enum ServeError {
         /// What the socket said.
         source: std::io::Error,
     },
+    /// vpcd did not accept a slot in time, and this machine has no PC/SC library either: nothing to serve to.
+    #[error("PC/SC is not installed on this machine: {}", pcsc_runtime::HOW_TO_INSTALL)]
+    PcscNotInstalled,
     /// vpcd did not accept a slot in time: no pcscd with the vpcd driver.
     #[error(
         "vpcd at {addr} did not accept a connection within {waited:?}: start pcscd with the vpcd driver \
@@ -266,7 +269,15 @@ pub fn serve_main(
 ) -> Result<(), ServeError> {
     let trace = open_trace(options.trace.as_deref())?;
     let slots = serve(&options.slots, options.vpcd, options.reverse, trace, options.registry.as_deref())?;
-    if !wait_ready(&slots, options.ready_timeout) {
+    // Without any PC/SC library on the machine there is most likely no pcscd either: say so after a short wait
+    // instead of the whole one (a pcscd elsewhere, reached over `--vpcd`, still gets its 2 s).
+    let quick = options.ready_timeout.min(Duration::from_secs(2));
+    let ready = wait_ready(&slots, quick)
+        || (pcsc_runtime::is_installed() && wait_ready(&slots, options.ready_timeout.saturating_sub(quick)));
+    if !ready {
+        if !pcsc_runtime::is_installed() {
+            return Err(ServeError::PcscNotInstalled);
+        }
         return Err(ServeError::NotReady { addr: options.vpcd, waited: options.ready_timeout });
     }
     for s in &slots {

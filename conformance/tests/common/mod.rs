@@ -15,8 +15,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A PC/SC context on which pcscd shows `reader` (a vpcd slot); otherwise fail and say how to start it.
-pub fn context(reader: &str, how_to_start: &str) -> pcsc::Context {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User)
+pub fn context(reader: &str, how_to_start: &str) -> pcsc_runtime::Context {
+    let ctx = pcsc_runtime::Context::establish(pcsc_runtime::Scope::User)
         .unwrap_or_else(|e| panic!("no pcscd to talk to ({e}): {how_to_start}"));
     let readers = ctx.list_readers_owned().unwrap_or_default();
     assert!(
@@ -27,11 +27,11 @@ pub fn context(reader: &str, how_to_start: &str) -> pcsc::Context {
 }
 
 /// Connect to the card in `reader`, waiting (up to 10 s) for pcscd to see it.
-pub fn connect(ctx: &pcsc::Context, reader: &str) -> pcsc::Card {
+pub fn connect(ctx: &pcsc_runtime::Context, reader: &str) -> pcsc_runtime::Card {
     let name = CString::new(reader).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+        match ctx.connect(&name, pcsc_runtime::ShareMode::Shared, pcsc_runtime::Protocols::ANY) {
             Ok(card) => return card,
             Err(e) if Instant::now() > deadline => panic!("no card in `{reader}` after 10 s: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -40,8 +40,13 @@ pub fn connect(ctx: &pcsc::Context, reader: &str) -> pcsc::Card {
 }
 
 /// Waits (up to `timeout`) until `reader` shows `wanted` (`EMPTY`, `PRESENT`) to a client; false after it.
-pub fn wait_for_state(ctx: &pcsc::Context, reader: &str, wanted: pcsc::State, timeout: Duration) -> bool {
-    let mut readers = [pcsc::ReaderState::new(CString::new(reader).unwrap(), pcsc::State::UNAWARE)];
+pub fn wait_for_state(
+    ctx: &pcsc_runtime::Context,
+    reader: &str,
+    wanted: pcsc_runtime::State,
+    timeout: Duration,
+) -> bool {
+    let mut readers = [pcsc_runtime::ReaderState::new(CString::new(reader).unwrap(), pcsc_runtime::State::UNAWARE)];
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if ctx.get_status_change(Duration::from_millis(300), &mut readers).is_ok() {
