@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::context::ContextHandle;
 use crate::error::Error;
-use crate::ffi::{self, Dword, Handle};
+use crate::ffi::{self, ContextHandle, Dword, Handle};
 use crate::flags::{Disposition, Protocol, Protocols, ShareMode};
 
 /// A connected card (`SCardConnect`). Dropping it disconnects with a reset (`SCARD_RESET_CARD`), so that no PIN

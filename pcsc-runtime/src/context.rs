@@ -6,19 +6,8 @@ use std::time::Duration;
 
 use crate::card::Card;
 use crate::error::Error;
-use crate::ffi::{self, Dword, Handle};
+use crate::ffi::{self, ContextHandle, Dword};
 use crate::flags::{Protocol, Protocols, Scope, ShareMode, State};
-
-/// The context handle, released when the last [`Context`] clone and the last [`Card`] of it are dropped: a card
-/// handle is only valid while its context is.
-#[derive(Debug)]
-pub(crate) struct ContextHandle(pub(crate) Handle);
-
-impl Drop for ContextHandle {
-    fn drop(&mut self) {
-        ffi::release_context(self.0);
-    }
-}
 
 /// A PC/SC context (`SCardEstablishContext`). Cloning shares it.
 #[derive(Debug, Clone)]

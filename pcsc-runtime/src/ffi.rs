@@ -296,3 +296,14 @@ pub(crate) fn status(card: Handle) -> Result<(Dword, Dword, Vec<u8>), Error> {
     let len = usize::try_from(atr_len).unwrap_or(0).min(atr.len());
     Ok((state, protocol, atr.get(..len).unwrap_or_default().to_vec()))
 }
+
+/// A context handle, released when the last `Context` clone and the last `Card` of it are dropped: a card handle
+/// is only valid while its context is (pcsc-lite's `winscard.h`, `SCardReleaseContext`).
+#[derive(Debug)]
+pub(crate) struct ContextHandle(pub(crate) Handle);
+
+impl Drop for ContextHandle {
+    fn drop(&mut self) {
+        release_context(self.0);
+    }
+}
