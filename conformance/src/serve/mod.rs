@@ -258,6 +258,14 @@ impl control::Slots for Running<'_> {
     }
 }
 
+/// No PC/SC library on this machine and nothing listening at a loopback vpcd address: there is no pcscd to serve
+/// to, so say what to install at once rather than after the slots' retries. A vpcd elsewhere (`--vpcd`) is tried.
+fn no_pcsc_here(vpcd: SocketAddr) -> bool {
+    !pcsc_runtime::is_installed()
+        && vpcd.ip().is_loopback()
+        && std::net::TcpStream::connect_timeout(&vpcd, Duration::from_millis(200)).is_err()
+}
+
 /// `zorgcard serve`: start the slots, print one `ready: slot N …` line per slot on `out` once vpcd has them all,
 /// then obey `input` ([`control`]). Returns after `quit`; when `input` ends, serves until the process is killed.
 pub fn serve_main(
@@ -267,6 +275,9 @@ pub fn serve_main(
     diagnostics: &mut dyn Write,
     verbose: bool,
 ) -> Result<(), ServeError> {
+    if no_pcsc_here(options.vpcd) {
+        return Err(ServeError::PcscNotInstalled);
+    }
     let trace = open_trace(options.trace.as_deref())?;
     let slots = serve(&options.slots, options.vpcd, options.reverse, trace, options.registry.as_deref())?;
     // Without any PC/SC library on the machine there is most likely no pcscd either: say so after a short wait
