@@ -61,7 +61,6 @@ use crate::issuance::card_new::{self, CardNewError, Personaliser};
 use crate::issuance::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
 use crate::issuance::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
 use crate::issuance::profile::{self, KeyType, PinSettings, Profile};
-use crate::suite::script::HashAlg;
 
 /// Length of the one-time PUK: 8 digits, inside the ZORG-ID profile's PUK policy (6–16 digits) and no longer
 /// than the user PIN's maximum, so `pkcs15-tool --unblock-pin` accepts it (see `pkcs15::PinSpec`).

@@ -218,7 +218,8 @@ pub(super) fn authenticate(
     })?;
     let hash = <sha2::Sha256 as sha2::Digest>::digest(challenge);
     let data = match public_key {
-        pki::HolderPublicKey::Rsa { .. } => crate::suite::digest_info(HashAlg::Sha256, &hash),
+        // RFC 8017 §9.2: an RSA key is sent the DigestInfo, whose header is the `rsa` crate's PKCS#1 v1.5 prefix.
+        pki::HolderPublicKey::Rsa { .. } => [&*rsa::Pkcs1v15Sign::new::<sha2::Sha256>().prefix, &hash].concat(),
         pki::HolderPublicKey::P256 { .. } => challenge.to_vec(),
     };
     let mut apdu = vec![0x00, 0x88, 0x00, 0x01, data.len() as u8];
