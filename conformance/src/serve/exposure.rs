@@ -9,8 +9,10 @@
 //! The check asks the machine itself: a TCP connect to each of its own non-loopback addresses (from
 //! [`if_addrs::get_if_addrs`]) on each slot port, with a short timeout. Only those addresses are ever tried, and
 //! only when the vpcd address is one of this machine's: never another host. `serve` checks once its slots are
-//! connected: vpcd accepts one connection per slot, so an accepted probe waits in the listen backlog behind
-//! `serve`'s own and is closed at once; the reader never sees it as a card.
+//! connected: vpcd accepts one connection per slot, so an accepted probe waits in the listen queue behind
+//! `serve`'s own and is closed at once; the reader never sees it as a card. That queue has one place (vpcd calls
+//! `listen(sock, 0)`) and the probe keeps it until `serve` lets go of the slot, so a port is probed until the first
+//! address that answers: one is enough to warn, and further connects would only wait out [`PROBE_TIMEOUT`].
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpStream};
 use std::time::Duration;
@@ -53,9 +55,9 @@ fn is_this_machine(ip: IpAddr, locals: &[LocalAddr]) -> bool {
     ip.is_loopback() || locals.iter().any(|l| l.ip == ip)
 }
 
-/// The addresses at which the `ports` of vpcd at `vpcd` answer other hosts: each non-loopback address of `locals`
-/// on each port that `probe` reaches. Empty when `vpcd` is not this machine's (it is not ours to test).
-/// The probes run at once, one thread each, so that 16 slots on a few addresses take one [`PROBE_TIMEOUT`] at most.
+/// The addresses at which the `ports` of vpcd at `vpcd` answer other hosts: for each port, the first non-loopback
+/// address of `locals` that `probe` reaches on it. Empty when `vpcd` is not this machine's (it is not ours to
+/// test). The ports are probed at once, one thread each: 16 slots take no longer than one.
 pub fn exposed(
     vpcd: IpAddr,
     ports: &[u16],
@@ -65,11 +67,11 @@ pub fn exposed(
     if !is_this_machine(vpcd, locals) {
         return Vec::new();
     }
-    let outside = locals.iter().filter(|l| !l.ip.is_loopback() && !l.ip.is_unspecified());
-    let candidates: Vec<SocketAddr> = outside.flat_map(|l| ports.iter().map(move |&p| socket_addr(l, p))).collect();
+    let outside: Vec<&LocalAddr> = locals.iter().filter(|l| !l.ip.is_loopback() && !l.ip.is_unspecified()).collect();
+    let first_answer = |port: u16| outside.iter().map(|l| socket_addr(l, port)).find(|a| probe(a));
     std::thread::scope(|scope| {
-        let probes: Vec<_> = candidates.iter().map(|a| (*a, scope.spawn(move || probe(a)))).collect();
-        probes.into_iter().filter_map(|(a, p)| p.join().unwrap_or(false).then_some(a)).collect()
+        let probes: Vec<_> = ports.iter().map(|&p| scope.spawn(move || first_answer(p))).collect();
+        probes.into_iter().filter_map(|p| p.join().ok().flatten()).collect()
     })
 }
 
@@ -142,7 +144,7 @@ mod tests {
         assert_eq!(*tried.lock().unwrap(), 0);
         let found = exposed("10.200.7.1".parse().unwrap(), &[35963], &machine(), &probe);
         assert_eq!(found, ["10.200.7.1:35963".parse::<SocketAddr>().unwrap()]);
-        assert_eq!(*tried.lock().unwrap(), 2);
+        assert_eq!(*tried.lock().unwrap(), 1, "a port is not probed past the first address that answers");
     }
 
     #[test]
@@ -163,13 +165,14 @@ mod tests {
     }
 
     #[test]
-    fn a_listener_on_every_interface_is_exposed_at_each_of_the_machines_ipv4_addresses() {
+    fn a_listener_on_every_interface_is_exposed_at_the_machines_first_ipv4_address() {
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let locals = local_addrs();
         assert!(locals.iter().any(|l| l.ip.is_loopback()), "if-addrs lists loopback: {locals:?}");
-        let ipv4 = locals.iter().filter(|l| l.ip.is_ipv4() && !l.ip.is_loopback());
-        let expected: Vec<SocketAddr> = ipv4.map(|l| SocketAddr::new(l.ip, port)).collect();
+        // The first IPv4 one: the listener has no IPv6 side, and a port is not probed past the first answer.
+        let mut ipv4 = locals.iter().filter(|l| l.ip.is_ipv4() && !l.ip.is_loopback());
+        let expected: Vec<SocketAddr> = ipv4.next().map(|l| SocketAddr::new(l.ip, port)).into_iter().collect();
         assert_eq!(exposed(Ipv4Addr::LOCALHOST.into(), &[port], &locals, &tcp_probe), expected);
     }
 }
