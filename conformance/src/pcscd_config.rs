@@ -7,6 +7,13 @@
 //!   pcsc-lite 1.9.9 holds (`PCSCLITE_MAX_READERS_CONTEXTS`);
 //! - one pcscd per job ([`IsolatedPcscd`]), each with its own `reader.conf` (`pcscd -c`), vpcd ports and socket.
 //!
+//! Debian's driver binds its slot ports to every interface (`bind(INADDR_ANY)` in `opensock()`, vsmartcard's
+//! `virtualsmartcard/src/vpcd/vpcd.c`): any host that reaches the machine can put a card in the reader and read
+//! every APDU sent to it. The project's build (`scripts/build-vpcd-16`, patched by `scripts/vpcd-loopback.patch`,
+//! [`project_driver`]) listens on 127.0.0.1, or on the address of `DEVICENAME /dev/null@ADDR:PORT`
+//! ([`VpcdReaders::listen_on`]). This module writes the one `reader.conf` template: `zorgcard pcscd-config`
+//! prints it for `scripts/with-pcscd` and `scripts/with-pcscd-isolated`.
+//!
 //! pcsc-lite 1.9.9's daemon always binds its socket at the compiled-in `/run/pcscd/pcscd.comm` and refuses to
 //! start while another daemon's `pcscd.pid` is there; only its client library reads `PCSCLITE_CSOCK_NAME`
 //! (`getSocketName` in `winscard_msg.c`). So the daemon runs in a mount namespace of its own with a private
@@ -30,6 +37,29 @@ pub const MAX_READERS: u16 = 16;
 pub const CSOCK_ENV: &str = "PCSCLITE_CSOCK_NAME";
 /// The reader name pcscd builds its reader names from (`FRIENDLYNAME`).
 pub const FRIENDLY_NAME: &str = "Virtual PCD";
+/// Where `scripts/build-vpcd-16` puts the project's drivers, under the workspace (`ZORGCARD_VPCD16_PREFIX` there
+/// moves it).
+pub const PROJECT_VPCD_PREFIX: &str = "target/vpcd-16";
+/// The `DEVICENAME` prefix that chooses the listen address, which only the project's build knows
+/// (`scripts/vpcd-loopback.patch`): its presence in a driver file tells that build from Debian's.
+pub const LISTEN_PREFIX: &str = "/dev/null@";
+
+/// The project's vpcd driver with `slots` slots in `prefix` (`scripts/build-vpcd-16` builds 2 and 16:
+/// `libifdvpcd-2slots.so` and `libifdvpcd.so`); `None` for a slot count it does not build.
+pub fn project_driver(prefix: &Path, slots: u16) -> Option<PathBuf> {
+    match slots {
+        MAX_READERS => Some(prefix.join("libifdvpcd.so")),
+        SYSTEM_VPCD_SLOTS => Some(prefix.join(format!("libifdvpcd-{slots}slots.so"))),
+        _ => None,
+    }
+}
+
+/// Whether the vpcd driver at `driver` is the project's build, listening on 127.0.0.1 unless told otherwise: it
+/// holds [`LISTEN_PREFIX`]. Debian's driver (`bind(INADDR_ANY)`) does not.
+pub fn listens_on_loopback(driver: &Path) -> Result<bool, PcscdConfigError> {
+    let bytes = std::fs::read(driver).map_err(|_| PcscdConfigError::DriverMissing(driver.to_owned()))?;
+    Ok(bytes.windows(LISTEN_PREFIX.len()).any(|w| w == LISTEN_PREFIX.as_bytes()))
+}
 
 /// Failures to configure or start a pcscd.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +77,15 @@ pub enum PcscdConfigError {
     /// The driver file is missing.
     #[error("vpcd driver `{0}` not found: `apt-get install vsmartcard-vpcd` (2 slots) or `scripts/build-vpcd-16`")]
     DriverMissing(PathBuf),
+    /// A listen address for a driver that cannot take one (Debian's listens on every interface, always).
+    #[error(
+        "vpcd driver `{}` cannot choose the address its slots listen on (it is not built with \
+         scripts/vpcd-loopback.patch): use the project's driver from `scripts/build-vpcd-16`", .0.display()
+    )]
+    ListenUnsupported(PathBuf),
+    /// The project's build has no driver with this slot count.
+    #[error("`scripts/build-vpcd-16` builds vpcd with 2 or 16 slots, not {0}: give --slots 2 or 16, or --driver PATH")]
+    NoProjectBuild(u16),
     /// A file or directory of the pcscd could not be written.
     #[error("cannot write `{path}`: {source}")]
     Write {
@@ -80,30 +119,53 @@ pub struct VpcdReaders {
     pub base_port: u16,
     /// How many slots the driver was built with.
     pub slots: u16,
+    /// The address the slot ports listen on, when not the driver's own (127.0.0.1 for the project's build);
+    /// only the project's build takes one ([`VpcdReaders::listen_on`]).
+    pub listen: Option<Ipv4Addr>,
 }
 
 impl VpcdReaders {
-    /// Debian's 2-slot driver on `base_port` and `base_port + 1`.
+    /// Debian's 2-slot driver on `base_port` and `base_port + 1`, listening on every interface.
     pub fn system(base_port: u16) -> Self {
-        Self { driver: SYSTEM_VPCD_DRIVER.into(), base_port, slots: SYSTEM_VPCD_SLOTS }
+        Self { driver: SYSTEM_VPCD_DRIVER.into(), base_port, slots: SYSTEM_VPCD_SLOTS, listen: None }
+    }
+
+    /// The project's driver with `slots` (2 or 16) slots in `prefix` ([`project_driver`]), on 127.0.0.1.
+    pub fn project(prefix: &Path, slots: u16, base_port: u16) -> Result<Self, PcscdConfigError> {
+        let driver = project_driver(prefix, slots).ok_or(PcscdConfigError::NoProjectBuild(slots))?;
+        Self::built(driver, slots, base_port)
     }
 
     /// A driver built with `slots` slots (e.g. `scripts/build-vpcd-16`'s).
     pub fn built(driver: impl Into<PathBuf>, slots: u16, base_port: u16) -> Result<Self, PcscdConfigError> {
-        let readers = Self { driver: driver.into(), base_port, slots };
+        let readers = Self { driver: driver.into(), base_port, slots, listen: None };
         if slots == 0 || slots > MAX_READERS || u32::from(base_port) + u32::from(slots) > 65536 {
             return Err(PcscdConfigError::TooManySlots { slots, base_port });
         }
         Ok(readers)
     }
 
+    /// The same readers listening on `addr` (`0.0.0.0`: every interface, for a deliberate setup), as
+    /// `DEVICENAME /dev/null@ADDR:PORT`. Refused for a driver without `scripts/vpcd-loopback.patch`, which would
+    /// read that name as a host to connect out to.
+    pub fn listen_on(self, addr: Ipv4Addr) -> Result<Self, PcscdConfigError> {
+        if !listens_on_loopback(&self.driver)? {
+            return Err(PcscdConfigError::ListenUnsupported(self.driver));
+        }
+        Ok(Self { listen: Some(addr), ..self })
+    }
+
     /// The `reader.conf` text: one entry, as Debian's `/etc/reader.conf.d/vpcd` but with our port and driver.
-    /// `DEVICENAME /dev/null:PORT` makes vpcd listen (normal mode) rather than connect out.
+    /// `DEVICENAME /dev/null:PORT` makes vpcd listen (normal mode) rather than connect out; the project's build
+    /// reads `/dev/null@ADDR:PORT` as: listen on ADDR.
     pub fn reader_conf(&self) -> String {
         let mut conf = String::new();
         let _ = writeln!(conf, "# vpcd, {} slots on ports {}..={}", self.slots, self.base_port, self.last_port());
         let _ = writeln!(conf, "FRIENDLYNAME \"{FRIENDLY_NAME}\"");
-        let _ = writeln!(conf, "DEVICENAME   /dev/null:{}", self.base_port);
+        let _ = match self.listen {
+            Some(addr) => writeln!(conf, "DEVICENAME   {LISTEN_PREFIX}{addr}:{}", self.base_port),
+            None => writeln!(conf, "DEVICENAME   /dev/null:{}", self.base_port),
+        };
         let _ = writeln!(conf, "LIBPATH      {}", self.driver.display());
         let _ = writeln!(conf, "CHANNELID    {}", self.base_port);
         conf
@@ -114,9 +176,11 @@ impl VpcdReaders {
         self.base_port.saturating_add(self.slots.saturating_sub(1))
     }
 
-    /// Where the card of slot `n` connects (vpcd listens on every interface; we use loopback).
+    /// Where the card of slot `n` connects: the listen address, loopback when that is the driver's own or every
+    /// interface.
     pub fn slot_addr(&self, n: u16) -> SocketAddr {
-        SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.base_port.saturating_add(n)).into()
+        let ip = self.listen.filter(|a| !a.is_unspecified()).unwrap_or(Ipv4Addr::LOCALHOST);
+        SocketAddrV4::new(ip, self.base_port.saturating_add(n)).into()
     }
 
     /// The PC/SC name of slot `n` in a pcscd that has only this entry: pcsc-lite names a reader
@@ -254,5 +318,31 @@ mod tests {
         assert_eq!(readers.reader_name(1), "Virtual PCD 00 01");
         assert_eq!(VpcdReaders::built("x", 16, 1).unwrap().reader_name(10), "Virtual PCD 00 0A");
         assert_eq!(readers.slot_addr(1).to_string(), "127.0.0.1:36201");
+    }
+
+    #[test]
+    fn a_listen_address_is_only_given_to_the_patched_driver() {
+        let dir = tempfile::tempdir().unwrap();
+        let patched = dir.path().join("patched.so");
+        std::fs::write(&patched, b"\x7fELF ... /dev/null@ ... /dev/null ...").unwrap();
+        let debian = dir.path().join("debian.so");
+        std::fs::write(&debian, b"\x7fELF ... /dev/null ...").unwrap();
+        let readers = VpcdReaders::built(&patched, 2, 36100).unwrap().listen_on(Ipv4Addr::new(10, 1, 2, 3)).unwrap();
+        let conf = readers.reader_conf();
+        assert!(conf.contains("DEVICENAME   /dev/null@10.1.2.3:36100\n"), "{conf}");
+        assert_eq!(readers.slot_addr(1).to_string(), "10.1.2.3:36101");
+        let everywhere = VpcdReaders::built(&patched, 2, 36100).unwrap().listen_on(Ipv4Addr::UNSPECIFIED).unwrap();
+        assert_eq!(everywhere.slot_addr(0).to_string(), "127.0.0.1:36100");
+        let refused = VpcdReaders::built(&debian, 2, 36100).unwrap().listen_on(Ipv4Addr::LOCALHOST);
+        assert!(matches!(refused, Err(PcscdConfigError::ListenUnsupported(p)) if p == debian));
+        assert!(matches!(listens_on_loopback(&dir.path().join("none.so")), Err(PcscdConfigError::DriverMissing(_))));
+    }
+
+    #[test]
+    fn the_project_build_has_a_2_and_a_16_slot_driver() {
+        let prefix = Path::new("/opt/vpcd");
+        assert_eq!(project_driver(prefix, 16), Some(prefix.join("libifdvpcd.so")));
+        assert_eq!(project_driver(prefix, 2), Some(prefix.join("libifdvpcd-2slots.so")));
+        assert!(matches!(VpcdReaders::project(prefix, 4, 36100), Err(PcscdConfigError::NoProjectBuild(4))));
     }
 }

@@ -228,4 +228,11 @@ pub struct PcscdConfigArgs {
     /// vpcd's first port: slot N listens on PORT + N (vpcd's default 35963; another for a pcscd of a job's own).
     #[arg(long, default_value_t = reader_sim::vpcd::DEFAULT_PORT)]
     pub port: u16,
+    /// The project's build folder (`scripts/build-vpcd-16`, e.g. target/vpcd-16): its driver with --slots slots.
+    #[arg(long, conflicts_with = "driver")]
+    pub prefix: Option<PathBuf>,
+    /// The IPv4 address the slot ports listen on instead of 127.0.0.1 (0.0.0.0: every interface), for a
+    /// deliberate setup; only the project's build takes it.
+    #[arg(long)]
+    pub listen: Option<std::net::Ipv4Addr>,
 }

@@ -145,17 +145,32 @@ pub fn crl(command: args::CrlCommand) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `zorgcard pcscd-config`: the `reader.conf` entry of [`crate::pcscd_config::VpcdReaders`], on standard output.
+/// `zorgcard pcscd-config`: the `reader.conf` entry of [`crate::pcscd_config::VpcdReaders`], on standard output,
+/// after a comment saying where its slot ports listen (Debian's driver: every interface).
 pub fn pcscd_config(a: args::PcscdConfigArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    use crate::pcscd_config::VpcdReaders;
-    let readers = match a.driver {
-        None if a.slots == crate::pcscd_config::SYSTEM_VPCD_SLOTS => VpcdReaders::system(a.port),
-        None => VpcdReaders::built(crate::pcscd_config::SYSTEM_VPCD_DRIVER, a.slots, a.port)?,
-        Some(driver) if !driver.is_file() => {
-            return Err(crate::pcscd_config::PcscdConfigError::DriverMissing(driver).into());
-        }
-        Some(driver) => VpcdReaders::built(driver, a.slots, a.port)?,
+    use crate::pcscd_config::{PcscdConfigError, VpcdReaders, listens_on_loopback};
+    let readers = match (a.driver, a.prefix) {
+        (_, Some(prefix)) => VpcdReaders::project(&prefix, a.slots, a.port)?,
+        (None, None) if a.slots == crate::pcscd_config::SYSTEM_VPCD_SLOTS => VpcdReaders::system(a.port),
+        (None, None) => VpcdReaders::built(crate::pcscd_config::SYSTEM_VPCD_DRIVER, a.slots, a.port)?,
+        (Some(driver), None) => VpcdReaders::built(driver, a.slots, a.port)?,
     };
+    if !readers.driver.is_file() {
+        return Err(PcscdConfigError::DriverMissing(readers.driver).into());
+    }
+    let readers = match a.listen {
+        Some(addr) => readers.listen_on(addr)?,
+        None => readers,
+    };
+    match readers.listen {
+        Some(addr) => writeln!(out, "# slot ports listen on {addr} (--listen)")?,
+        None if listens_on_loopback(&readers.driver)? => writeln!(out, "# slot ports listen on 127.0.0.1")?,
+        None => writeln!(
+            out,
+            "# slot ports listen on every interface (Debian's vpcd): other hosts can reach the reader; \
+             scripts/build-vpcd-16 builds one on 127.0.0.1"
+        )?,
+    }
     write!(out, "{}", readers.reader_conf())?;
     Ok(())
 }

@@ -7,8 +7,10 @@
 //!
 //! - [`slots`]: the `--card PROFILE[:FILE]` arguments and which slot each card goes in.
 //! - [`control`]: the standard-input commands (`remove N`, `insert N`, `clock +DAYS`, `quit`).
+//! - [`exposure`]: the warning when the vpcd ports are reachable from other hosts (Debian's vpcd).
 
 pub mod control;
+pub mod exposure;
 pub mod slots;
 
 use std::io::{BufRead, Write};
@@ -290,6 +292,13 @@ pub fn serve_main(
             return Err(ServeError::PcscNotInstalled);
         }
         return Err(ServeError::NotReady { addr: options.vpcd, waited: options.ready_timeout });
+    }
+    // Once, before the `ready` lines: whoever waits for those has the warning too.
+    if !options.reverse {
+        let ports: Vec<u16> = slots.iter().map(|s| s.addr.port()).collect();
+        if let Some(warning) = exposure::check(options.vpcd.ip(), &ports) {
+            let _ = writeln!(diagnostics, "{warning}");
+        }
     }
     for s in &slots {
         let _ = writeln!(out, "ready: slot {} {} serial {} via vpcd {}", s.slot, s.label, s.serial, s.addr);

@@ -148,15 +148,18 @@ pub fn stop_pcscd(how_to_start: &str) {
     }
 }
 
-/// The second half of [`restart_pcscd`]: a new pcscd, its PID written where the script will find it.
+/// The second half of [`restart_pcscd`]: a new pcscd, its PID written where the script will find it, reading the
+/// script's reader.conf (`ZORGCARD_PCSCD_CONF`: the project's vpcd on 127.0.0.1) as the first one did.
 pub fn start_pcscd(how_to_start: &str) {
     let pidfile = pcscd_pidfile(how_to_start);
+    let conf: Vec<String> = std::env::var("ZORGCARD_PCSCD_CONF").map(|c| vec!["-c".into(), c]).unwrap_or_default();
     let log = std::env::var("ZORGCARD_PCSCD_LOG").unwrap_or_else(|_| "/dev/null".into());
     let log = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
     // The new pcscd outlives this test: scripts/with-pcscd stops it by the PID written below.
     #[allow(clippy::zombie_processes)]
     let child = Command::new("pcscd")
         .args(["--foreground", "--info"])
+        .args(&conf)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
