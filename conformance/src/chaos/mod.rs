@@ -100,7 +100,7 @@ pub struct ChaosArgs {
     /// The seed: the same seed and the same application input play the same events at the same APDUs.
     #[arg(long)]
     pub seed: u64,
-    /// The rates file (default: fixtures/chaos/default.toml).
+    /// The rates file (default: chaos/default.toml of the fixture set, see --fixtures).
     #[arg(long)]
     pub rates: Option<PathBuf>,
     /// The scenario whose card is played (name or file; default: a plain card of --profile).
