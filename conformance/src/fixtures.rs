@@ -1,7 +1,7 @@
 //! The fixtures zorgcard works from, and the one way to reach them: card profiles, conformance scripts, scenarios
 //! (with their own profiles), chaos rates and APDU lists, the TEST PKI and the TEST-ONLY holder keys.
 //!
-//! They are what the product is, so the build embeds them ([`include_dir`], from the workspace's `fixtures/`): an
+//! They are what the product is, so the build embeds them (the `include_dir` crate, from the workspace's `fixtures/`): an
 //! installed `zorgcard` works from any folder. A [`FixtureSet`] is either that embedded set or a directory of the
 //! same layout (`zorgcard --fixtures DIR`, `ZORGCARD_FIXTURES=DIR`, typically written by `zorgcard fixtures export`
 //! and adapted by a vendor). [`active`] is the set of this process, chosen once by [`select`].

@@ -220,7 +220,7 @@ pub fn chaos_main(args: &ChaosArgs) -> Result<Summary, ChaosError> {
         "chaos: seed {} on scenario {} (rates {}), trace {}",
         args.seed,
         scenario.name,
-        rates_file.display(),
+        DisplayPath(rates_file.clone()),
         trace_path.display()
     );
     let log = match &args.client {
