@@ -1,10 +1,17 @@
 //! What the three fixture file formats share: card profiles (`fixtures/profiles/*.toml`), scenarios
 //! (`fixtures/scenarios/*.toml`) and suite scripts (`fixtures/scripts/*.toml`).
 //!
+<<<<<<< HEAD
 //! Each format has its own fields and checks (in the profile, scenario and script
 //! modules that read them); reading the file, the `format = N` version gate, turning a TOML error into a line and
 //! a column, hex fields, and the one error type [`FixtureError`] are here. Every message names the file (relative
 //! to the workspace for shipped fixtures), the place (line and column, or the field) and the fix.
+=======
+//! Each format has its own fields and checks (in [`crate::issuance::profile`], [`crate::scenario`] and
+//! [`crate::suite::script`]); reading the file, the `format = N` version gate, turning a TOML error into a line and
+//! a column, hex fields, and the one error type [`FixtureError`] are here. Every message names the file (marked
+//! `(embedded)` for the fixtures the binary carries), the place (line and column, or the field) and the fix.
+>>>>>>> fixtures
 
 use std::fmt;
 use std::io;
@@ -14,22 +21,14 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-/// The workspace's `fixtures/` directory.
-pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures")
-}
-
-/// A file path as shown in messages: relative to the workspace (`fixtures/profiles/x.toml`) for the shipped
-/// fixtures, as given otherwise.
+/// A file path as shown in messages: `fixtures/profiles/x.toml (embedded)` for a file the binary carries, as given
+/// otherwise ([`crate::fixtures::display`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayPath(pub PathBuf);
 
 impl fmt::Display for DisplayPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.strip_prefix(fixtures_dir()) {
-            Ok(rest) => write!(f, "fixtures/{}", rest.display()),
-            Err(_) => write!(f, "{}", self.0.display()),
-        }
+        f.write_str(&crate::fixtures::display(&self.0))
     }
 }
 
@@ -124,9 +123,10 @@ pub struct FixtureText<'a> {
     text: &'a str,
 }
 
-/// Reads a fixture file; an unreadable file is a [`FixtureErrorKind::Io`] naming it.
+/// Reads a fixture file (embedded or on disk, [`crate::fixtures::read_to_string`]); an unreadable file is a
+/// [`FixtureErrorKind::Io`] naming it.
 pub fn read(format: FixtureFormat, path: &Path) -> Result<String, FixtureError> {
-    std::fs::read_to_string(path).map_err(|e| FixtureError {
+    crate::fixtures::read_to_string(path).map_err(|e| FixtureError {
         format,
         path: DisplayPath(path.to_owned()),
         kind: Box::new(FixtureErrorKind::Io(e)),

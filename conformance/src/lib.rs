@@ -14,12 +14,14 @@
 //! - [`serve`]: fixture cards in vpcd slots (`zorgcard serve`), and its control loop on standard input;
 //!   [`pcscd_config`]: pcscd for many readers (a `reader.conf` per vpcd build, a pcscd per job).
 //! - [`cli`]: the `zorgcard` subcommands the thin binary calls, and their one error type.
-//! - [`fixture_format`]: what the profile, scenario and script files share (reading, `format = N`, errors).
+//! - [`fixtures`]: the fixtures the binary carries (or a directory of the same layout), the one way to reach them;
+//!   [`fixture_format`]: what the profile, scenario and script files share (reading, `format = N`, errors).
 
 pub mod chaos;
 pub mod cli;
 pub mod exchange;
 pub mod fixture_format;
+pub mod fixtures;
 pub mod issuance;
 pub mod pcsc_reader;
 pub mod pcscd_config;

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use conformance::chaos::{self, ChaosEvent, Reaction, Rule};
-use conformance::issuance::profile::fixtures_dir;
 use reader_sim::trace::Trace;
 
+/// The source tree's `fixtures/chaos`: files on disk, given to zorgcard as a user names them.
 fn chaos_dir() -> PathBuf {
-    fixtures_dir().join("chaos")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/chaos")
 }
 
 fn client() -> PathBuf {

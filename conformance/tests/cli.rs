@@ -17,6 +17,7 @@ fn zorgcard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zorgcard"))
         .args(args)
         .env("PCSCLITE_CSOCK_NAME", dir.path().join("no-pcscd-here.comm"))
+        .env_remove("ZORGCARD_FIXTURES")
         .current_dir(dir.path())
         .output()
         .expect("run zorgcard")
@@ -139,4 +140,63 @@ fn pcscd_config_prints_the_reader_entry_pcscd_reads() {
     let too_many = zorgcard(&["pcscd-config", "--slots", "17"]);
     assert_eq!(too_many.status.code(), Some(2));
     assert!(stderr(&too_many).contains("at most 16 readers"), "{}", stderr(&too_many));
+}
+
+/// Runs `zorgcard ARGS` in `dir` with `env` set, no reachable pcscd.
+fn zorgcard_in(dir: &std::path::Path, env: &[(&str, &std::path::Path)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zorgcard"))
+        .args(args)
+        .env("PCSCLITE_CSOCK_NAME", dir.join("no-pcscd-here.comm"))
+        .env_remove("ZORGCARD_FIXTURES")
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .expect("run zorgcard")
+}
+
+#[test]
+fn exported_fixtures_replace_the_embedded_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set");
+    let set_arg = set.to_str().unwrap();
+    let export = zorgcard_in(dir.path(), &[], &["fixtures", "export", set_arg]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert!(
+        stdout(&export).contains(&format!("wrote {set_arg}/profiles/uzi-zorgverlener.toml\n")),
+        "{}",
+        stdout(&export)
+    );
+    let again = zorgcard_in(dir.path(), &[], &["fixtures", "export", set_arg]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+
+    let run = ["conformance", "--profile", "zorg-id-blank"];
+    let embedded = zorgcard_in(dir.path(), &[], &run);
+    assert!(embedded.status.success(), "{}", stderr(&embedded));
+    let flag = zorgcard_in(dir.path(), &[], &[&["--fixtures", set_arg][..], &run].concat());
+    let env = zorgcard_in(dir.path(), &[("ZORGCARD_FIXTURES", &set)], &run);
+    assert_eq!((stdout(&flag), flag.status.code()), (stdout(&embedded), Some(0)), "{}", stderr(&flag));
+    assert_eq!((stdout(&env), env.status.code()), (stdout(&embedded), Some(0)), "{}", stderr(&env));
+
+    // The directory is really used: a changed script fails the run, with the flag and with the variable.
+    let script = set.join("scripts/blank-card.toml");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("expect_sw = \"6A88\""));
+    std::fs::write(&script, text.replacen("expect_sw = \"6A88\"", "expect_sw = \"9000\"", 1)).unwrap();
+    let changed = zorgcard_in(dir.path(), &[], &[&["--fixtures", set_arg][..], &run].concat());
+    assert_eq!(changed.status.code(), Some(1), "{}", stdout(&changed));
+    assert!(stdout(&changed).contains("FAIL  blank-card"), "{}", stdout(&changed));
+    let changed = zorgcard_in(dir.path(), &[("ZORGCARD_FIXTURES", &set)], &run);
+    assert_eq!(changed.status.code(), Some(1), "{}", stdout(&changed));
+
+    // A profile the directory lacks is not taken from the embedded set: the error lists what the directory has.
+    std::fs::remove_file(set.join("profiles/zorg-id-blank.toml")).unwrap();
+    let missing = zorgcard_in(dir.path(), &[], &[&["--fixtures", set_arg][..], &run].concat());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no profile named `zorg-id-blank`"), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("`zorg-id-ec`"), "{}", stderr(&missing));
+
+    let absent = zorgcard_in(dir.path(), &[], &["--fixtures", "no-such-dir", "conformance"]);
+    assert_eq!(absent.status.code(), Some(2));
+    assert!(stderr(&absent).contains("fixtures directory `no-such-dir`"), "{}", stderr(&absent));
 }

@@ -715,9 +715,9 @@ fn a_personalised_card_passes_the_suite_as_a_zorg_id_card() {
     let puk = puk_digits(outcome);
     let dir = tempfile::tempdir().unwrap();
     let profile_path = dir.path().join("zorg-id.toml");
-    let original = std::fs::read_to_string(profile::fixtures_dir().join("profiles/zorg-id.toml")).unwrap();
+    let original = conformance::fixtures::read_to_string(&profile::profile_path("zorg-id")).unwrap();
     // The holder is the UZI pass's holder: the personaliser copied it from the UZI certificate.
-    let uzi_profile = std::fs::read_to_string(profile::fixtures_dir().join("profiles/uzi-medewerker.toml")).unwrap();
+    let uzi_profile = conformance::fixtures::read_to_string(&profile::profile_path("uzi-medewerker")).unwrap();
     let holder = uzi_profile.split("[holder]").nth(1).unwrap().split("\n[").next().unwrap().to_string();
     let mut section = "";
     let mut adapted: Vec<String> = Vec::new();

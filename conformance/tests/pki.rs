@@ -9,7 +9,7 @@ use std::process::Command;
 
 use conformance::issuance::pki::{
     CertRole, Holder, HolderPublicKey, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years,
-    certificate_pem, certificate_summary, crl_pem, fixtures_dir,
+    certificate_pem, certificate_summary, crl_pem,
 };
 use conformance::issuance::test_keys::{rsa_holder_public_key, test_rsa_key};
 use p256::elliptic_curve::Generate;
@@ -93,6 +93,11 @@ fn holder(t: HolderType) -> Holder {
     }
 }
 
+/// The source tree's `fixtures/pki`, where the committed certificates are compared and blessed.
+fn source_pki_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/pki")
+}
+
 fn pki() -> TestPki {
     TestPki::fixtures().expect("load fixtures/pki")
 }
@@ -144,7 +149,7 @@ fn committed_ca_certificates_match_generated() {
     let files = pki.ca_certificate_files().unwrap();
     assert_eq!(files.len(), 5);
     for (name, pem) in files {
-        let path = fixtures_dir().join(&name);
+        let path = source_pki_dir().join(&name);
         if bless {
             std::fs::write(&path, &pem).unwrap();
             continue;
@@ -485,7 +490,7 @@ fn rsa_spki_matches_openssl() {
     let (ok, text) = run_openssl(&[
         "pkey",
         "-in",
-        s(&conformance::issuance::test_keys::test_key_path(idx)),
+        s(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../fixtures/keys/test-only-rsa2048-{idx:02}.pem"))),
         "-pubout",
         "-outform",
         "DER",
@@ -563,7 +568,7 @@ fn errors_name_the_problem() {
     assert!(err.to_string().contains("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096"), "{err}");
 
     // A valid key of the wrong kind or size: an RSA-2048 key is no CA key (CPS §6.1.4).
-    let small = std::fs::read_to_string(conformance::issuance::test_keys::test_key_path(0)).unwrap();
+    let small = conformance::fixtures::read_to_string(&conformance::issuance::test_keys::test_key_path(0)).unwrap();
     std::fs::write(dir.path().join("root-ca.key.pem"), small).unwrap();
     let err = TestPki::load(dir.path()).unwrap_err();
     assert!(matches!(err, PkiError::Key { .. }), "{err}");

@@ -73,10 +73,10 @@ fn load_by_path_and_unknown_name() {
 }
 
 #[test]
-fn fixture_errors_show_workspace_relative_paths() {
-    let dir = profile::fixtures_dir().join("profiles");
+fn fixture_errors_name_embedded_files_as_embedded() {
+    let dir = conformance::fixtures::active().folder(conformance::fixtures::FixtureKind::Profile);
     let e = profile::parse("x", &dir.join("x.toml"), "format = 1\ndescription = \"\"\n").unwrap_err();
-    assert!(e.to_string().starts_with("profile `fixtures/profiles/x.toml`: "), "{e}");
+    assert!(e.to_string().starts_with("profile `fixtures/profiles/x.toml (embedded)`: "), "{e}");
 }
 
 /// Write `text` to a temp file, load it, check the error names the file and `field`, and
@@ -94,7 +94,7 @@ fn broken(file_name: &str, text: &str, field: &str) -> String {
 }
 
 fn fixture_text(name: &str) -> String {
-    std::fs::read_to_string(profile::profile_path(name)).unwrap()
+    conformance::fixtures::read_to_string(&profile::profile_path(name)).unwrap()
 }
 
 fn replace(text: &str, from: &str, to: &str) -> String {
@@ -245,10 +245,11 @@ fn atr_checks() {
 
 #[test]
 fn shipped_fixtures_are_not_modified_by_loading() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/profiles");
     for name in PROFILE_NAMES {
-        let path = profile::profile_path(name);
+        let path = source.join(format!("{name}.toml"));
         let before = std::fs::read(&path).unwrap();
-        load(name).unwrap();
+        load(path.to_str().unwrap()).unwrap();
         assert_eq!(std::fs::read(Path::new(&path)).unwrap(), before);
     }
 }

@@ -442,7 +442,9 @@ fn chaos_through_vpcd_blocks_the_pin_under_a_pcsc_client_and_fails_its_rule() {
     let dir = tempfile::tempdir().unwrap();
     let args = ChaosArgs {
         seed: 5,
-        rates: Some(conformance::issuance::profile::fixtures_dir().join("chaos").join("pin-blocked-at-once.toml")),
+        rates: Some(
+            conformance::fixtures::active().path(conformance::fixtures::FixtureKind::ChaosRates, "pin-blocked-at-once"),
+        ),
         scenario: None,
         profile: "uzi-zorgverlener".into(),
         client: None,

@@ -124,7 +124,7 @@ fn through_a_reader_one_card_passes_and_destructive_scripts_are_skipped() {
 /// A copy of a shipped profile with other key types, written to `dir/<name>.toml`: `key_type` for every key and
 /// `[key_types]` overrides (`"3 = \"p-256\""`), added after the `keys = …` line.
 fn typed_profile(dir: &Path, base: &str, name: &str, key_type: &str, overrides: &[&str]) -> String {
-    let text = std::fs::read_to_string(profile::profile_path(base)).expect("shipped profile");
+    let text = conformance::fixtures::read_to_string(&profile::profile_path(base)).expect("shipped profile");
     let mut extra = format!("key_type = \"{key_type}\"\n");
     if !overrides.is_empty() {
         extra.push_str(&format!("\n[key_types]\n{}\n", overrides.join("\n")));

@@ -2,6 +2,7 @@
 //! subcommand and the mapping of its error to a message and an exit code; the work is in `conformance::cli` and
 //! the modules it calls.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -13,6 +14,10 @@ struct Cli {
     /// Say more: the causes under an error, card states in list-readers, each control command serve carries out.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Use the fixtures in DIR (profiles, scripts, scenarios, chaos, pki, keys: the layout `zorgcard fixtures
+    /// export` writes) instead of the ones this binary carries.
+    #[arg(long, global = true, env = "ZORGCARD_FIXTURES", value_name = "DIR")]
+    fixtures: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +54,11 @@ enum Command {
     ///
     /// Example: zorgcard chaos --seed 42 --client login.apdus --rule no-verify-after-6983
     Chaos(conformance::chaos::ChaosArgs),
+    /// Write out the fixtures this binary carries (profiles, scripts, scenarios, TEST PKI, …) to adapt them.
+    ///
+    /// Example: zorgcard fixtures export my-fixtures && zorgcard --fixtures my-fixtures conformance
+    #[command(subcommand)]
+    Fixtures(args::FixturesCommand),
     /// Replay a recorded APDU dialogue against a simulated card and report the differences.
     ///
     /// Example: zorgcard replay --trace real-card.log --profile uzi-medewerker
@@ -75,27 +85,32 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let Cli { verbose, command } = Cli::parse();
+    let Cli { verbose, fixtures, command } = Cli::parse();
     let out = &mut std::io::stdout();
-    let result: Result<(), CliError> = match command {
-        Command::Serve(a) => cli::serve(a, verbose),
-        Command::ListReaders => cli::list_readers(verbose),
-        Command::PcscdConfig(a) => cli::pcscd_config(a, out),
-        Command::Card(c) => cli::card(c, out),
-        Command::Conformance(a) => cli::conformance(a),
-        Command::Scenario(c) => cli::scenario(c),
-        Command::Chaos(a) => conformance::chaos::chaos_main(&a).map(drop).map_err(CliError::from),
-        Command::Replay(a) => cli::replay(a, out),
-        Command::Record(a) => cli::record(a, out),
-        Command::Personalise(a) => cli::personalise(a, out, &mut std::io::stderr()),
-        Command::Portal(a) => cli::portal(a, out),
-        Command::Crl(c) => cli::crl(c),
-    };
+    let result = cli::select_fixtures(fixtures.as_deref()).and_then(|()| run(command, verbose, out));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zorgcard: {}", e.report(verbose));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+fn run(command: Command, verbose: bool, out: &mut std::io::Stdout) -> Result<(), CliError> {
+    match command {
+        Command::Serve(a) => cli::serve(a, verbose),
+        Command::ListReaders => cli::list_readers(verbose),
+        Command::PcscdConfig(a) => cli::pcscd_config(a, out),
+        Command::Card(c) => cli::card(c, out),
+        Command::Conformance(a) => cli::conformance(a),
+        Command::Scenario(c) => cli::scenario(c, out),
+        Command::Fixtures(c) => cli::fixtures(c, out),
+        Command::Chaos(a) => conformance::chaos::chaos_main(&a).map(drop).map_err(CliError::from),
+        Command::Replay(a) => cli::replay(a, out),
+        Command::Record(a) => cli::record(a, out),
+        Command::Personalise(a) => cli::personalise(a, out, &mut std::io::stderr()),
+        Command::Portal(a) => cli::portal(a, out),
+        Command::Crl(c) => cli::crl(c),
     }
 }

@@ -100,7 +100,7 @@ pub struct ChaosArgs {
     /// The seed: the same seed and the same application input play the same events at the same APDUs.
     #[arg(long)]
     pub seed: u64,
-    /// The rates file (default: fixtures/chaos/default.toml).
+    /// The rates file (default: chaos/default.toml of the fixture set, see --fixtures).
     #[arg(long)]
     pub rates: Option<PathBuf>,
     /// The scenario whose card is played (name or file; default: a plain card of --profile).
@@ -220,7 +220,7 @@ pub fn chaos_main(args: &ChaosArgs) -> Result<Summary, ChaosError> {
         "chaos: seed {} on scenario {} (rates {}), trace {}",
         args.seed,
         scenario.name,
-        rates_file.display(),
+        DisplayPath(rates_file.clone()),
         trace_path.display()
     );
     let log = match &args.client {

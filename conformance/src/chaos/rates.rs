@@ -8,14 +8,14 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::event::ChaosEvent;
-use crate::issuance::profile::{self, DisplayPath};
+use crate::issuance::profile::DisplayPath;
 
 /// The rates file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// `fixtures/chaos/default.toml`, the shipped rates.
+/// `fixtures/chaos/default.toml` of the fixture set ([`crate::fixtures::active`]), the shipped rates.
 pub fn default_rates_file() -> PathBuf {
-    profile::fixtures_dir().join("chaos").join("default.toml")
+    crate::fixtures::active().path(crate::fixtures::FixtureKind::ChaosRates, "default")
 }
 
 /// Why a rates file could not be used. Every message names the file and the fix.
@@ -150,9 +150,9 @@ fn default_expiry_days() -> i64 {
     7300
 }
 
-/// Reads and checks the rates file at `path`.
+/// Reads and checks the rates file at `path` (embedded or on disk, [`crate::fixtures::read_to_string`]).
 pub fn load(path: &Path) -> Result<Rates, RatesError> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::fixtures::read_to_string(path)
         .map_err(|source| RatesError::Io { path: DisplayPath(path.to_owned()), source })?;
     parse(path, &text)
 }

@@ -93,7 +93,7 @@ pub struct ConformanceArgs {
     /// Profiles to check (in-process: default all); with --reader, the one profile the card claims.
     #[arg(long = "profile")]
     pub profiles: Vec<String>,
-    /// Script files or folders (default: fixtures/scripts).
+    /// Script files or folders (default: the scripts of the fixture set, see --fixtures).
     #[arg(long = "script")]
     pub scripts: Vec<PathBuf>,
     /// Also write a JUnit XML report.
@@ -104,6 +104,8 @@ pub struct ConformanceArgs {
 /// `zorgcard scenario …`.
 #[derive(Subcommand, Debug)]
 pub enum ScenarioCommand {
+    /// List the scenarios of the fixture set, each with what its card plays.
+    List,
     /// Play one scenario. Example: zorgcard scenario run fixtures/scenarios/expired-card.toml --trace dialogue.log
     Run {
         /// A scenario file, or the name of a shipped one.
@@ -120,6 +122,20 @@ pub enum ScenarioCommand {
         /// Stop after this many seconds (default: until `quit` or killed).
         #[arg(long)]
         seconds: Option<u64>,
+    },
+}
+
+/// `zorgcard fixtures …`.
+#[derive(Subcommand, Debug)]
+pub enum FixturesCommand {
+    /// Write the fixtures this binary carries into DIR, laid out like the repository's fixtures/, to adapt and use
+    /// with --fixtures DIR. Example: zorgcard fixtures export my-fixtures
+    Export {
+        /// The directory (made when absent).
+        dir: PathBuf,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -19,6 +19,9 @@ use crate::suite::SuiteError;
 /// through unchanged; the variants of its own say what the outcome was.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    /// The fixture set could not be chosen or exported.
+    #[error(transparent)]
+    Fixtures(#[from] crate::fixtures::FixturesError),
     /// A profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] ProfileError),

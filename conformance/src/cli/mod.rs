@@ -20,6 +20,7 @@ use reader_sim::image::Rollback;
 
 pub use error::CliError;
 
+use crate::fixtures::{self, FixtureSet};
 use crate::issuance::card_new::{NewCardOptions, new_card};
 use crate::issuance::pki::TestPki;
 use crate::issuance::{inspect, profile};
@@ -80,11 +81,44 @@ pub fn conformance(a: args::ConformanceArgs) -> Result<(), CliError> {
     }
 }
 
-/// `zorgcard scenario run`.
-pub fn scenario(command: args::ScenarioCommand) -> Result<(), CliError> {
-    let args::ScenarioCommand::Run { file, vpcd, slot, trace, seconds } = command;
-    let duration = seconds.map(Duration::from_secs);
-    crate::scenario::scenario_main(&crate::scenario::ScenarioArgs { file, vpcd, slot, trace, duration })?;
+/// `zorgcard scenario list` (on `out`) and `zorgcard scenario run`.
+pub fn scenario(command: args::ScenarioCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        args::ScenarioCommand::List => {
+            let names = crate::scenario::names();
+            let width = names.iter().map(String::len).max().unwrap_or(0);
+            for name in names {
+                let scenario = crate::scenario::load(&name)?;
+                writeln!(out, "{name:<width$}  {}", scenario.description)?;
+            }
+            Ok(())
+        }
+        args::ScenarioCommand::Run { file, vpcd, slot, trace, seconds } => {
+            let duration = seconds.map(Duration::from_secs);
+            crate::scenario::scenario_main(&crate::scenario::ScenarioArgs { file, vpcd, slot, trace, duration })?;
+            Ok(())
+        }
+    }
+}
+
+/// `--fixtures DIR` (or `ZORGCARD_FIXTURES`): the directory replaces the fixtures the binary carries, for the
+/// whole process; without it the embedded set is used ([`crate::fixtures`]).
+pub fn select_fixtures(dir: Option<&Path>) -> Result<(), CliError> {
+    let set = match dir {
+        Some(dir) => FixtureSet::dir(dir)?,
+        None => FixtureSet::Embedded,
+    };
+    Ok(fixtures::select(set)?)
+}
+
+/// `zorgcard fixtures export DIR`: writes the embedded set, one line per file on `out`.
+pub fn fixtures(command: args::FixturesCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let args::FixturesCommand::Export { dir, force } = command;
+    let written = fixtures::export(&dir, force)?;
+    for path in &written {
+        writeln!(out, "wrote {}", path.display())?;
+    }
+    writeln!(out, "{} files written to {}; use them with --fixtures {}", written.len(), dir.display(), dir.display())?;
     Ok(())
 }
 

@@ -51,15 +51,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::fixture_format::DisplayPath;
 use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
-pub use crate::fixture_format::{DisplayPath, fixtures_dir};
+use crate::fixtures::{self, FixtureKind};
 
 pub use crate::issuance::pki::HolderType;
 
 /// The profile file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// The fixture profiles shipped in `fixtures/profiles/`.
+/// The fixture profiles shipped in `fixtures/profiles/`, in the order the suite checks them.
 pub const PROFILE_NAMES: [&str; 6] =
     ["uzi-zorgverlener", "uzi-medewerker", "uzi-medewerker-niet-op-naam", "zorg-id", "zorg-id-ec", "zorg-id-blank"];
 
@@ -177,35 +178,40 @@ pub struct PinSettings {
 /// Why a profile could not be loaded. Every message names the file, the problem and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// Neither a known profile name nor a path to a `.toml` file.
-    #[error("no profile named `{name}`: use one of {known} (fixtures/profiles/<name>.toml) or a path to a .toml file")]
+    /// Neither a profile of the fixture set ([`crate::fixtures::active`]) nor a path to a `.toml` file.
+    #[error("no profile named `{name}`: use one of {known} (the profiles in {folder}) or a path to a .toml file")]
     UnknownName {
         /// What was asked for.
         name: String,
         /// The known names, comma-separated.
         known: String,
+        /// The folder of profiles searched, as shown in messages.
+        folder: String,
     },
     /// The file is unreadable, not TOML, not the profile format, or a field has a value this card cannot have.
     #[error(transparent)]
     Fixture(#[from] FixtureError),
 }
 
-/// The file of the shipped profile `name`.
+/// The file of the profile `name` in the fixture set ([`crate::fixtures::active`]), whether or not it exists.
 pub fn profile_path(name: &str) -> PathBuf {
-    fixtures_dir().join("profiles").join(format!("{name}.toml"))
+    fixtures::active().path(FixtureKind::Profile, name)
 }
 
-/// Load a profile: a name from [`PROFILE_NAMES`] or a path to a `.toml` file. Never writes
-/// to the file.
+/// Load a profile: the name of one in the fixture set ([`PROFILE_NAMES`] for the embedded set) or a path to a
+/// `.toml` file, read from disk. Never writes to the file.
 pub fn load(name_or_path: &str) -> Result<Profile, ProfileError> {
-    let path = if PROFILE_NAMES.contains(&name_or_path) {
-        profile_path(name_or_path)
-    } else if name_or_path.ends_with(".toml") || name_or_path.contains(['/', '\\']) {
+    let set = fixtures::active();
+    let is_path = name_or_path.ends_with(".toml") || name_or_path.contains(['/', '\\']);
+    let path = if is_path {
         PathBuf::from(name_or_path)
+    } else if set.contains(FixtureKind::Profile, name_or_path) {
+        profile_path(name_or_path)
     } else {
         return Err(ProfileError::UnknownName {
             name: name_or_path.to_owned(),
-            known: PROFILE_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+            known: set.names(FixtureKind::Profile).iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
+            folder: fixtures::display(&set.folder(FixtureKind::Profile)),
         });
     };
     load_path(&path)

@@ -10,7 +10,7 @@
 //! [`RsaCrtComponents`] is the form a personaliser injects (the CRT parameters of RFC 8017
 //! §3.2, fixed width); [`crate::issuance::key_import`] turns them into the card's import APDUs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use card_os::KeyRef;
@@ -20,6 +20,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use sha2::{Digest, Sha256};
 
+use crate::fixtures::FixtureKind;
 use crate::issuance::pki::{HolderPublicKey, PkiError};
 
 /// Number of keys in the pool (`test-only-rsa2048-00.pem` … `-31.pem`).
@@ -35,14 +36,14 @@ pub const RSA2048_MODULUS_BYTES: usize = TEST_KEY_BITS / 8;
 /// Bytes of each RSA-2048 CRT component (`p`, `q`, `dp`, `dq`, `qinv`): half the modulus.
 pub const RSA2048_CRT_BYTES: usize = RSA2048_MODULUS_BYTES / 2;
 
-/// `<workspace>/fixtures/keys`, where the TEST-ONLY key pool lives.
+/// The fixture set's `keys/` folder ([`crate::fixtures::active`]), where the TEST-ONLY key pool lives.
 pub fn test_keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join("keys")
+    crate::fixtures::active().folder(FixtureKind::Key)
 }
 
 /// The file of pool key `index` (`0..TEST_KEY_POOL_SIZE`).
 pub fn test_key_path(index: usize) -> PathBuf {
-    test_keys_dir().join(format!("test-only-rsa2048-{index:02}.pem"))
+    crate::fixtures::active().path(FixtureKind::Key, &format!("test-only-rsa2048-{index:02}"))
 }
 
 /// Which pool key [`test_rsa_key`] picks for `(serial, key_ref)`: a base index from SHA-256 of
@@ -74,7 +75,7 @@ pub fn pool_key(index: usize) -> Result<rsa::PrivateKey, PkiError> {
         return Ok(key.clone());
     }
     let err = |reason: String| PkiError::TestKey { path: path.clone(), reason };
-    let pem = std::fs::read_to_string(&path).map_err(|source| PkiError::Io { path: path.clone(), source })?;
+    let pem = crate::fixtures::read_to_string(&path).map_err(|source| PkiError::Io { path: path.clone(), source })?;
     let key = rsa::PrivateKey::from_pkcs8_pem(&pem).map_err(|e| err(format!("not a PKCS#8 PEM RSA key: {e}")))?;
     if key.size() != RSA2048_MODULUS_BYTES || key.primes().len() != 2 {
         return Err(err(format!(

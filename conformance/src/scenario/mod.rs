@@ -33,6 +33,7 @@ use reader_sim::reader::ReaderError;
 use serde::Deserialize;
 
 use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
+use crate::fixtures::{self, FixtureKind};
 use crate::issuance::card_new::CardNewError;
 use crate::issuance::pki::PkiError;
 use crate::issuance::profile::{self, DisplayPath, Profile, ProfileError};
@@ -40,24 +41,14 @@ use crate::issuance::profile::{self, DisplayPath, Profile, ProfileError};
 /// The scenario file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// `fixtures/scenarios/`, where the shipped scenarios live.
+/// `fixtures/scenarios/` of the fixture set ([`crate::fixtures::active`]), where the shipped scenarios live.
 pub fn scenarios_dir() -> PathBuf {
-    profile::fixtures_dir().join("scenarios")
+    fixtures::active().folder(FixtureKind::Scenario)
 }
 
 /// The names (file stems) of the shipped scenarios, sorted.
 pub fn names() -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(scenarios_dir()) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    names
+    fixtures::active().names(FixtureKind::Scenario)
 }
 
 /// Why a scenario could not be loaded or played. Every message names the file (and the field or step) and the fix.
@@ -394,8 +385,8 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
     if as_path.is_file() {
         return load_path(&as_path);
     }
-    let shipped = scenarios_dir().join(format!("{name_or_path}.toml"));
-    if !name_or_path.contains(['/', '\\']) && !name_or_path.ends_with(".toml") && shipped.is_file() {
+    let shipped = fixtures::active().path(FixtureKind::Scenario, name_or_path);
+    if !name_or_path.contains(['/', '\\']) && !name_or_path.ends_with(".toml") && fixtures::is_file(&shipped) {
         return load_path(&shipped);
     }
     if name_or_path.ends_with(".toml") || name_or_path.contains(['/', '\\']) {
@@ -571,7 +562,7 @@ impl Ctx<'_> {
             path: DisplayPath(self.file.path().to_owned()),
             source: Box::new(source),
         };
-        if profile::PROFILE_NAMES.contains(&name) {
+        if !name.ends_with(".toml") && !name.contains(['/', '\\']) {
             return profile::load(name).map_err(wrap);
         }
         let relative = scenario.parent().unwrap_or(Path::new(".")).join(name);

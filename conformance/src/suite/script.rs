@@ -30,9 +30,10 @@ mod vars;
 /// The script file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// Where the shipped scripts live: `<workspace>/fixtures/scripts`.
+/// Where the scripts of the fixture set live ([`crate::fixtures::active`]): `fixtures/scripts`, embedded unless
+/// `--fixtures DIR`.
 pub fn scripts_dir() -> PathBuf {
-    crate::issuance::profile::fixtures_dir().join("scripts")
+    crate::fixtures::active().folder(crate::fixtures::FixtureKind::Script)
 }
 
 /// A loaded, checked script.
@@ -151,9 +152,10 @@ impl Script {
         self.applies_to.iter().any(|s| s.matches(profile))
     }
 
-    /// The file as shown in reports: `fixtures/scripts/x.toml` for shipped scripts.
+    /// The file as shown in reports: `fixtures/scripts/x.toml` for an embedded script
+    /// ([`crate::fixtures::report_name`]).
     pub fn display_file(&self) -> String {
-        DisplayPath(self.file.clone()).to_string()
+        crate::fixtures::report_name(&self.file)
     }
 }
 
@@ -486,18 +488,12 @@ struct RawScript {
     restore: Vec<Spanned<RawStep>>,
 }
 
-/// Load every `*.toml` in `dir` (not `README.md`), sorted by file name.
+/// Load every `*.toml` in `dir` (not `README.md`), sorted by file name; `dir` is embedded or on disk
+/// ([`crate::fixtures::list`]).
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, ScriptError> {
     let entries =
-        std::fs::read_dir(dir).map_err(|source| ScriptError::Dir { path: DisplayPath(dir.to_owned()), source })?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|source| ScriptError::Dir { path: DisplayPath(dir.to_owned()), source })?.path();
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
+        crate::fixtures::list(dir).map_err(|source| ScriptError::Dir { path: DisplayPath(dir.to_owned()), source })?;
+    let files: Vec<PathBuf> = entries.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
     if files.is_empty() {
         return Err(ScriptError::Empty { dir: DisplayPath(dir.to_owned()) });
     }

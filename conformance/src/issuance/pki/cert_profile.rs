@@ -45,7 +45,8 @@ impl BuilderProfile for Profile {
 
 /// Reads a CA key: unencrypted PKCS#8 PEM, RSA of exactly [`CA_KEY_BITS`] bits (CPS §6.1.4).
 pub(super) fn read_key(path: &Path) -> Result<CaKey, PkiError> {
-    let pem = std::fs::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })?;
+    let pem =
+        crate::fixtures::read_to_string(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })?;
     let err = |reason: String| PkiError::Key { path: path.to_path_buf(), reason };
     let key = rsa::PrivateKey::from_pkcs8_pem(&pem).map_err(|e| err(e.to_string()))?;
     let bits = key.n().bit_width() as usize;

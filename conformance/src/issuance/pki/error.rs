@@ -7,7 +7,8 @@ use super::*;
 pub enum PkiError {
     /// A fixture file could not be read.
     #[error(
-        "cannot read {path}: {source}; the TEST PKI keys live in fixtures/pki/ (see fixtures/pki/README.md), restore them from git"
+        "cannot read {}: {source}; the TEST PKI keys live in fixtures/pki/ (see fixtures/pki/README.md), restore them from git",
+        crate::fixtures::display(.path)
     )]
     Io {
         /// The file.
@@ -17,7 +18,8 @@ pub enum PkiError {
     },
     /// A CA key file is not a PKCS#8 PEM RSA-4096 private key.
     #[error(
-        "{path} is not an unencrypted PKCS#8 PEM RSA-4096 private key ({reason}); restore it from git or regenerate with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096` (then re-bless the CA certificates, see fixtures/pki/README.md)"
+        "{} is not an unencrypted PKCS#8 PEM RSA-4096 private key ({reason}); restore it from git or regenerate with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096` (then re-bless the CA certificates, see fixtures/pki/README.md)",
+        crate::fixtures::display(.path)
     )]
     Key {
         /// The file.
@@ -45,7 +47,8 @@ pub enum PkiError {
     },
     /// A TEST-ONLY holder key from `fixtures/keys/` is unusable.
     #[error(
-        "TEST-ONLY holder key {path} is unusable ({reason}); restore fixtures/keys/ from git (see fixtures/keys/README.md)"
+        "TEST-ONLY holder key {} is unusable ({reason}); restore fixtures/keys/ from git (see fixtures/keys/README.md)",
+        crate::fixtures::display(.path)
     )]
     TestKey {
         /// The file.

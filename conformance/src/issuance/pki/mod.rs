@@ -119,7 +119,7 @@ impl std::fmt::Debug for TestPki {
 }
 
 impl TestPki {
-    /// Loads the CA keys from `dir` (normally `fixtures/pki`) and regenerates the CA
+    /// Loads the CA keys from `dir` (normally the fixture set's `pki/`, embedded or on disk) and regenerates the CA
     /// certificates from them. The certificates are a pure function of the keys, so the
     /// committed `*.cert.pem` files are for people (`openssl verify`) and are checked against
     /// this output by a test rather than read here.
@@ -144,7 +144,7 @@ impl TestPki {
         Ok(TestPki { root, issuing })
     }
 
-    /// Loads the workspace's committed TEST PKI (`<workspace>/fixtures/pki`).
+    /// Loads the TEST PKI of the fixture set (`fixtures/pki`, embedded unless `--fixtures DIR`).
     pub fn fixtures() -> Result<TestPki, PkiError> {
         TestPki::load(&fixtures_dir())
     }
@@ -307,9 +307,9 @@ pub fn verify_issued_by(cert_der: &[u8], ca_der: &[u8]) -> Result<(), String> {
         .map_err(|_| "has a signature that does not verify".to_string())
 }
 
-/// `<workspace>/fixtures/pki`, where the committed TEST PKI lives.
+/// The fixture set's `pki/` folder ([`crate::fixtures::active`]), where the TEST PKI lives.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join("pki")
+    crate::fixtures::active().folder(crate::fixtures::FixtureKind::Pki)
 }
 
 /// The same calendar date three years later at the same time of day (UTC); 29 February
