@@ -1,17 +1,10 @@
 //! What the three fixture file formats share: card profiles (`fixtures/profiles/*.toml`), scenarios
 //! (`fixtures/scenarios/*.toml`) and suite scripts (`fixtures/scripts/*.toml`).
 //!
-<<<<<<< HEAD
-//! Each format has its own fields and checks (in the profile, scenario and script
-//! modules that read them); reading the file, the `format = N` version gate, turning a TOML error into a line and
-//! a column, hex fields, and the one error type [`FixtureError`] are here. Every message names the file (relative
-//! to the workspace for shipped fixtures), the place (line and column, or the field) and the fix.
-=======
-//! Each format has its own fields and checks (in [`crate::issuance::profile`], [`crate::scenario`] and
-//! [`crate::suite::script`]); reading the file, the `format = N` version gate, turning a TOML error into a line and
-//! a column, hex fields, and the one error type [`FixtureError`] are here. Every message names the file (marked
-//! `(embedded)` for the fixtures the binary carries), the place (line and column, or the field) and the fix.
->>>>>>> fixtures
+//! Each format has its own fields and checks (in the profile, scenario and script modules that read them); reading
+//! the file, the `format = N` version gate, turning a TOML error into a line and a column, hex fields, and the one
+//! error type [`FixtureError`] are here. Every message names the file (marked `(embedded)` for the fixtures the
+//! binary carries), the place (line and column, or the field) and the fix.
 
 use std::fmt;
 use std::io;
