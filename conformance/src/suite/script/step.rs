@@ -72,6 +72,7 @@ pub(super) enum RawRetries {
     Relative(String),
 }
 
+#[allow(clippy::too_many_lines)] // split into per-kind parsers in the next commit
 pub(super) fn parse_step(ctx: &Ctx<'_>, place: &str, raw: Spanned<RawStep>) -> Result<Step, ScriptError> {
     let offset = raw.span().start;
     let line = ctx.file.line_column(offset).0;
