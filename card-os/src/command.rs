@@ -149,144 +149,28 @@ impl<'a> TryFrom<&Apdu<'a>> for Command<'a> {
 }
 
 impl<'a> Command<'a> {
-    /// Decode a framed APDU (after chaining has been resolved) into a typed command.
+    /// Decode a framed APDU (after chaining has been resolved) into a typed command: a dispatch on INS to the
+    /// instruction's own parser below.
     pub fn parse(apdu: &Apdu<'a>) -> Result<Self, Status> {
         let Apdu { p1, p2, data, ne, .. } = *apdu;
         match apdu.ins {
             ins::SELECT => parse_select(p1, p2, data),
-            ins::READ_BINARY => {
-                let (sfi, offset) = binary_address(p1, p2)?;
-                let ne = ne.ok_or(Status::WrongLength)?;
-                Ok(Command::ReadBinary { sfi, offset, ne })
-            }
-            ins::UPDATE_BINARY => {
-                let (sfi, offset) = binary_address(p1, p2)?;
-                if data.is_empty() || ne.is_some() {
-                    return Err(Status::WrongLength);
-                }
-                Ok(Command::UpdateBinary { sfi, offset, data })
-            }
-            ins::VERIFY => {
-                let pin = PinRef::try_from(p2)?;
-                no_le(ne)?;
-                Ok(Command::Verify { pin, mode: VerifyMode::parse(p1, data)? })
-            }
-            ins::CHANGE_REFERENCE_DATA => {
-                let pin = PinRef::try_from(p2)?;
-                no_le(ne)?;
-                Ok(Command::ChangeReferenceData { pin, mode: ChangeMode::parse(p1, data)? })
-            }
-            ins::RESET_RETRY_COUNTER => {
-                let pin = PinRef::try_from(p2)?;
-                if pin != PinRef::User {
-                    return Err(Status::ReferenceNotFound);
-                }
-                no_le(ne)?;
-                Ok(Command::ResetRetryCounter { pin, mode: ResetMode::parse(p1, data)? })
-            }
+            ins::READ_BINARY => parse_read_binary(apdu),
+            ins::UPDATE_BINARY => parse_update_binary(apdu),
+            ins::VERIFY => parse_verify(apdu),
+            ins::CHANGE_REFERENCE_DATA => parse_change_reference_data(apdu),
+            ins::RESET_RETRY_COUNTER => parse_reset_retry_counter(apdu),
             ins::MANAGE_SECURITY_ENVIRONMENT => parse_mse(p1, p2, data, ne),
-            ins::PERFORM_SECURITY_OPERATION => match (p1, p2) {
-                (0x9E, 0x9A) => {
-                    if data.is_empty() {
-                        return Err(Status::WrongLength);
-                    }
-                    Ok(Command::ComputeDigitalSignature { input: data })
-                }
-                (0x80, 0x86) => {
-                    // ISO 7816-8 §5.9: the padding-indicator byte `00`, then the cryptogram (RSA-2048: 256 bytes).
-                    match data {
-                        [0x00, cryptogram @ ..] if cryptogram.len() == 256 => Ok(Command::Decipher { cryptogram }),
-                        [0x00, ..] | [] => Err(Status::WrongLength),
-                        _ => Err(Status::IncorrectData),
-                    }
-                }
-                // Encipher, hash, verify: not on this card.
-                (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => Err(Status::FunctionNotSupported),
-                _ => Err(Status::IncorrectP1P2),
-            },
-            ins::INTERNAL_AUTHENTICATE => {
-                if p1 != 0x00 {
-                    return Err(Status::IncorrectP1P2);
-                }
-                let key = if p2 == 0x00 { None } else { Some(KeyRef::try_from(p2)?) };
-                if data.is_empty() || data.len() > 256 {
-                    return Err(Status::WrongLength);
-                }
-                Ok(Command::InternalAuthenticate { key, challenge: data })
-            }
-            ins::GENERATE_ASYMMETRIC_KEY_PAIR => {
-                let (action, key) = match (p1, p2) {
-                    // IsoApplet's RSA generation: slot and type from MSE SET (`80 01 F3`).
-                    (0x42, 0x00) => (KeyPairAction::Generate, None),
-                    (0x00, r) => (KeyPairAction::Generate, Some(KeyRef::try_from(r)?)),
-                    (0x01, r) => (KeyPairAction::ReadPublic, Some(KeyRef::try_from(r)?)),
-                    _ => return Err(Status::IncorrectP1P2),
-                };
-                if !data.is_empty() {
-                    return Err(Status::IncorrectData);
-                }
-                Ok(Command::GenerateKeyPair { key, action })
-            }
-            ins::PUT_DATA => {
-                if p1 != 0x01 {
-                    return Err(Status::IncorrectP1P2);
-                }
-                let key = KeyRef::try_from(p2)?;
-                no_le(ne)?;
-                if data.len() != 32 {
-                    return Err(Status::WrongLength);
-                }
-                Ok(Command::ImportEcKey { key, scalar: data })
-            }
-            ins::PUT_DATA_ODD => {
-                if (p1, p2) != (0x3F, 0xFF) {
-                    return Err(Status::IncorrectP1P2);
-                }
-                no_le(ne)?;
-                Ok(Command::ImportRsaKey { crt: parse_crt(data)? })
-            }
-            ins::GET_DATA => {
-                let object = DataObject::try_from((p1, p2))?;
-                if !data.is_empty() {
-                    return Err(Status::WrongLength);
-                }
-                Ok(Command::GetData { object })
-            }
-            ins::GET_CHALLENGE => {
-                if (p1, p2) != (0, 0) {
-                    return Err(Status::IncorrectP1P2);
-                }
-                match ne {
-                    Some(len) if data.is_empty() && len <= 256 => Ok(Command::GetChallenge { len }),
-                    _ => Err(Status::WrongLength),
-                }
-            }
-            ins::CREATE_FILE => {
-                if (p1, p2) != (0, 0) {
-                    return Err(Status::IncorrectP1P2);
-                }
-                no_le(ne)?;
-                Ok(Command::CreateFile { spec: FileSpec::parse(data)? })
-            }
-            ins::ACTIVATE_FILE => {
-                // P1 00 with empty data or the MF's FID: activate the card (end of personalisation).
-                if (p1, p2) != (0, 0) {
-                    return Err(Status::IncorrectP1P2);
-                }
-                if !(data.is_empty() || data == FileId::MF.to_bytes()) {
-                    return Err(Status::FileNotFound);
-                }
-                Ok(Command::ActivateCard)
-            }
-            ins::TERMINATE_CARD_USAGE => {
-                if (p1, p2) != (0, 0) {
-                    return Err(Status::IncorrectP1P2);
-                }
-                if !data.is_empty() {
-                    return Err(Status::WrongLength);
-                }
-                Ok(Command::TerminateCard)
-            }
+            ins::PERFORM_SECURITY_OPERATION => parse_pso(apdu),
+            ins::INTERNAL_AUTHENTICATE => parse_internal_authenticate(apdu),
+            ins::GENERATE_ASYMMETRIC_KEY_PAIR => parse_generate_key_pair(apdu),
+            ins::PUT_DATA => parse_import_ec_key(apdu),
+            ins::PUT_DATA_ODD => parse_import_rsa_key(apdu),
+            ins::GET_DATA => parse_get_data(apdu),
+            ins::GET_CHALLENGE => parse_get_challenge(apdu),
+            ins::CREATE_FILE => parse_create_file(apdu),
+            ins::ACTIVATE_FILE => parse_activate_card(apdu),
+            ins::TERMINATE_CARD_USAGE => parse_terminate_card(apdu),
             _ => Err(Status::InstructionNotSupported),
         }
     }
@@ -416,6 +300,174 @@ fn no_le(ne: Option<usize>) -> Result<(), Status> {
         None => Ok(()),
         Some(_) => Err(Status::WrongLength),
     }
+}
+
+/// READ BINARY (ISO 7816-4 §11.3.3): an address and an Le.
+fn parse_read_binary<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let (sfi, offset) = binary_address(apdu.p1, apdu.p2)?;
+    let ne = apdu.ne.ok_or(Status::WrongLength)?;
+    Ok(Command::ReadBinary { sfi, offset, ne })
+}
+
+/// UPDATE BINARY (ISO 7816-4 §11.3.5): an address and at least one byte, no Le.
+fn parse_update_binary<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let (sfi, offset) = binary_address(apdu.p1, apdu.p2)?;
+    if apdu.data.is_empty() || apdu.ne.is_some() {
+        return Err(Status::WrongLength);
+    }
+    Ok(Command::UpdateBinary { sfi, offset, data: apdu.data })
+}
+
+/// VERIFY (ISO 7816-4 §11.5.6): the PIN in P2, the mode from P1 and the data ([`VerifyMode`]).
+fn parse_verify<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let pin = PinRef::try_from(apdu.p2)?;
+    no_le(apdu.ne)?;
+    Ok(Command::Verify { pin, mode: VerifyMode::parse(apdu.p1, apdu.data)? })
+}
+
+/// CHANGE REFERENCE DATA (ISO 7816-4 §11.5.7): the PIN in P2, the mode from P1 and the data ([`ChangeMode`]).
+fn parse_change_reference_data<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let pin = PinRef::try_from(apdu.p2)?;
+    no_le(apdu.ne)?;
+    Ok(Command::ChangeReferenceData { pin, mode: ChangeMode::parse(apdu.p1, apdu.data)? })
+}
+
+/// RESET RETRY COUNTER (ISO 7816-4 §11.5.10): only the user PIN is unblocked; the mode from P1 and the data
+/// ([`ResetMode`]).
+fn parse_reset_retry_counter<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let pin = PinRef::try_from(apdu.p2)?;
+    if pin != PinRef::User {
+        return Err(Status::ReferenceNotFound);
+    }
+    no_le(apdu.ne)?;
+    Ok(Command::ResetRetryCounter { pin, mode: ResetMode::parse(apdu.p1, apdu.data)? })
+}
+
+/// PERFORM SECURITY OPERATION (ISO 7816-8 §5.3): COMPUTE DIGITAL SIGNATURE (`9E 9A`) and DECIPHER (`80 86`); the
+/// other operations are not on this card.
+fn parse_pso<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    match (apdu.p1, apdu.p2) {
+        (0x9E, 0x9A) => {
+            if apdu.data.is_empty() {
+                return Err(Status::WrongLength);
+            }
+            Ok(Command::ComputeDigitalSignature { input: apdu.data })
+        }
+        (0x80, 0x86) => {
+            // ISO 7816-8 §5.9: the padding-indicator byte `00`, then the cryptogram (RSA-2048: 256 bytes).
+            match apdu.data {
+                [0x00, cryptogram @ ..] if cryptogram.len() == 256 => Ok(Command::Decipher { cryptogram }),
+                [0x00, ..] | [] => Err(Status::WrongLength),
+                _ => Err(Status::IncorrectData),
+            }
+        }
+        // Encipher, hash, verify: not on this card.
+        (0x86, 0x80) | (0x90, 0x80) | (0x90, 0xA0) | (0x00, 0xA8) => Err(Status::FunctionNotSupported),
+        _ => Err(Status::IncorrectP1P2),
+    }
+}
+
+/// INTERNAL AUTHENTICATE (ISO 7816-4 §11.5.2): the key in P2 (`00`: the one MSE SET AT chose), a challenge of
+/// 1–256 bytes.
+fn parse_internal_authenticate<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if apdu.p1 != 0x00 {
+        return Err(Status::IncorrectP1P2);
+    }
+    let key = if apdu.p2 == 0x00 { None } else { Some(KeyRef::try_from(apdu.p2)?) };
+    if apdu.data.is_empty() || apdu.data.len() > 256 {
+        return Err(Status::WrongLength);
+    }
+    Ok(Command::InternalAuthenticate { key, challenge: apdu.data })
+}
+
+/// GENERATE ASYMMETRIC KEY PAIR (ISO 7816-8 §5.1): generate (P1 `00`) or read the public key (P1 `01`) of the
+/// key in P2, or IsoApplet's `42 00`; no data.
+fn parse_generate_key_pair<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let (action, key) = match (apdu.p1, apdu.p2) {
+        // IsoApplet's RSA generation: slot and type from MSE SET (`80 01 F3`).
+        (0x42, 0x00) => (KeyPairAction::Generate, None),
+        (0x00, r) => (KeyPairAction::Generate, Some(KeyRef::try_from(r)?)),
+        (0x01, r) => (KeyPairAction::ReadPublic, Some(KeyRef::try_from(r)?)),
+        _ => return Err(Status::IncorrectP1P2),
+    };
+    if !apdu.data.is_empty() {
+        return Err(Status::IncorrectData);
+    }
+    Ok(Command::GenerateKeyPair { key, action })
+}
+
+/// PUT DATA `DA 01 <ref>` (DIALECT.md): a private P-256 scalar of 32 bytes into the key in P2.
+fn parse_import_ec_key<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if apdu.p1 != 0x01 {
+        return Err(Status::IncorrectP1P2);
+    }
+    let key = KeyRef::try_from(apdu.p2)?;
+    no_le(apdu.ne)?;
+    if apdu.data.len() != 32 {
+        return Err(Status::WrongLength);
+    }
+    Ok(Command::ImportEcKey { key, scalar: apdu.data })
+}
+
+/// PUT DATA `DB 3F FF` (IsoApplet): a private RSA key in CRT form ([`parse_crt`]).
+fn parse_import_rsa_key<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if (apdu.p1, apdu.p2) != (0x3F, 0xFF) {
+        return Err(Status::IncorrectP1P2);
+    }
+    no_le(apdu.ne)?;
+    Ok(Command::ImportRsaKey { crt: parse_crt(apdu.data)? })
+}
+
+/// GET DATA (ISO 7816-4 §11.4.3): the object in P1 P2 ([`DataObject`]), no data.
+fn parse_get_data<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    let object = DataObject::try_from((apdu.p1, apdu.p2))?;
+    if !apdu.data.is_empty() {
+        return Err(Status::WrongLength);
+    }
+    Ok(Command::GetData { object })
+}
+
+/// GET CHALLENGE (ISO 7816-4 §11.5.3): P1 P2 `00 00`, no data, Le of at most 256.
+fn parse_get_challenge<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if (apdu.p1, apdu.p2) != (0, 0) {
+        return Err(Status::IncorrectP1P2);
+    }
+    match apdu.ne {
+        Some(len) if apdu.data.is_empty() && len <= 256 => Ok(Command::GetChallenge { len }),
+        _ => Err(Status::WrongLength),
+    }
+}
+
+/// CREATE FILE (ISO 7816-9 §6.1): P1 P2 `00 00`, the FCP in the data ([`FileSpec::parse`]).
+fn parse_create_file<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if (apdu.p1, apdu.p2) != (0, 0) {
+        return Err(Status::IncorrectP1P2);
+    }
+    no_le(apdu.ne)?;
+    Ok(Command::CreateFile { spec: FileSpec::parse(apdu.data)? })
+}
+
+/// ACTIVATE FILE (ISO 7816-9 §6.5) of the MF: P1 `00` with empty data or the MF's FID activates the card, the
+/// end of personalisation.
+fn parse_activate_card<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if (apdu.p1, apdu.p2) != (0, 0) {
+        return Err(Status::IncorrectP1P2);
+    }
+    if !(apdu.data.is_empty() || apdu.data == FileId::MF.to_bytes()) {
+        return Err(Status::FileNotFound);
+    }
+    Ok(Command::ActivateCard)
+}
+
+/// TERMINATE CARD USAGE (ISO 7816-9 §6.8): P1 P2 `00 00`, no data.
+fn parse_terminate_card<'a>(apdu: &Apdu<'a>) -> Result<Command<'a>, Status> {
+    if (apdu.p1, apdu.p2) != (0, 0) {
+        return Err(Status::IncorrectP1P2);
+    }
+    if !apdu.data.is_empty() {
+        return Err(Status::WrongLength);
+    }
+    Ok(Command::TerminateCard)
 }
 
 /// READ/UPDATE BINARY addressing (ISO 7816-4 §11.3.3): 15-bit offset, or SFI in P1 b5..b1 with an 8-bit offset.

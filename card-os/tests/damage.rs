@@ -1,4 +1,4 @@
-//! Damage is not a power cut (issue 11): a byte damaged in the newest state is refused with
+//! Damage is not a power cut (`card-os/src/image.rs`): a byte damaged in the newest state is refused with
 //! `ImageError::Damaged`, never answered by silently falling back to the older bank (which gives spent PIN tries
 //! back); a torn header write is still a power cut, never damage; and the older state opens only when asked.
 mod common;

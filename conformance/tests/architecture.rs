@@ -1,4 +1,5 @@
-//! The module import graph of every crate has no circle, and card-os's layers point one way (issue 8):
+//! The module import graph of every crate has no circle, and card-os's layers point one way (the module map of
+//! `card-os/src/lib.rs`):
 //! types → state → handlers → command (dispatch) → card (transport). Read from the source's own `use crate::…`
 //! and `crate::…` paths, so a new import that closes a circle fails here.
 

@@ -1,6 +1,6 @@
-//! `zorgcard serve` killed with SIGKILL at random moments while a client changes the card (issue 11, faults): every
-//! time, the image opens and holds the state of the last acknowledged command or of the one in flight, never an
-//! older one. A PIN try once answered `63Cx` is never given back.
+//! `zorgcard serve` killed with SIGKILL at random moments while a client changes the card (the power-cut rule of
+//! `card-os/src/image.rs`): every time, the image opens and holds the state of the last acknowledged command or of the
+//! one in flight, never an older one. A PIN try once answered `63Cx` is never given back.
 //!
 //! No pcscd needed: `serve --reverse` listens for vpcd, and this test is the vpcd end (vsmartcard's vpcd protocol:
 //! 2-byte big-endian length, then a 1-byte control code or an APDU). `tests/faults_pcscd.rs` has the faults seen

@@ -1,5 +1,6 @@
-//! Faults seen through the real PC/SC stack (issue 11): an image that cannot be saved answers `6581` to the client
-//! and keeps its bytes; a pcscd restart while clients are busy costs them errors and a reconnect, and no card state.
+//! Faults seen through the real PC/SC stack (`reader-sim/src/reader.rs`, `6581`): an image that cannot be saved answers
+//! `6581` to the client and keeps its bytes; a pcscd restart while clients are busy costs them errors and a reconnect,
+//! and no card state.
 //!
 //! Run with `flock /tmp/zorgcard-pcscd.lock scripts/with-pcscd cargo test -p conformance --features pcscd-tests
 //! --test faults_pcscd -- --test-threads=1`. The `serve` kill test needs no pcscd: `tests/faults.rs`.

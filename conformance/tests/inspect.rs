@@ -1,5 +1,5 @@
 //! `zorgcard card inspect`: both NVM banks of an image, and a damaged newest state refused unless
-//! `--accept-rollback` is given (issue 11). The image file is only read.
+//! `--accept-rollback` is given (`card-os/src/image.rs`). The image file is only read.
 
 use std::process::Command;
 

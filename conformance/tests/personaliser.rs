@@ -1,5 +1,5 @@
-//! The reference ZORG-ID Smartcard personaliser (seeds 002 and 003), in-process: a UZI-medewerkerspas in one
-//! reader, a blank ZORG-ID Smartcard in the other.
+//! The reference ZORG-ID Smartcard personaliser (seeds: *Aanmaken ZORG-ID Smartcard* and *ZORG-ID Smartcard*),
+//! in-process: a UZI-medewerkerspas in one reader, a blank ZORG-ID Smartcard in the other.
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -489,7 +489,7 @@ fn pulling_either_card_at_any_apdu_leaves_it_blank_or_complete() {
     for n in 1..=n_blank {
         cases.push((None, Some(Pull::Before(n)), None));
         cases.push((None, Some(Pull::After(n)), None));
-        // Seed 002 step 5: the UZI pass may leave once the blank card is in use.
+        // Seed: *Aanmaken ZORG-ID Smartcard*, stap 5: the UZI pass may leave once the blank card is in use.
         cases.push((None, None, Some(n)));
     }
     for (uzi_pull, blank_pull, uzi_at_blank) in cases {
@@ -703,7 +703,7 @@ fn through_pcscd_with_two_vpcd_readers() {
     std::thread::sleep(Duration::from_millis(600));
 }
 
-/// Issue 5: a blank card personalised by the reference personaliser passes the conformance suite as a `zorg-id`
+/// A blank card personalised by the reference personaliser passes the conformance suite as a `zorg-id`
 /// card. The suite reads the PIN and PUK from the profile, so it gets a copy of `zorg-id.toml` with this card's
 /// PIN and its one-time PUK (in a temporary directory, removed after the test).
 #[test]

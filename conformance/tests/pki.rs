@@ -299,55 +299,54 @@ fn issue_uzi_and_zorg_id_certificates() {
             };
             assert_eq!(sum.extended_key_usage, eku, "{ctx}");
 
-            // OpenSSL agrees.
-            let dir = tempfile::tempdir().unwrap();
-            let [root, inter, cert] = write_chain(dir.path(), &pki, issuer, &der);
-            let (ok, text) = run_openssl(&["x509", "-noout", "-text", "-in", s(&cert)]);
-            assert!(ok, "{ctx}: {text}");
-            assert!(text.contains("Public Key Algorithm: rsaEncryption"), "{ctx}: {text}");
-            assert!(text.contains("Public-Key: (2048 bit)"), "{ctx}: {text}");
-            assert!(text.contains("Exponent: 65537 (0x10001)"), "{ctx}: {text}");
-            assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{ctx}: {text}");
-            let eku_text = match role {
-                CertRole::Authentication => "TLS Web Client Authentication, E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
-                CertRole::Signature => "E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
-                CertRole::Encryption => "E-mail Protection, Microsoft Encrypted File System",
-            };
-            assert!(
-                text.contains(&format!("X509v3 Extended Key Usage: \n                {eku_text}\n")),
-                "{ctx}: {text}"
-            );
-            assert!(
-                text.contains("X509v3 Subject Alternative Name: \n                othername: 2.5.5.5::"),
-                "{ctx}: {text}"
-            );
-            assert_eq!(
-                text.contains(&format!("othername: UPN::{}@{}", h.uzi_number, h.subscriber_number)),
-                role == CertRole::Authentication,
-                "{ctx}: {text}"
-            );
-            assert!(text.contains("CA:FALSE"), "{ctx}: {text}");
-            assert!(text.contains("Version: 3"), "{ctx}: {text}");
-            assert!(text.contains(&issuer.crl_url()), "{ctx}: {text}");
-            assert!(!text.contains("email:"), "{ctx}: {text}");
-            assert!(!text.contains("emailAddress"), "{ctx}: {text}");
-            let ku = match role {
-                CertRole::Authentication => "Digital Signature",
-                CertRole::Signature => "Non Repudiation",
-                CertRole::Encryption => "Key Encipherment, Data Encipherment",
-            };
-            assert!(text.contains(&format!("X509v3 Key Usage: critical\n                {ku}\n")), "{ctx}: {text}");
-            let attime = (ISSUED_AT + DAY).to_string();
-            let mut args = vec!["verify", "-attime", &attime, "-CAfile", s(&root), "-untrusted", s(&inter)];
-            if role == CertRole::Authentication {
-                // Key usage + EKU must allow TLS client authentication.
-                args.extend(["-purpose", "sslclient"]);
-            }
-            args.push(s(&cert));
-            let (ok, text) = run_openssl(&args);
-            assert!(ok && text.contains("cert.pem: OK"), "{ctx}: {text}");
+            openssl_agrees(&pki, issuer, &h, role, &der, &ctx);
         }
     }
+}
+
+/// OpenSSL's view of one issued certificate (`x509 -text`) agrees with the profile, and `openssl verify` accepts
+/// its chain.
+fn openssl_agrees(pki: &TestPki, issuer: Issuer, h: &Holder, role: CertRole, der: &[u8], ctx: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let [root, inter, cert] = write_chain(dir.path(), pki, issuer, der);
+    let (ok, text) = run_openssl(&["x509", "-noout", "-text", "-in", s(&cert)]);
+    assert!(ok, "{ctx}: {text}");
+    assert!(text.contains("Public Key Algorithm: rsaEncryption"), "{ctx}: {text}");
+    assert!(text.contains("Public-Key: (2048 bit)"), "{ctx}: {text}");
+    assert!(text.contains("Exponent: 65537 (0x10001)"), "{ctx}: {text}");
+    assert!(text.contains("Signature Algorithm: sha256WithRSAEncryption"), "{ctx}: {text}");
+    let eku_text = match role {
+        CertRole::Authentication => "TLS Web Client Authentication, E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
+        CertRole::Signature => "E-mail Protection, 1.3.6.1.4.1.311.10.3.12",
+        CertRole::Encryption => "E-mail Protection, Microsoft Encrypted File System",
+    };
+    assert!(text.contains(&format!("X509v3 Extended Key Usage: \n                {eku_text}\n")), "{ctx}: {text}");
+    assert!(text.contains("X509v3 Subject Alternative Name: \n                othername: 2.5.5.5::"), "{ctx}: {text}");
+    assert_eq!(
+        text.contains(&format!("othername: UPN::{}@{}", h.uzi_number, h.subscriber_number)),
+        role == CertRole::Authentication,
+        "{ctx}: {text}"
+    );
+    assert!(text.contains("CA:FALSE"), "{ctx}: {text}");
+    assert!(text.contains("Version: 3"), "{ctx}: {text}");
+    assert!(text.contains(&issuer.crl_url()), "{ctx}: {text}");
+    assert!(!text.contains("email:"), "{ctx}: {text}");
+    assert!(!text.contains("emailAddress"), "{ctx}: {text}");
+    let ku = match role {
+        CertRole::Authentication => "Digital Signature",
+        CertRole::Signature => "Non Repudiation",
+        CertRole::Encryption => "Key Encipherment, Data Encipherment",
+    };
+    assert!(text.contains(&format!("X509v3 Key Usage: critical\n                {ku}\n")), "{ctx}: {text}");
+    let attime = (ISSUED_AT + DAY).to_string();
+    let mut args = vec!["verify", "-attime", &attime, "-CAfile", s(&root), "-untrusted", s(&inter)];
+    if role == CertRole::Authentication {
+        // Key usage + EKU must allow TLS client authentication.
+        args.extend(["-purpose", "sslclient"]);
+    }
+    args.push(s(&cert));
+    let (ok, text) = run_openssl(&args);
+    assert!(ok && text.contains("cert.pem: OK"), "{ctx}: {text}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The portal registry (seeds 002 and 003): roles, persistence, and blocking and revoking a real (simulated)
-//! ZORG-ID Smartcard made by the reference personaliser.
+//! The portal registry (seeds: *Registreren organisatie* and *ZORG-ID Smartcard*): roles, persistence, and blocking and
+//! revoking a real (simulated) ZORG-ID Smartcard made by the reference personaliser.
 
 use std::path::{Path, PathBuf};
 
@@ -130,7 +130,7 @@ fn roles_follow_the_seeds() {
     let listing = ok(&reg, BEHEERDER, PortalAction::View { serial: None });
     assert!(listing.contains("beheerder of Test Zorginstelling 01"), "{listing}");
 
-    // The holder revokes their own card (seed 003, "Eigen beheer"); revocation is final.
+    // The holder revokes their own card (seed: *ZORG-ID Smartcard*, "Eigen beheer"); revocation is final.
     assert!(ok(&reg, WORKER, PortalAction::Revoke { serial: serial.clone() }).contains("revoked"));
     let r = refusal(&reg, ADMIN, PortalAction::Unblock { serial: serial.clone() });
     assert!(r.to_string().contains("revocation is final"), "{r}");

@@ -16,6 +16,7 @@
 //! - [`reader`]: [`reader::InProcessReader`], [`reader::SharedReader`], the [`reader::Transmit`] trait.
 //! - [`trace`]: APDU traces with secrets masked, to stdout, a file or memory.
 //! - [`vpcd`]: one slot per card over the vpcd protocol, connect or reverse mode, with reconnect.
+//! - [`wait`]: [`wait::wait_until`], a condvar wait with a deadline, for the slot's control and its users.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -25,6 +26,7 @@ pub mod platform;
 pub mod reader;
 pub mod trace;
 pub mod vpcd;
+pub mod wait;
 
 pub use image::ImageFileError;
 pub use platform::{ClockHandle, HostClock, HostPlatform, OsRng, VecNvm};

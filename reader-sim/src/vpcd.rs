@@ -26,10 +26,13 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use card_os::Status;
 
 use crate::reader::{InProcessReader, ReaderError, SharedReader, Transmit};
 use crate::trace::{Trace, TraceEvent};
+use crate::wait::wait_until;
 
 /// vpcd's default port for slot 0 (`VPCDPORT` in vpcd.h, `0x8C7B`); slot *n* is this + *n*.
 pub const DEFAULT_PORT: u16 = 35963;
@@ -42,12 +45,12 @@ const CTRL_ON: u8 = 0x01;
 const CTRL_RESET: u8 = 0x02;
 const CTRL_ATR: u8 = 0x04;
 
-/// ISO 7816-4 `6700` wrong length: the answer to a frame that cannot be answered in full.
-const SW_WRONG_LENGTH: [u8; 2] = [0x67, 0x00];
-/// ISO 7816-4 `6581` memory failure: the card's new state could not be stored.
-const SW_MEMORY_FAILURE: [u8; 2] = [0x65, 0x81];
-/// ISO 7816-4 `6F00` no precise diagnosis: an APDU reached an unpowered card.
-const SW_NO_DIAGNOSIS: [u8; 2] = [0x6F, 0x00];
+/// `6700` wrong length: the answer to a frame that cannot be answered in full.
+const SW_WRONG_LENGTH: [u8; 2] = Status::WrongLength.to_bytes();
+/// `6581` memory failure: the card's new state could not be stored.
+const SW_MEMORY_FAILURE: [u8; 2] = Status::MemoryFailure.to_bytes();
+/// `6F00` no precise diagnosis: an APDU reached an unpowered card.
+const SW_NO_DIAGNOSIS: [u8; 2] = Status::NoPreciseDiagnosis.to_bytes();
 
 /// Who connects to whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,23 +265,7 @@ impl Shared {
 
     /// Waits up to `timeout` (`Duration::MAX`: for ever) for `ready(control)`; returns whether it held.
     fn wait_for(&self, timeout: Duration, ready: impl Fn(&Control) -> bool) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
-        let mut c = self.lock();
-        loop {
-            if ready(&c) {
-                return true;
-            }
-            c = match deadline {
-                None => self.changed.wait(c).unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.changed.wait_timeout(c, left).unwrap_or_else(PoisonError::into_inner).0
-                }
-            };
-        }
+        wait_until(&self.changed, self.lock(), Some(timeout), ready)
     }
 }
 

@@ -408,9 +408,18 @@ pub fn personalise(
         puk_max: profile.puk.max_len,
     };
     let layout = pkcs15::layout(&token, &pins, &keys, &ca_certs);
+    write_layout(&mut p, &layout)?;
+    p.set_secret(PinRef::User, profile.pin.value.as_bytes())?;
+    p.set_secret(PinRef::Puk, profile.puk.value.as_bytes())?;
+    p.activate()?;
+    Ok(certificates)
+}
+
+/// Creates the DFs of a PKCS#15 `layout` and writes its EFs, each with its access conditions.
+fn write_layout(p: &mut Personaliser<'_>, layout: &pkcs15::Pkcs15Layout) -> Result<(), CardNewError> {
     for df in &layout.dfs {
         let (last, parent) = df.path.split_last().ok_or_else(|| CardNewError::Invalid {
-            profile: name.clone(),
+            profile: p.profile.to_owned(),
             problem: "PKCS#15 layout has a DF with an empty path".into(),
         })?;
         p.select_path(parent)?;
@@ -418,14 +427,11 @@ pub fn personalise(
     }
     for file in &layout.files {
         let (last, parent) = file.path.split_last().ok_or_else(|| CardNewError::Invalid {
-            profile: name.clone(),
+            profile: p.profile.to_owned(),
             problem: "PKCS#15 layout has a file with an empty path".into(),
         })?;
         p.select_path(parent)?;
         p.write_ef(*last, &file.content, file.read_ac, file.update_ac)?;
     }
-    p.set_secret(PinRef::User, profile.pin.value.as_bytes())?;
-    p.set_secret(PinRef::Puk, profile.puk.value.as_bytes())?;
-    p.activate()?;
-    Ok(certificates)
+    Ok(())
 }

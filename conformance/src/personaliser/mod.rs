@@ -1,11 +1,11 @@
 //! The reference ZORG-ID Smartcard personaliser: a care worker makes their own ZORG-ID Smartcard with their own,
 //! still valid UZI-medewerkerspas op naam.
 //!
-//! This is the "Aanmaken ZORG-ID Smartcard" flow of `seeds/002_9d0d588546332f3e.txt` (steps 1–7) and the
-//! "Persoonlijke aanmaak" of `seeds/003_ee747b7425e6bc58.txt`, run against two readers — the UZI pass in one, the
-//! blank ZORG-ID Smartcard in the other — through nothing but [`Transmit`], so the same code runs in-process in
-//! tests and through pcscd ([`personalise_main`]). The nine [`Step`]s each refuse with a [`PersonaliseError`] that
-//! names the step, what was found and what to do:
+//! This is the flow of the ZORG-ID handleiding (seed: *Aanmaken ZORG-ID Smartcard*, Aanmaken, stap 1–7) and the
+//! "Persoonlijke aanmaak" of the ZORG-ID page (seed: *ZORG-ID Smartcard*, "Hoe werkt de ZORG-ID Smartcard?"), run
+//! against two readers — the UZI pass in one, the blank ZORG-ID Smartcard in the other — through nothing but
+//! [`Transmit`], so the same code runs in-process in tests and through pcscd ([`personalise_main`]). The nine [`Step`]s
+//! each refuse with a [`PersonaliseError`] that names the step, what was found and what to do:
 //!
 //! 1. the UZI pass is valid: operational, PIN not blocked, inside its validity, a type that may make one (N);
 //! 2. the holder authenticates with the UZI PIN: VERIFY, then INTERNAL AUTHENTICATE on a fresh random challenge,
@@ -102,14 +102,14 @@ pub struct PersonaliseOptions<'a> {
     /// it with the cards to move everything past three years at once.
     pub clock: ClockHandle,
     /// Accept a UZI-zorgverlenerspas (type Z) too. Off by default: the ZORG-ID Smartcard replaces the
-    /// UZI-medewerkerspas op naam (seed 003: "functioneert als vervanging van de UZI-medewerkerspas op naam"),
-    /// whose reimbursement stops; a zorgverlener keeps the zorgverlenerspas.
+    /// UZI-medewerkerspas op naam (seed: *ZORG-ID Smartcard*: "functioneert als vervanging van de UZI-medewerkerspas op
+    /// naam"), whose reimbursement stops; a zorgverlener keeps the zorgverlenerspas.
     pub allow_zorgverlenerspas: bool,
-    /// URA subscriber numbers of the organisations registered with the portal; `None` skips the check. Seed 002:
-    /// "Is uw organisatie geregistreerd bij ZORG-ID …? Dan kunt u … aanmaken".
+    /// URA subscriber numbers of the organisations registered with the portal; `None` skips the check. Seed:
+    /// *Registreren organisatie*: "Is uw organisatie geregistreerd bij ZORG-ID …? Dan kunt u … aanmaken".
     pub registered_organisations: Option<Vec<String>>,
     /// The type of the keys generated on the new card: the `zorg-id` profile's (RSA-2048 by default, as the
-    /// UZI-medewerkerspas op naam it replaces, seed 003).
+    /// UZI-medewerkerspas op naam it replaces, seed: *ZORG-ID Smartcard*).
     pub key_type: KeyType,
 }
 
@@ -205,45 +205,7 @@ pub fn personalise(
     // From the start of the issue day, as the card's own validity (card-os `lifecycle.rs`): card and certificates
     // expire together.
     let issued_at = now.div_euclid(86_400) * 86_400;
-    let pki_err = |source| PersonaliseError::Pki { step: Step::Certificates, source };
-    let mut keys = Vec::new();
-    let mut certificates = Vec::new();
-    for (reference, public) in publics {
-        let key_ref = reference.to_byte();
-        let role = card_new::role(reference);
-        let der = options
-            .pki
-            .issue(Issuer::ZorgId, &uzi_holder.holder, role, &public, serial.as_bytes(), issued_at)
-            .map_err(pki_err)?;
-        let summary = pki::certificate_summary(&der).map_err(pki_err)?;
-        certificates
-            .push(IssuedCertificate { role: role_name(role).into(), serial: hex::encode_upper(&summary.serial) });
-        keys.push(KeySpec {
-            key_ref,
-            id: vec![key_ref],
-            label: card_new::key_label(reference).into(),
-            usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
-            user_consent: key_ref == 2,
-            public_key: public,
-            certificate_der: Some(der),
-        });
-    }
-    let ca_certs = vec![
-        (Issuer::ZorgId.common_name().to_string(), options.pki.ca_der(Issuer::ZorgId)),
-        (pki::ROOT_COMMON_NAME.to_string(), options.pki.root_der()),
-    ];
-    let token = TokenSpec {
-        serial: serial.clone(),
-        label: format!("ZORG-ID Smartcard {serial}"),
-        manufacturer: "zorgcard TEST".into(),
-    };
-    let pins = PinSpec {
-        pin_min: options.pin.min_len,
-        pin_max: options.pin.max_len,
-        puk_min: options.puk.min_len,
-        puk_max: options.puk.max_len,
-    };
-    p.write_layout(&pkcs15::layout(&token, &pins, &keys, &ca_certs)).map_err(card_err(Step::Certificates))?;
+    let certificates = write_certificates(&mut p, options, &uzi_holder.holder, publics, &serial, issued_at)?;
 
     // 8. The PIN and the one-time PUK.
     let puk = generate_puk()?;
@@ -277,6 +239,58 @@ pub fn personalise(
         puk: OneTimePuk(puk),
         warnings: Vec::new(),
     })
+}
+
+/// Step 7: a ZORG-ID TEST certificate for each of the new card's keys, valid from `issued_at`, and the PKCS#15
+/// files that point OpenSC at keys and certificates, written to the new card; returns what was issued.
+fn write_certificates(
+    p: &mut Personaliser<'_>,
+    options: &PersonaliseOptions<'_>,
+    holder: &Holder,
+    publics: Vec<(card_os::KeyRef, pki::HolderPublicKey)>,
+    serial: &str,
+    issued_at: i64,
+) -> Result<Vec<IssuedCertificate>, PersonaliseError> {
+    let pki_err = |source| PersonaliseError::Pki { step: Step::Certificates, source };
+    let mut keys = Vec::new();
+    let mut certificates = Vec::new();
+    for (reference, public) in publics {
+        let key_ref = reference.to_byte();
+        let role = card_new::role(reference);
+        let der =
+            options.pki.issue(Issuer::ZorgId, holder, role, &public, serial.as_bytes(), issued_at).map_err(pki_err)?;
+        let summary = pki::certificate_summary(&der).map_err(pki_err)?;
+        certificates
+            .push(IssuedCertificate { role: role_name(role).into(), serial: hex::encode_upper(&summary.serial) });
+        keys.push(KeySpec {
+            key_ref,
+            id: vec![key_ref],
+            label: card_new::key_label(reference).into(),
+            usage: KeyUsage::for_key(key_ref, &public).unwrap_or(KeyUsage::ENCRYPTION),
+            user_consent: key_ref == 2,
+            public_key: public,
+            certificate_der: Some(der),
+        });
+    }
+    let ca_certs = vec![
+        (Issuer::ZorgId.common_name().to_string(), options.pki.ca_der(Issuer::ZorgId)),
+        (pki::ROOT_COMMON_NAME.to_string(), options.pki.root_der()),
+    ];
+    let token = TokenSpec {
+        serial: serial.to_owned(),
+        label: format!("ZORG-ID Smartcard {serial}"),
+        manufacturer: "zorgcard TEST".into(),
+    };
+    let pins = PinSpec {
+        pin_min: options.pin.min_len,
+        pin_max: options.pin.max_len,
+        puk_min: options.puk.min_len,
+        puk_max: options.puk.max_len,
+    };
+    p.write_layout(&pkcs15::layout(&token, &pins, &keys, &ca_certs))
+        .map_err(|source| new_card_error(Step::Certificates, source))?;
+
+    Ok(certificates)
 }
 
 fn new_card_error(step: Step, source: CardNewError) -> PersonaliseError {

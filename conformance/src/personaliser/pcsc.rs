@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// `zorgcard personalise`: the flags of issue 5 (`--uzi-reader R1 --blank-reader R2 --birth-date YYYY-MM-DD
+/// `zorgcard personalise`: its flags (`--uzi-reader R1 --blank-reader R2 --birth-date YYYY-MM-DD
 /// --uzi-pin-from-env VAR --pin-from-env VAR`); without a flag the value is asked for on the terminal.
 #[derive(Debug, Clone, Default)]
 pub struct PersonaliseArgs {

@@ -4,7 +4,8 @@ use zeroize::Zeroize;
 
 use super::*;
 
-/// The one-time PUK of a new ZORG-ID Smartcard (seed 002, step 7: "U krijgt nu de eenmalige pukcode … te zien").
+/// The one-time PUK of a new ZORG-ID Smartcard (seed: *Aanmaken ZORG-ID Smartcard*, stap 7: "U krijgt nu de eenmalige
+/// pukcode … te zien").
 ///
 /// Not `Clone`, `Debug` prints `***`, no `Display`: the only way to the digits is [`OneTimePuk::show`], which
 /// consumes it, so the PUK is shown exactly once and by whoever holds the value — never by a log, trace or file

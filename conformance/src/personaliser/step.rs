@@ -2,26 +2,29 @@
 
 use super::*;
 
-/// The steps of the creation flow, in order (seed 002 "Aanmaken", seed 003 steps 3–6).
+/// The steps of the creation flow, in order (seed: *Aanmaken ZORG-ID Smartcard*, Aanmaken stap 1–7; seed: *ZORG-ID
+/// Smartcard*, "Aan de slag" stap 3–6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
-    /// The UZI pass is valid (seed 002 "Voorbereiding" step 1: "Controleer of uw UZI-medewerkerspas nog geldig is").
+    /// The UZI pass is valid (seed: *Aanmaken ZORG-ID Smartcard*, Voorbereiding stap 1: "Controleer of uw
+    /// UZI-medewerkerspas nog geldig is").
     UziPass,
-    /// The holder authenticates with the UZI PIN (seed 002 step 3, seed 003 step 3).
+    /// The holder authenticates with the UZI PIN (seed: *Aanmaken ZORG-ID Smartcard*, stap 3; seed: *ZORG-ID
+    /// Smartcard*, "Aan de slag" stap 3).
     UziPin,
-    /// The birth date is entered (seed 002 step 4).
+    /// The birth date is entered (seed: *Aanmaken ZORG-ID Smartcard*, stap 4).
     BirthDate,
-    /// The second card is a blank ZORG-ID Smartcard (seed 002 step 5).
+    /// The second card is a blank ZORG-ID Smartcard (seed: *Aanmaken ZORG-ID Smartcard*, stap 5).
     BlankCard,
-    /// The new PIN is entered twice (seed 002 step 6).
+    /// The new PIN is entered twice (seed: *Aanmaken ZORG-ID Smartcard*, stap 6).
     NewPin,
     /// Key pairs are generated on the new card.
     Keys,
     /// The ZORG-ID TEST CA issues the certificates, written with the PKCS#15 files.
     Certificates,
-    /// The PIN and the one-time PUK are set (seed 002 step 7).
+    /// The PIN and the one-time PUK are set (seed: *Aanmaken ZORG-ID Smartcard*, stap 7).
     Puk,
-    /// ACTIVATE: the card is operational for three years (seed 003 step 6).
+    /// ACTIVATE: the card is operational for three years (seed: *ZORG-ID Smartcard*, "Aan de slag" stap 6).
     Finalise,
 }
 
@@ -161,7 +164,8 @@ pub enum PersonaliseError {
         /// Why not, and what to use.
         advice: &'static str,
     },
-    /// The holder's organisation is not registered with the portal (seed 002: it registers once, first).
+    /// The holder's organisation is not registered with the portal (seed: *Registreren organisatie*: it registers once,
+    /// first).
     #[error(
         "{}: organisation {organisation} (URA {subscriber_number}) is not registered with the ZORG-ID portal: its administrator registers it first (`zorgcard portal register`)",
         Step::UziPass

@@ -29,7 +29,7 @@ impl Default for Registry {
     }
 }
 
-/// A healthcare organisation registered with the portal (seed 002: "eenmalig").
+/// A healthcare organisation registered with the portal (seed: *Registreren organisatie*: "eenmalig").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
@@ -222,7 +222,7 @@ impl Registry {
         }
     }
 
-    /// Seed 002 "Registreren organisatie": the representative registers the organisation once and becomes its
+    /// Seed: *Registreren organisatie*: the representative registers the organisation once and becomes its
     /// administrator.
     pub fn register(&mut self, actor: &str, name: &str, subscriber_number: &str, now: i64) -> Result<String, Refusal> {
         check_uzi_number("--as", actor)?;
@@ -418,7 +418,8 @@ impl Registry {
         Ok(format!("card {serial} of {} unblocked: it works again from its next use\n", card.issued.holder_name))
     }
 
-    /// Intrekken: administrator or beheerder of the organisation, or the holder (seed 003, "Eigen beheer"). Final.
+    /// Intrekken: administrator or beheerder of the organisation, or the holder (seed: *ZORG-ID Smartcard*, "Eigen
+    /// beheer"). Final.
     pub fn revoke(&mut self, actor: &str, serial: &str, now: i64) -> Result<String, Refusal> {
         let i = match self.managed_card(actor, serial, "revoke") {
             Ok(i) => i,

@@ -10,10 +10,11 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reader_sim::reader::{HostCard, InProcessReader, Interceptor, ReaderError, SharedReader, Transmit};
 use reader_sim::trace::{Trace, TraceEvent};
+use reader_sim::wait::wait_until;
 
 use super::{Trigger, TriggerAction};
 
@@ -54,23 +55,7 @@ impl StopSignal {
 
     /// Sleeps `d` (for ever if `None`); true if stopped meanwhile.
     fn sleep(&self, d: Option<Duration>) -> bool {
-        let deadline = d.and_then(|d| Instant::now().checked_add(d));
-        let mut stopped = self.lock();
-        loop {
-            if *stopped {
-                return true;
-            }
-            stopped = match deadline {
-                None => self.changed.wait(stopped).unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    self.changed.wait_timeout(stopped, left).unwrap_or_else(PoisonError::into_inner).0
-                }
-            };
-        }
+        wait_until(&self.changed, self.lock(), d, |stopped| *stopped)
     }
 }
 

@@ -433,17 +433,10 @@ impl Ctx<'_> {
         }
     }
 
-    fn validate(&self, name: String, path: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
-        if raw.description.trim().is_empty() {
-            return Err(self.field("description", "is empty", "say in one line what situation the card plays"));
-        }
-        if raw.expected.trim().is_empty() {
-            return Err(self.field("expected", "is empty", "tell the vendor what their application should do"));
-        }
-        let profile = self.profile(path, &raw.profile)?;
-
-        let mut setup = Vec::with_capacity(raw.setup.len());
-        for (i, step) in raw.setup.into_iter().enumerate() {
+    /// The `[[setup]]` tables: each one command (an APDU, a PIN verified, a retry counter reset) and its answer.
+    fn setup(&self, steps: Vec<RawStep>) -> Result<Vec<SetupStep>, ScenarioError> {
+        let mut setup = Vec::with_capacity(steps.len());
+        for (i, step) in steps.into_iter().enumerate() {
             let field = |f: &str| format!("setup[{}].{f}", i + 1);
             let action = match (step.apdu, step.verify_pin, step.reset_retry_counter) {
                 (Some(apdu), None, None) => {
@@ -472,6 +465,19 @@ impl Ctx<'_> {
             let expect = step.expect.map(|e| self.sw(&field("expect"), &e)).transpose()?;
             setup.push(SetupStep { action, expect });
         }
+        Ok(setup)
+    }
+
+    fn validate(&self, name: String, path: &Path, raw: RawScenario) -> Result<Scenario, ScenarioError> {
+        if raw.description.trim().is_empty() {
+            return Err(self.field("description", "is empty", "say in one line what situation the card plays"));
+        }
+        if raw.expected.trim().is_empty() {
+            return Err(self.field("expected", "is empty", "tell the vendor what their application should do"));
+        }
+        let profile = self.profile(path, &raw.profile)?;
+
+        let setup = self.setup(raw.setup)?;
 
         let revoke = raw.crl.map(|c| c.revoke).unwrap_or_default();
         for key in &revoke {

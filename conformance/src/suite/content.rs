@@ -216,181 +216,202 @@ impl Runner<'_> {
     /// The PKCS#15 files OpenSC reads (see [`crate::issuance::pkcs15`]): present, decoding with the typed ASN.1 of
     /// [`asn1`], pointing at each other consistently and matching the card (serial, keys, certificates).
     pub(super) fn pkcs15_checks(&mut self, out: &mut Vec<CheckResult>) {
-        let aid = hex::encode_upper(pkcs15::PKCS15_AID);
-        if let Some(dir) = self.read_checked("EF.DIR", &[pkcs15::EF_DIR], out) {
-            let expected = format!("an application template with the PKCS#15 AID {aid}");
-            match decode_all::<asn1::DirRecord>(&dir) {
-                Ok(records) => {
-                    let aids: Vec<String> = records
-                        .iter()
-                        .map(|r| match r {
-                            asn1::DirRecord::Application(t) => hex::encode_upper(t.aid.as_bytes()),
-                        })
-                        .collect();
-                    out.push(CheckResult::new(
-                        "EF.DIR 2F00",
-                        expected,
-                        format!("applications {}", aids.join(", ")),
-                        aids.contains(&aid),
-                    ));
-                }
-                Err(e) => out.push(CheckResult::new("EF.DIR 2F00", expected, e, false)),
-            }
-        }
-
-        let odf_path = [pkcs15::DF_PKCS15, pkcs15::EF_ODF];
-        let mut paths: Vec<(&str, Vec<u16>)> = Vec::new();
-        if let Some(odf) = self.read_checked("ODF", &odf_path, out) {
-            let expected = "entries for the PrKDF, CDF and AODF";
-            match decode_all::<asn1::OdfEntry>(&odf) {
-                Ok(entries) => {
-                    for entry in entries {
-                        let (kind, path) = match entry {
-                            asn1::OdfEntry::PrivateKeys(p) => ("PrKDF", p),
-                            asn1::OdfEntry::PublicKeys(p) => ("PuKDF", p),
-                            asn1::OdfEntry::Certificates(p) => ("CDF", p),
-                            asn1::OdfEntry::AuthObjects(p) => ("AODF", p),
-                        };
-                        paths.push((kind, fids(path.efid_or_path.as_bytes())));
-                    }
-                    let got: Vec<String> = paths.iter().map(|(k, p)| format!("{k} {}", script::path_text(p))).collect();
-                    let has = |k: &str| paths.iter().any(|(kind, _)| *kind == k);
-                    out.push(CheckResult::new(
-                        "ODF 5015/5031",
-                        expected,
-                        got.join(", "),
-                        has("PrKDF") && has("CDF") && has("AODF"),
-                    ));
-                }
-                Err(e) => out.push(CheckResult::new("ODF 5015/5031", expected, e, false)),
-            }
-        }
-
-        let token_path = [pkcs15::DF_PKCS15, pkcs15::EF_TOKEN_INFO];
-        if let Some(token) = self.read_checked("TokenInfo", &token_path, out) {
-            let serial =
-                self.send(&[0x00, 0xCA, 0xDF, 0x32, 0x00]).ok().filter(|a| a.status == Status::Success).map(|a| a.data);
-            let want = serial.map(|s| pkcs15::serial_octets(&String::from_utf8_lossy(&s)));
-            let expected = match &want {
-                Some(w) => format!("TokenInfo with the card serial (GET DATA DF32) as {}", hex_words(w)),
-                None => "TokenInfo with the card serial (GET DATA DF32 did not answer)".to_owned(),
-            };
-            match asn1::TokenInfo::from_der(&token) {
-                Ok(info) => {
-                    let got = info.serial_number.as_ref().map(|s| s.as_bytes().to_vec());
-                    out.push(CheckResult::new(
-                        "TokenInfo 5015/5032",
-                        expected,
-                        got.as_deref().map_or("no serialNumber".into(), hex_words),
-                        want.is_some() && got == want,
-                    ));
-                }
-                Err(e) => {
-                    out.push(CheckResult::new("TokenInfo 5015/5032", expected, format!("does not decode: {e}"), false))
-                }
-            }
-        }
-
+        self.check_ef_dir(out);
+        let paths = self.check_odf(out);
+        self.check_token_info(out);
         let path_of = |kind: &str, default: u16| {
             paths.iter().find(|(k, _)| *k == kind).map(|(_, p)| p.clone()).unwrap_or(vec![pkcs15::DF_PKCS15, default])
         };
-        let aodf_path = path_of("AODF", pkcs15::EF_AODF);
-        if let Some(aodf) = self.read_checked("AODF", &aodf_path, out) {
-            let expected = "PIN objects for the user PIN (reference 1) and the PUK (reference 2)";
-            let what = format!("AODF {}", script::path_text(&aodf_path));
-            match decode_all::<asn1::PinObject>(&aodf) {
-                Ok(pins) => {
-                    let refs: Vec<u8> = pins.iter().map(|p| p.pin_attributes.pin_reference.unwrap_or(0)).collect();
-                    out.push(CheckResult::new(
-                        what,
-                        expected,
-                        format!("references {refs:?}"),
-                        refs.contains(&1) && refs.contains(&2),
-                    ));
-                }
-                Err(e) => out.push(CheckResult::new(what, expected, e, false)),
-            }
-        }
-
+        self.check_aodf(&path_of("AODF", pkcs15::EF_AODF), out);
         let mut keys = self.profile.keys.clone();
         keys.sort_unstable();
+        self.check_prkdf(&keys, &path_of("PrKDF", pkcs15::EF_PRKDF), out);
+        if let Some((_, pukdf_path)) = paths.iter().find(|(k, _)| *k == "PuKDF") {
+            self.check_pukdf(pukdf_path, out);
+        }
+        self.check_cdf(&keys, &path_of("CDF", pkcs15::EF_CDF), out);
+    }
+
+    /// EF.DIR (ISO 7816-4 §8.2.1.1) lists an application template with the PKCS#15 AID.
+    fn check_ef_dir(&mut self, out: &mut Vec<CheckResult>) {
+        let aid = hex::encode_upper(pkcs15::PKCS15_AID);
+        let Some(dir) = self.read_checked("EF.DIR", &[pkcs15::EF_DIR], out) else { return };
+        let expected = format!("an application template with the PKCS#15 AID {aid}");
+        match decode_all::<asn1::DirRecord>(&dir) {
+            Ok(records) => {
+                let aids: Vec<String> = records
+                    .iter()
+                    .map(|r| match r {
+                        asn1::DirRecord::Application(t) => hex::encode_upper(t.aid.as_bytes()),
+                    })
+                    .collect();
+                out.push(CheckResult::new(
+                    "EF.DIR 2F00",
+                    expected,
+                    format!("applications {}", aids.join(", ")),
+                    aids.contains(&aid),
+                ));
+            }
+            Err(e) => out.push(CheckResult::new("EF.DIR 2F00", expected, e, false)),
+        }
+    }
+
+    /// The ODF points at the PrKDF, CDF and AODF; returns each directory file it names with its path, for the
+    /// checks of those files.
+    fn check_odf(&mut self, out: &mut Vec<CheckResult>) -> Vec<(&'static str, Vec<u16>)> {
+        let odf_path = [pkcs15::DF_PKCS15, pkcs15::EF_ODF];
+        let mut paths: Vec<(&'static str, Vec<u16>)> = Vec::new();
+        let Some(odf) = self.read_checked("ODF", &odf_path, out) else { return paths };
+        let expected = "entries for the PrKDF, CDF and AODF";
+        match decode_all::<asn1::OdfEntry>(&odf) {
+            Ok(entries) => {
+                for entry in entries {
+                    let (kind, path) = match entry {
+                        asn1::OdfEntry::PrivateKeys(p) => ("PrKDF", p),
+                        asn1::OdfEntry::PublicKeys(p) => ("PuKDF", p),
+                        asn1::OdfEntry::Certificates(p) => ("CDF", p),
+                        asn1::OdfEntry::AuthObjects(p) => ("AODF", p),
+                    };
+                    paths.push((kind, fids(path.efid_or_path.as_bytes())));
+                }
+                let got: Vec<String> = paths.iter().map(|(k, p)| format!("{k} {}", script::path_text(p))).collect();
+                let has = |k: &str| paths.iter().any(|(kind, _)| *kind == k);
+                out.push(CheckResult::new(
+                    "ODF 5015/5031",
+                    expected,
+                    got.join(", "),
+                    has("PrKDF") && has("CDF") && has("AODF"),
+                ));
+            }
+            Err(e) => out.push(CheckResult::new("ODF 5015/5031", expected, e, false)),
+        }
+        paths
+    }
+
+    /// TokenInfo's serialNumber is the card serial of GET DATA `DF32`.
+    fn check_token_info(&mut self, out: &mut Vec<CheckResult>) {
+        let token_path = [pkcs15::DF_PKCS15, pkcs15::EF_TOKEN_INFO];
+        let Some(token) = self.read_checked("TokenInfo", &token_path, out) else { return };
+        let serial =
+            self.send(&[0x00, 0xCA, 0xDF, 0x32, 0x00]).ok().filter(|a| a.status == Status::Success).map(|a| a.data);
+        let want = serial.map(|s| pkcs15::serial_octets(&String::from_utf8_lossy(&s)));
+        let expected = match &want {
+            Some(w) => format!("TokenInfo with the card serial (GET DATA DF32) as {}", hex_words(w)),
+            None => "TokenInfo with the card serial (GET DATA DF32 did not answer)".to_owned(),
+        };
+        match asn1::TokenInfo::from_der(&token) {
+            Ok(info) => {
+                let got = info.serial_number.as_ref().map(|s| s.as_bytes().to_vec());
+                out.push(CheckResult::new(
+                    "TokenInfo 5015/5032",
+                    expected,
+                    got.as_deref().map_or("no serialNumber".into(), hex_words),
+                    want.is_some() && got == want,
+                ));
+            }
+            Err(e) => {
+                out.push(CheckResult::new("TokenInfo 5015/5032", expected, format!("does not decode: {e}"), false))
+            }
+        }
+    }
+
+    /// The AODF has PIN objects for the user PIN (reference 1) and the PUK (reference 2).
+    fn check_aodf(&mut self, aodf_path: &[u16], out: &mut Vec<CheckResult>) {
+        let Some(aodf) = self.read_checked("AODF", aodf_path, out) else { return };
+        let expected = "PIN objects for the user PIN (reference 1) and the PUK (reference 2)";
+        let what = format!("AODF {}", script::path_text(aodf_path));
+        match decode_all::<asn1::PinObject>(&aodf) {
+            Ok(pins) => {
+                let refs: Vec<u8> = pins.iter().map(|p| p.pin_attributes.pin_reference.unwrap_or(0)).collect();
+                out.push(CheckResult::new(
+                    what,
+                    expected,
+                    format!("references {refs:?}"),
+                    refs.contains(&1) && refs.contains(&2),
+                ));
+            }
+            Err(e) => out.push(CheckResult::new(what, expected, e, false)),
+        }
+    }
+
+    /// The PrKDF lists the card's keys (`keys`, sorted) with the types the profile gives them.
+    fn check_prkdf(&mut self, keys: &[u8], prkdf_path: &[u16], out: &mut Vec<CheckResult>) {
         // Each key with its type: `1 RSA-2048`, as the profile says and as the PrKDF must say.
         let typed = |refs: &[(u8, KeyType)]| -> String {
             refs.iter().map(|(r, t)| format!("{r} {}", type_words(*t))).collect::<Vec<_>>().join(", ")
         };
         let want: Vec<(u8, KeyType)> = keys.iter().map(|k| (*k, self.profile.key_type(*k))).collect();
-        let prkdf_path = path_of("PrKDF", pkcs15::EF_PRKDF);
-        if let Some(prkdf) = self.read_checked("PrKDF", &prkdf_path, out) {
-            let expected = format!("private keys with the card's key references and types [{}]", typed(&want));
-            let what = format!("PrKDF {}", script::path_text(&prkdf_path));
-            match decode_all::<asn1::PrivateKeyChoice>(&prkdf) {
-                Ok(entries) => {
-                    let mut refs: Vec<(u8, KeyType)> = entries
-                        .iter()
-                        .map(|e| {
-                            let kind = match e {
-                                asn1::PrivateKeyChoice::Rsa(_) => KeyType::Rsa2048,
-                                asn1::PrivateKeyChoice::Ec(_) => KeyType::P256,
-                            };
-                            (e.common_key().key_reference.unwrap_or(0), kind)
-                        })
-                        .collect();
-                    refs.sort_unstable_by_key(|(r, _)| *r);
-                    out.push(CheckResult::new(what, expected, format!("keys [{}]", typed(&refs)), refs == want));
-                }
-                Err(e) => out.push(CheckResult::new(what, expected, e, false)),
+        let Some(prkdf) = self.read_checked("PrKDF", prkdf_path, out) else { return };
+        let expected = format!("private keys with the card's key references and types [{}]", typed(&want));
+        let what = format!("PrKDF {}", script::path_text(prkdf_path));
+        match decode_all::<asn1::PrivateKeyChoice>(&prkdf) {
+            Ok(entries) => {
+                let mut refs: Vec<(u8, KeyType)> = entries
+                    .iter()
+                    .map(|e| {
+                        let kind = match e {
+                            asn1::PrivateKeyChoice::Rsa(_) => KeyType::Rsa2048,
+                            asn1::PrivateKeyChoice::Ec(_) => KeyType::P256,
+                        };
+                        (e.common_key().key_reference.unwrap_or(0), kind)
+                    })
+                    .collect();
+                refs.sort_unstable_by_key(|(r, _)| *r);
+                out.push(CheckResult::new(what, expected, format!("keys [{}]", typed(&refs)), refs == want));
             }
+            Err(e) => out.push(CheckResult::new(what, expected, e, false)),
         }
+    }
 
-        if let Some((_, pukdf_path)) = paths.iter().find(|(k, _)| *k == "PuKDF").cloned()
-            && let Some(pukdf) = self.read_checked("PuKDF", &pukdf_path, out)
-        {
-            let what = format!("PuKDF {}", script::path_text(&pukdf_path));
-            let decoded = decode_all::<asn1::PublicKeyChoice>(&pukdf);
-            out.push(CheckResult::new(
-                what,
-                "public key objects (RSA or EC)",
-                match &decoded {
-                    Ok(v) => format!("{} public keys", v.len()),
-                    Err(e) => e.clone(),
-                },
-                decoded.is_ok(),
-            ));
-        }
+    /// A PuKDF, where the ODF names one, decodes as public key objects.
+    fn check_pukdf(&mut self, pukdf_path: &[u16], out: &mut Vec<CheckResult>) {
+        let Some(pukdf) = self.read_checked("PuKDF", pukdf_path, out) else { return };
+        let what = format!("PuKDF {}", script::path_text(pukdf_path));
+        let decoded = decode_all::<asn1::PublicKeyChoice>(&pukdf);
+        out.push(CheckResult::new(
+            what,
+            "public key objects (RSA or EC)",
+            match &decoded {
+                Ok(v) => format!("{} public keys", v.len()),
+                Err(e) => e.clone(),
+            },
+            decoded.is_ok(),
+        ));
+    }
 
-        let cdf_path = path_of("CDF", pkcs15::EF_CDF);
-        if let Some(cdf) = self.read_checked("CDF", &cdf_path, out) {
-            let expected =
-                format!("every entry points at an X.509 certificate; user certificates with the iDs of keys {keys:?}");
-            let what = format!("CDF {}", script::path_text(&cdf_path));
-            match decode_all::<asn1::CertificateObject>(&cdf) {
-                Ok(entries) => {
-                    let mut problems = Vec::new();
-                    let mut user_ids = Vec::new();
-                    for entry in &entries {
-                        let path = fids(entry.type_attributes.value.efid_or_path.as_bytes());
-                        match self.read_ef(&path) {
-                            Ok(der) => {
-                                if let Err(e) = certificate_summary(&der) {
-                                    problems.push(format!("{} is no certificate ({e})", script::path_text(&path)));
-                                }
+    /// Every CDF entry points at a readable X.509 certificate, and the user certificates carry the iDs of `keys`.
+    fn check_cdf(&mut self, keys: &[u8], cdf_path: &[u16], out: &mut Vec<CheckResult>) {
+        let Some(cdf) = self.read_checked("CDF", cdf_path, out) else { return };
+        let expected =
+            format!("every entry points at an X.509 certificate; user certificates with the iDs of keys {keys:?}");
+        let what = format!("CDF {}", script::path_text(cdf_path));
+        match decode_all::<asn1::CertificateObject>(&cdf) {
+            Ok(entries) => {
+                let mut problems = Vec::new();
+                let mut user_ids = Vec::new();
+                for entry in &entries {
+                    let path = fids(entry.type_attributes.value.efid_or_path.as_bytes());
+                    match self.read_ef(&path) {
+                        Ok(der) => {
+                            if let Err(e) = certificate_summary(&der) {
+                                problems.push(format!("{} is no certificate ({e})", script::path_text(&path)));
                             }
-                            Err(e) => problems.push(format!("{}: {}", script::path_text(&path), e.describe())),
                         }
-                        if !entry.common_certificate.authority {
-                            user_ids.extend(entry.common_certificate.id.as_bytes().first().copied());
-                        }
+                        Err(e) => problems.push(format!("{}: {}", script::path_text(&path), e.describe())),
                     }
-                    user_ids.sort_unstable();
-                    let got = if problems.is_empty() {
-                        format!("{} certificates, user certificates with iDs {user_ids:?}", entries.len())
-                    } else {
-                        problems.join("; ")
-                    };
-                    out.push(CheckResult::new(what, expected, got, problems.is_empty() && user_ids == keys));
+                    if !entry.common_certificate.authority {
+                        user_ids.extend(entry.common_certificate.id.as_bytes().first().copied());
+                    }
                 }
-                Err(e) => out.push(CheckResult::new(what, expected, e, false)),
+                user_ids.sort_unstable();
+                let got = if problems.is_empty() {
+                    format!("{} certificates, user certificates with iDs {user_ids:?}", entries.len())
+                } else {
+                    problems.join("; ")
+                };
+                out.push(CheckResult::new(what, expected, got, problems.is_empty() && user_ids == keys));
             }
+            Err(e) => out.push(CheckResult::new(what, expected, e, false)),
         }
     }
 }
