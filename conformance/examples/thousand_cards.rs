@@ -14,11 +14,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use conformance::issuance::card_new::{NewCardOptions, new_card};
-use conformance::issuance::pki::TestPki;
-use conformance::issuance::profile;
 use conformance::suite::digest_info;
 use conformance::suite::script::HashAlg;
+use issuance::card_new::{NewCardOptions, new_card};
+use issuance::pki::TestPki;
+use issuance::profile;
 use reader_sim::reader::{InProcessReader, SharedReader, Transmit};
 use sha2::Digest;
 

@@ -33,3 +33,5 @@ pub use platform::{ClockHandle, HostClock, HostPlatform, OsRng, VecNvm};
 pub use reader::{HostCard, InProcessReader, ReaderError, SharedReader, Transmit};
 pub use trace::{Trace, TraceEvent, Traced};
 pub use vpcd::{SlotEvent, SlotEventKind, VpcdConfig, VpcdHandle, VpcdMode, VpcdServer};
+pub mod exchange;
+pub mod pcsc;

@@ -32,16 +32,16 @@ use std::time::Duration;
 use reader_sim::reader::ReaderError;
 use serde::Deserialize;
 
-use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
-use crate::fixtures::{self, FixtureKind};
-use crate::issuance::card_new::CardNewError;
-use crate::issuance::pki::PkiError;
-use crate::issuance::profile::{self, DisplayPath, Profile, ProfileError};
+use fixtures::format::{self, FixtureError, FixtureFormat, FixtureText};
+use fixtures::{self, FixtureKind};
+use issuance::card_new::CardNewError;
+use issuance::pki::PkiError;
+use issuance::profile::{self, DisplayPath, Profile, ProfileError};
 
 /// The scenario file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// `fixtures/scenarios/` of the fixture set ([`crate::fixtures::active`]), where the shipped scenarios live.
+/// `fixtures/scenarios/` of the fixture set ([`fixtures::active`]), where the shipped scenarios live.
 pub fn scenarios_dir() -> PathBuf {
     fixtures::active().folder(FixtureKind::Scenario)
 }
@@ -224,7 +224,8 @@ impl SetupStep {
     /// The C-APDU for `profile`.
     pub fn apdu(&self, profile: &Profile) -> Vec<u8> {
         // A secret too long for an APDU gives an empty one, which the card answers with `6700`.
-        let with_data = |header: [u8; 4], data: &[u8]| crate::exchange::command(header, data, None).unwrap_or_default();
+        let with_data =
+            |header: [u8; 4], data: &[u8]| reader_sim::exchange::command(header, data, None).unwrap_or_default();
         match &self.action {
             SetupAction::Apdu(apdu) => apdu.clone(),
             SetupAction::VerifyPin(s) => with_data([0x00, 0x20, 0x00, 0x01], s.value(profile)),
@@ -400,7 +401,7 @@ pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
 
 /// Loads the scenario in the file at `path`.
 pub fn load_path(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = fixture_format::read(FixtureFormat::Scenario, path)?;
+    let text = format::read(FixtureFormat::Scenario, path)?;
     parse(path, &text)
 }
 

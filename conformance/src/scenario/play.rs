@@ -20,9 +20,9 @@ use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
 
 use super::interceptor::{Inserter, Insertion, ScenarioInterceptor};
 use super::{Scenario, ScenarioError, load};
-use crate::issuance::card_new::{NewCardOptions, new_card};
-use crate::issuance::pki::{Issuer, RevokedEntry, TestPki, certificate_summary};
-use crate::issuance::profile::{CardKind, DisplayPath, Profile};
+use issuance::card_new::{NewCardOptions, new_card};
+use issuance::pki::{Issuer, RevokedEntry, TestPki, certificate_summary};
+use issuance::profile::{CardKind, DisplayPath, Profile};
 
 /// Where and how to play a scenario.
 #[derive(Debug, Clone)]
@@ -278,7 +278,7 @@ fn write_crl(
     }
     let issuer = issuer_of(&scenario.profile);
     let der = pki.crl(issuer, &entries, now).map_err(pki_err)?;
-    let pem = crate::issuance::pki::crl_pem(&der).map_err(pki_err)?;
+    let pem = issuance::pki::crl_pem(&der).map_err(pki_err)?;
     let write_err = |path: &Path, source| ScenarioError::Write { name: name.clone(), path: path.to_owned(), source };
     std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
     let file = dir.join(format!("{}.crl", issuer.file_stem()));
@@ -361,7 +361,7 @@ pub fn scenario_main(args: &ScenarioArgs) -> Result<(), ScenarioError> {
 }
 
 /// Waits for `duration`, or for `quit` (or end of input, when there is no duration) on standard input.
-pub(crate) fn wait_for_end(duration: Option<Duration>) {
+pub fn wait_for_end(duration: Option<Duration>) {
     let (tx, rx) = std::sync::mpsc::channel::<bool>();
     let _ = std::thread::Builder::new().name("scenario-stdin".into()).spawn(move || {
         for line in io::stdin().lock().lines() {

@@ -6,13 +6,14 @@ pub(super) fn command(header: [u8; 4], data: &[u8], le: bool) -> Result<Vec<u8>,
     if data.len() > 255 {
         return Err(format!("{} data bytes do not fit a short APDU", data.len()));
     }
-    crate::exchange::command(header, data, le.then_some(256)).map_err(|status| format!("cannot encode it: {status}"))
+    reader_sim::exchange::command(header, data, le.then_some(256))
+        .map_err(|status| format!("cannot encode it: {status}"))
 }
 
 /// Command APDU with data: short (case 3/4) when the data fits, else extended (`00 Lc1 Lc2`, Le `00 00`).
 pub(super) fn command_any_length(header: [u8; 4], data: &[u8]) -> Result<Vec<u8>, String> {
     let ne = if data.len() <= 255 { 256 } else { 65_536 };
-    crate::exchange::command(header, data, Some(ne))
+    reader_sim::exchange::command(header, data, Some(ne))
         .map_err(|_| format!("{} data bytes do not fit an APDU", data.len()))
 }
 

@@ -213,7 +213,7 @@ impl Runner<'_> {
         }
     }
 
-    /// The PKCS#15 files OpenSC reads (see [`crate::issuance::pkcs15`]): present, decoding with the typed ASN.1 of
+    /// The PKCS#15 files OpenSC reads (see [`issuance::pkcs15`]): present, decoding with the typed ASN.1 of
     /// [`asn1`], pointing at each other consistently and matching the card (serial, keys, certificates).
     pub(super) fn pkcs15_checks(&mut self, out: &mut Vec<CheckResult>) {
         self.check_ef_dir(out);

@@ -1,7 +1,7 @@
 //! The conformance suite runner: is this card an ISO 7816 PKI card of the profile it claims?
 //!
 //! [`run_suite`] runs the scripts of `fixtures/scripts` ([`crate::suite::script`]) against a [`Target`]: the in-process
-//! reader (every script gets a fresh copy of a card of the profile made by [`crate::issuance::card_new::new_card`], so scripts cannot
+//! reader (every script gets a fresh copy of a card of the profile made by [`issuance::card_new::new_card`], so scripts cannot
 //! disturb each other), or any reader behind [`Transmit`] — a vpcd slot in pcscd or a real card in a real reader —
 //! where the claimed profile decides which scripts apply, the card is reset before each script, and scripts marked
 //! `destructive` are skipped with the reason in the report, never silently. Everything a script checks goes
@@ -12,7 +12,7 @@
 //! each key in its dialect. An RSA key is sent a DigestInfo (`MSE SET 80 01 11`, PKCS#1 v1.5 signatures of 256
 //! bytes, verified with the `rsa` crate); a P-256 key the bare hash (DER ECDSA signatures). Public keys are read
 //! with `00 46 01 <ref>`, a `61xx` fetched with GET RESPONSE, and parsed with
-//! [`crate::issuance::key_import::public_key_from_template`].
+//! [`issuance::key_import::public_key_from_template`].
 //!
 //! [`conformance_main`] is `zorgcard conformance`: progress on stderr, the summary on stdout, JUnit on request, and
 //! the exit code.
@@ -54,13 +54,13 @@ use self::script::{
     Action, CertCheck, Challenge, Content, DataPattern, DecipherInput, Field, HashAlg, HashInput, OnFailure, Retries,
     Script, ScriptError, Step, SwExpect, SwPattern, Vars,
 };
-use crate::issuance::card_new::{CardNewError, NewCardOptions, new_card};
-use crate::issuance::inspect::utc;
-use crate::issuance::key_import::public_key_from_template;
-use crate::issuance::pkcs15::{self, asn1};
-use crate::issuance::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
-use crate::issuance::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
-use crate::pcsc_reader::PcscReader;
+use issuance::card_new::{CardNewError, NewCardOptions, new_card};
+use issuance::inspect::utc;
+use issuance::key_import::public_key_from_template;
+use issuance::pkcs15::{self, asn1};
+use issuance::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
+use issuance::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
+use reader_sim::pcsc::PcscReader;
 
 /// Where the cards under test are.
 pub enum Target {
@@ -296,7 +296,7 @@ fn run_on_reset_card(link: &mut dyn Link, profile: &Profile, vars: &Vars, script
 trait Link {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, String>;
     fn reset(&mut self) -> Result<(), String>;
-    /// The reader itself, for [`crate::exchange`].
+    /// The reader itself, for [`reader_sim::exchange`].
     fn reader(&mut self) -> &mut dyn Transmit;
 }
 

@@ -73,9 +73,9 @@ impl Runner<'_> {
         Ok(Answer { data: r, status: Status::from_sw(u16::from_be_bytes([sw[0], sw[1]])) })
     }
 
-    /// As a client does ([`crate::exchange::exchange`]): `6Cxx` sent again with Le = xx, `61xx` fetched.
+    /// As a client does ([`reader_sim::exchange::exchange`]): `6Cxx` sent again with Le = xx, `61xx` fetched.
     pub(super) fn send(&mut self, apdu: &[u8]) -> Result<Answer, String> {
-        let (data, status) = crate::exchange::exchange(self.link.reader(), apdu).map_err(|e| e.to_string())?;
+        let (data, status) = reader_sim::exchange::exchange(self.link.reader(), apdu).map_err(|e| e.to_string())?;
         Ok(Answer { data, status })
     }
 
@@ -223,10 +223,10 @@ impl Runner<'_> {
         out
     }
 
-    /// The whole EF at `path` ([`crate::exchange::read_ef`]), its failures told in the report's words.
+    /// The whole EF at `path` ([`reader_sim::exchange::read_ef`]), its failures told in the report's words.
     pub(super) fn read_ef(&mut self, path: &[u16]) -> Result<Vec<u8>, ReadError> {
-        use crate::exchange::ReadEfError;
-        crate::exchange::read_ef(self.link.reader(), path).map_err(|e| match e {
+        use reader_sim::exchange::ReadEfError;
+        reader_sim::exchange::read_ef(self.link.reader(), path).map_err(|e| match e {
             ReadEfError::Reader(e) => ReadError::Reader(e.to_string()),
             ReadEfError::Select(status) => {
                 ReadError::Status { status, during: format!("SELECT {}", script::path_text(path)) }

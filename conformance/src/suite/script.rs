@@ -20,8 +20,8 @@ use card_os::types::FileId;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::fixture_format::{self, FixtureError, FixtureFormat, FixtureText};
-use crate::issuance::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
+use fixtures::format::{self, FixtureError, FixtureFormat, FixtureText};
+use issuance::profile::{CardKind, DisplayPath, KeyType, PROFILE_NAMES, Profile};
 
 mod patterns;
 mod step;
@@ -30,10 +30,10 @@ mod vars;
 /// The script file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
 
-/// Where the scripts of the fixture set live ([`crate::fixtures::active`]): `fixtures/scripts`, embedded unless
+/// Where the scripts of the fixture set live ([`fixtures::active`]): `fixtures/scripts`, embedded unless
 /// `--fixtures DIR`.
 pub fn scripts_dir() -> PathBuf {
-    crate::fixtures::active().folder(crate::fixtures::FixtureKind::Script)
+    fixtures::active().folder(fixtures::FixtureKind::Script)
 }
 
 /// A loaded, checked script.
@@ -153,9 +153,9 @@ impl Script {
     }
 
     /// The file as shown in reports: `fixtures/scripts/x.toml` for an embedded script
-    /// ([`crate::fixtures::report_name`]).
+    /// ([`fixtures::report_name`]).
     pub fn display_file(&self) -> String {
-        crate::fixtures::report_name(&self.file)
+        fixtures::report_name(&self.file)
     }
 }
 
@@ -428,7 +428,7 @@ impl CertCheck {
 pub use self::patterns::{DataPattern, SwPattern, parse_path, path_text};
 use self::step::{RawStep, parse_step};
 pub use self::vars::{Field, VARIABLES, Vars};
-pub use crate::fixture_format::parse_hex;
+pub use fixtures::format::parse_hex;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -489,10 +489,10 @@ struct RawScript {
 }
 
 /// Load every `*.toml` in `dir` (not `README.md`), sorted by file name; `dir` is embedded or on disk
-/// ([`crate::fixtures::list`]).
+/// ([`fixtures::list`]).
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, ScriptError> {
     let entries =
-        crate::fixtures::list(dir).map_err(|source| ScriptError::Dir { path: DisplayPath(dir.to_owned()), source })?;
+        fixtures::list(dir).map_err(|source| ScriptError::Dir { path: DisplayPath(dir.to_owned()), source })?;
     let files: Vec<PathBuf> = entries.into_iter().filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
     if files.is_empty() {
         return Err(ScriptError::Empty { dir: DisplayPath(dir.to_owned()) });
@@ -521,7 +521,7 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<Script>, ScriptError> {
 
 /// Load one script file.
 pub fn load_file(path: &Path) -> Result<Script, ScriptError> {
-    let text = fixture_format::read(FixtureFormat::Script, path)?;
+    let text = format::read(FixtureFormat::Script, path)?;
     parse(path, &text)
 }
 

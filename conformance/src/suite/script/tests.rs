@@ -40,12 +40,12 @@ fn key_type_selectors() {
     assert_eq!(Selector::parse("rsa-key:4"), None);
     assert_eq!(Selector::parse("p256-key:"), None);
 
-    let Ok(mut m) = crate::issuance::profile::load("uzi-medewerker-niet-op-naam") else { panic!("shipped profile") };
+    let Ok(mut m) = issuance::profile::load("uzi-medewerker-niet-op-naam") else { panic!("shipped profile") };
     assert!(Selector::RsaKey(1).matches(&m) && Selector::Decipher.matches(&m));
     assert!(!Selector::RsaKey(2).matches(&m), "an M card has no key 02");
     m.key_types = vec![KeyType::Rsa2048, KeyType::P256];
     assert!(Selector::P256Key(3).matches(&m) && !Selector::Decipher.matches(&m));
-    let Ok(blank) = crate::issuance::profile::load("zorg-id-blank") else { panic!("shipped profile") };
+    let Ok(blank) = issuance::profile::load("zorg-id-blank") else { panic!("shipped profile") };
     assert!(!Selector::RsaKey(1).matches(&blank) && !Selector::P256Key(1).matches(&blank));
 }
 
