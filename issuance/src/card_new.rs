@@ -112,7 +112,7 @@ pub fn new_card(profile: &Profile, pki: &TestPki, options: &NewCardOptions) -> R
         // `lifecycle.rs`): card and certificates expire together.
         let today = (card_os::Clock::now(&clock.clock()) as i64).div_euclid(86_400) * 86_400;
         let issued_at = options.issued_at.unwrap_or(today);
-        certificates = personalise(&mut reader, profile, pki, &serial, issued_at)?;
+        certificates = write_card(&mut reader, profile, pki, &serial, issued_at)?;
         reader.power_off();
     }
     let card = reader.remove().ok_or_else(|| CardNewError::Invalid {
@@ -122,16 +122,17 @@ pub fn new_card(profile: &Profile, pki: &TestPki, options: &NewCardOptions) -> R
     Ok(NewCard { card, certificates })
 }
 
-/// One personaliser session against a formatted, blank card in any reader.
-pub struct Personaliser<'a> {
+/// One session writing a profile's files, keys and PINs onto a formatted, blank card in any reader (the
+/// reference personaliser in `personaliser/src/lib.rs` drives one too).
+pub struct LayoutWriter<'a> {
     reader: &'a mut dyn Transmit,
     profile: &'a str,
 }
 
-impl<'a> Personaliser<'a> {
+impl<'a> LayoutWriter<'a> {
     /// A session on the card in `reader`; `profile` names the card in errors.
     pub fn new(reader: &'a mut dyn Transmit, profile: &'a str) -> Self {
-        Personaliser { reader, profile }
+        LayoutWriter { reader, profile }
     }
 
     /// Send one APDU; `9000` or fail naming the step. `61xx` is followed by GET RESPONSE.
@@ -313,7 +314,7 @@ pub fn key_label(key_ref: KeyRef) -> &'static str {
 }
 
 /// The personalisation steps, against a blank card that is powered in `reader`. Returns the certificates.
-pub fn personalise(
+pub fn write_card(
     reader: &mut dyn Transmit,
     profile: &Profile,
     pki: &TestPki,
@@ -342,7 +343,7 @@ pub fn personalise(
         role: holder_spec.role.clone(),
         agb_code: holder_spec.agb_code.clone(),
     };
-    let mut p = Personaliser::new(reader, &profile.name);
+    let mut p = LayoutWriter::new(reader, &profile.name);
     p.select_path(&[])?;
 
     let mut keys = Vec::new();
@@ -406,7 +407,7 @@ pub fn personalise(
 }
 
 /// Creates the DFs of a PKCS#15 `layout` and writes its EFs, each with its access conditions.
-fn write_layout(p: &mut Personaliser<'_>, layout: &pkcs15::Pkcs15Layout) -> Result<(), CardNewError> {
+fn write_layout(p: &mut LayoutWriter<'_>, layout: &pkcs15::Pkcs15Layout) -> Result<(), CardNewError> {
     for df in &layout.dfs {
         let (last, parent) = df.path.split_last().ok_or_else(|| CardNewError::Invalid {
             profile: p.profile.to_owned(),

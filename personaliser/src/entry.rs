@@ -8,24 +8,27 @@ use super::*;
 /// birth date, new PIN twice), so a refused UZI pass never asks for a new PIN.
 pub trait Entry {
     /// The PIN of the UZI pass (step 2).
-    fn uzi_pin(&mut self) -> Result<Secret, PersonaliseError>;
+    fn uzi_pin(&mut self) -> Result<Secret<Vec<u8>>, PersonaliseError>;
     /// The birth date as typed, `YYYY-MM-DD` (step 3).
     fn birth_date(&mut self) -> Result<String, PersonaliseError>;
     /// The new PIN and its repetition (step 5).
-    fn new_pin(&mut self) -> Result<(Secret, Secret), PersonaliseError>;
+    fn new_pin(&mut self) -> Result<NewPin, PersonaliseError>;
 }
+
+/// The new PIN and its repetition, both as typed: the personaliser compares them, not the entry.
+pub type NewPin = (Secret<Vec<u8>>, Secret<Vec<u8>>);
 
 /// Entries known in advance (tests, CI).
 #[derive(Debug)]
 pub struct GivenEntry {
     /// The UZI PIN.
-    pub uzi_pin: Secret,
+    pub uzi_pin: Secret<Vec<u8>>,
     /// The birth date as typed.
     pub birth_date: String,
     /// The new PIN.
-    pub new_pin: Secret,
+    pub new_pin: Secret<Vec<u8>>,
     /// Its repetition.
-    pub new_pin_again: Secret,
+    pub new_pin_again: Secret<Vec<u8>>,
 }
 
 impl GivenEntry {
@@ -42,7 +45,7 @@ impl GivenEntry {
 }
 
 impl Entry for GivenEntry {
-    fn uzi_pin(&mut self) -> Result<Secret, PersonaliseError> {
+    fn uzi_pin(&mut self) -> Result<Secret<Vec<u8>>, PersonaliseError> {
         Ok(self.uzi_pin.clone())
     }
 
@@ -50,7 +53,7 @@ impl Entry for GivenEntry {
         Ok(self.birth_date.clone())
     }
 
-    fn new_pin(&mut self) -> Result<(Secret, Secret), PersonaliseError> {
+    fn new_pin(&mut self) -> Result<NewPin, PersonaliseError> {
         Ok((self.new_pin.clone(), self.new_pin_again.clone()))
     }
 }
@@ -69,7 +72,7 @@ pub struct TerminalEntry {
 }
 
 impl TerminalEntry {
-    fn from_env(step: Step, what: &'static str, var: &str) -> Result<Secret, PersonaliseError> {
+    fn from_env(step: Step, what: &'static str, var: &str) -> Result<Secret<Vec<u8>>, PersonaliseError> {
         match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(Secret::new(v.into_bytes())),
             Ok(_) => Err(PersonaliseError::Input {
@@ -88,7 +91,7 @@ impl TerminalEntry {
     }
 
     /// Asks on standard error and reads one line: without echo from the terminal, or from standard input.
-    fn prompt(step: Step, what: &'static str, prompt: &str, secret: bool) -> Result<Secret, PersonaliseError> {
+    fn prompt(step: Step, what: &'static str, prompt: &str, secret: bool) -> Result<Secret<Vec<u8>>, PersonaliseError> {
         let input_error = |e: io::Error| {
             let problem = if e.kind() == io::ErrorKind::UnexpectedEof {
                 "standard input ended: type it on a terminal, or pass it with the flag for CI".to_string()
@@ -113,7 +116,7 @@ impl TerminalEntry {
 }
 
 impl Entry for TerminalEntry {
-    fn uzi_pin(&mut self) -> Result<Secret, PersonaliseError> {
+    fn uzi_pin(&mut self) -> Result<Secret<Vec<u8>>, PersonaliseError> {
         match &self.uzi_pin_env {
             Some(var) => Self::from_env(Step::UziPin, "UZI PIN", var),
             None => Self::prompt(Step::UziPin, "UZI PIN", "PIN of your UZI pass", true),
@@ -130,7 +133,7 @@ impl Entry for TerminalEntry {
         }
     }
 
-    fn new_pin(&mut self) -> Result<(Secret, Secret), PersonaliseError> {
+    fn new_pin(&mut self) -> Result<NewPin, PersonaliseError> {
         match &self.pin_env {
             Some(var) => {
                 Ok((Self::from_env(Step::NewPin, "new PIN", var)?, Self::from_env(Step::NewPin, "new PIN", var)?))

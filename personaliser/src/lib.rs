@@ -32,7 +32,7 @@ mod step;
 mod uzi_pass;
 
 pub use self::birth_date::check_birth_date;
-pub use self::entry::{Entry, GivenEntry, TerminalEntry};
+pub use self::entry::{Entry, GivenEntry, NewPin, TerminalEntry};
 use self::new_card::{check_blank, check_new_pin};
 pub use self::pcsc::{PersonaliseArgs, personalise_main, personalise_readers};
 pub use self::puk::OneTimePuk;
@@ -41,8 +41,8 @@ pub use self::step::{PersonaliseError, Step, Which};
 pub use self::uzi_pass::verify_issued_by;
 use self::uzi_pass::{authenticate, check_uzi_certificate, check_uzi_pass};
 
-/// A PIN or PUK on the host: card-os's one secret type over a `Vec` (zeroed on drop, `Debug` prints `***`).
-pub type Secret = card_os::pin::Secret<Vec<u8>>;
+/// A PIN or PUK: card-os's one secret type (zeroed on drop, `Debug` prints `***`), held here over a `Vec<u8>`.
+pub use card_os::pin::Secret;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -57,7 +57,7 @@ use reader_sim::platform::ClockHandle;
 use reader_sim::reader::{ReaderError, Transmit};
 use x509_cert::certificate::Certificate;
 
-use issuance::card_new::{self, CardNewError, Personaliser};
+use issuance::card_new::{self, CardNewError, LayoutWriter};
 use issuance::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
 use issuance::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
 use issuance::profile::{self, KeyType, PinSettings, Profile};
@@ -193,7 +193,7 @@ pub fn personalise(
     drop(again);
 
     // 6. Keys on the new card.
-    let mut p = Personaliser::new(blank, "zorg-id");
+    let mut p = LayoutWriter::new(blank, "zorg-id");
     let card_err = |step: Step| move |source: CardNewError| new_card_error(step, source);
     p.select_path(&[]).map_err(card_err(Step::Keys))?;
     let mut publics = Vec::new();
@@ -244,7 +244,7 @@ pub fn personalise(
 /// Step 7: a ZORG-ID TEST certificate for each of the new card's keys, valid from `issued_at`, and the PKCS#15
 /// files that point OpenSC at keys and certificates, written to the new card; returns what was issued.
 fn write_certificates(
-    p: &mut Personaliser<'_>,
+    p: &mut LayoutWriter<'_>,
     options: &PersonaliseOptions<'_>,
     holder: &Holder,
     publics: Vec<(card_os::KeyRef, pki::HolderPublicKey)>,

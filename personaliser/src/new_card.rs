@@ -47,7 +47,11 @@ pub(super) fn check_blank(blank: &mut dyn Transmit) -> Result<String, Personalis
 // ---- Step 5: the new PIN ----------------------------------------------------------------------
 
 /// Both entries equal, length inside the ZORG-ID policy, printable ASCII (the card's `Charset::Printable`).
-pub(super) fn check_new_pin(pin: &Secret, again: &Secret, policy: &PinSettings) -> Result<(), PersonaliseError> {
+pub(super) fn check_new_pin(
+    pin: &Secret<Vec<u8>>,
+    again: &Secret<Vec<u8>>,
+    policy: &PinSettings,
+) -> Result<(), PersonaliseError> {
     if pin.expose() != again.expose() {
         return Err(PersonaliseError::PinMismatch);
     }

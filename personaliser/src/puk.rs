@@ -10,7 +10,7 @@ use super::*;
 /// Not `Clone`, `Debug` prints `***`, no `Display`: the only way to the digits is [`OneTimePuk::show`], which
 /// consumes it, so the PUK is shown exactly once and by whoever holds the value — never by a log, trace or file
 /// of this crate.
-pub struct OneTimePuk(pub(super) Secret);
+pub struct OneTimePuk(pub(super) Secret<Vec<u8>>);
 
 impl OneTimePuk {
     /// Writes the digits (nothing else) to `out` and forgets them.
@@ -26,7 +26,7 @@ impl fmt::Debug for OneTimePuk {
 }
 
 /// [`PUK_DIGITS`] uniform random digits from the OS RNG (bytes ≥ 250 are drawn again, so `% 10` has no bias).
-pub(super) fn generate_puk() -> Result<Secret, PersonaliseError> {
+pub(super) fn generate_puk() -> Result<Secret<Vec<u8>>, PersonaliseError> {
     let mut digits = Vec::with_capacity(PUK_DIGITS);
     let mut buf = [0u8; 16];
     while digits.len() < PUK_DIGITS {

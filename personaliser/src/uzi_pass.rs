@@ -189,7 +189,7 @@ fn any_to_string(any: &Any) -> Option<String> {
 /// verification is dropped (`00 20 FF 01`) so the UZI pass leaves the flow as it came in.
 pub(super) fn authenticate(
     uzi: &mut dyn Transmit,
-    pin: &Secret,
+    pin: &Secret<Vec<u8>>,
     public_key: &pki::HolderPublicKey,
 ) -> Result<(), PersonaliseError> {
     let step = Step::UziPin;
@@ -200,7 +200,7 @@ pub(super) fn authenticate(
             problem: "it must be 1 to 16 characters: enter the PIN of the UZI pass".into(),
         });
     };
-    // The APDU holds the PIN: a Secret, wiped when dropped.
+    // The APDU holds the PIN: a Secret<Vec<u8>>, wiped when dropped.
     let verify = Secret::new(
         reader_sim::exchange::command([0x00, 0x20, 0x00, card_os::PinRef::User.to_byte()], pin.expose(), None)
             .unwrap_or_default(),

@@ -26,9 +26,9 @@ use reader_sim::reader::{InProcessReader, SharedReader};
 use reader_sim::trace::Trace;
 use reader_sim::vpcd::{VpcdConfig, VpcdHandle, VpcdServer};
 
-use issuance::card_new::{CardNewError, NewCardOptions, new_card};
-use issuance::pki::{PkiError, TestPki};
-use issuance::profile::{self, ProfileError};
+use issuance::card_new::{NewCardOptions, new_card};
+use issuance::pki::TestPki;
+use issuance::profile;
 
 pub use slots::{MAX_SLOTS, SlotsError};
 
@@ -52,15 +52,9 @@ pub enum ServeError {
     /// The slot arguments do not describe a set of slots.
     #[error(transparent)]
     Slots(#[from] SlotsError),
-    /// A profile could not be loaded.
+    /// A card could not be made from its profile (the profile, the TEST PKI, or the personalisation).
     #[error(transparent)]
-    Profile(#[from] ProfileError),
-    /// The test PKI's fixtures could not be read.
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-    /// A card could not be personalised.
-    #[error(transparent)]
-    CardNew(#[from] CardNewError),
+    Card(#[from] issuance::CardError),
     /// An image file could not be read or written.
     #[error(transparent)]
     Image(#[from] ImageFileError),
@@ -116,6 +110,8 @@ pub enum ServeError {
         source: std::io::Error,
     },
 }
+
+issuance::from_card_errors!(ServeError);
 
 /// A running slot.
 #[derive(Debug)]

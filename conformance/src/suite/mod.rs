@@ -54,12 +54,12 @@ use self::script::{
     Action, CertCheck, Challenge, Content, DataPattern, DecipherInput, Field, HashAlg, HashInput, OnFailure, Retries,
     Script, ScriptError, Step, SwExpect, SwPattern, Vars,
 };
-use issuance::card_new::{CardNewError, NewCardOptions, new_card};
+use issuance::card_new::{NewCardOptions, new_card};
 use issuance::inspect::utc;
 use issuance::key_import::public_key_from_template;
 use issuance::pkcs15::{self, asn1};
-use issuance::pki::{CertSummary, HolderPublicKey, PkiError, TestPki, add_three_years, certificate_summary};
-use issuance::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile, ProfileError};
+use issuance::pki::{CertSummary, HolderPublicKey, TestPki, add_three_years, certificate_summary};
+use issuance::profile::{self, CardKind, KeyType, PROFILE_NAMES, Profile};
 use reader_sim::pcsc::PcscReader;
 
 /// Where the cards under test are.
@@ -106,15 +106,9 @@ pub enum SuiteError {
     /// A script file is unreadable or malformed.
     #[error(transparent)]
     Script(#[from] ScriptError),
-    /// A profile could not be loaded.
+    /// A card could not be made from its profile (the profile, the TEST PKI, or the personalisation).
     #[error(transparent)]
-    Profile(#[from] ProfileError),
-    /// The test PKI could not be loaded (in-process cards need it).
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-    /// A fresh in-process card could not be made.
-    #[error(transparent)]
-    CardNew(#[from] CardNewError),
+    Card(#[from] issuance::CardError),
     /// The in-process reader would not power the fresh card.
     #[error("profile `{profile}`: the in-process reader could not power the fresh card: {problem}")]
     PowerOn {
@@ -151,6 +145,8 @@ pub enum SuiteError {
         source: std::io::Error,
     },
 }
+
+issuance::from_card_errors!(SuiteError);
 
 /// Run the suite. `progress` hears of every script starting and finishing (see [`ProgressPrinter`]).
 pub fn run_suite(

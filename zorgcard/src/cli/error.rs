@@ -5,9 +5,6 @@ use reader_sim::image::ImageFileError;
 use chaos::ChaosError;
 use conformance::scenario::ScenarioError;
 use conformance::suite::SuiteError;
-use issuance::card_new::CardNewError;
-use issuance::pki::PkiError;
-use issuance::profile::ProfileError;
 use personaliser::PersonaliseError;
 use portal::PortalError;
 use portal::crl::CrlError;
@@ -22,15 +19,9 @@ pub enum CliError {
     /// The fixture set could not be chosen or exported.
     #[error(transparent)]
     Fixtures(#[from] fixtures::FixturesError),
-    /// A profile could not be loaded.
+    /// A card could not be made from its profile (the profile, the TEST PKI, or the personalisation).
     #[error(transparent)]
-    Profile(#[from] ProfileError),
-    /// The test PKI could not be read.
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-    /// `card new` could not personalise the card.
-    #[error(transparent)]
-    CardNew(#[from] CardNewError),
+    Card(#[from] issuance::CardError),
     /// An image file could not be read or written.
     #[error(transparent)]
     Image(#[from] ImageFileError),
@@ -80,6 +71,8 @@ pub enum CliError {
     #[error("replay: the simulated card answered differently (see the differences above)")]
     ReplayDiffers,
 }
+
+issuance::from_card_errors!(CliError);
 
 impl CliError {
     /// The process exit code: 1 when the command ran and found failures (checks, replay differences), 2 when it
