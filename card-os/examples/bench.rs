@@ -8,11 +8,8 @@
 //! this example's global allocator), `openssl speed rsa2048` for reference, the RAM state and I/O buffer sizes,
 //! and the image body sizes of the two test cards (small cards: the real UZI / ZORG-ID profile images are measured
 //! by the host crate). Not a test: the figures depend on the machine.
-#![allow(unsafe_code)] // the counting global allocator below: the only unsafe code in the workspace
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use card_os::image::inspect;
@@ -41,70 +38,20 @@ const SHA256_PREFIX: [u8; 19] =
 
 /// Counts the heap in use and its high-water mark, for the RSA operations (the only part of card-os that
 /// allocates).
-struct CountingAlloc;
-
-static HEAP_NOW: AtomicUsize = AtomicUsize::new(0);
-static HEAP_PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(bytes: usize) {
-    let now = HEAP_NOW.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-fn shrank(bytes: usize) {
-    HEAP_NOW.fetch_sub(bytes, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; only the counters are added.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator, with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`; `new_size` is the caller's.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            if new_size > layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                shrank(layout.size() - new_size);
-            }
-        }
-        new
-    }
-}
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Run `f` once; answer its peak heap above what was in use before, and the bytes it left allocated.
 fn heap_of<R>(f: impl FnOnce() -> R) -> (usize, isize, R) {
-    let before = HEAP_NOW.load(Ordering::Relaxed);
-    HEAP_PEAK.store(before, Ordering::Relaxed);
+    let before = counting_alloc::live();
+    counting_alloc::reset_peak();
     let r = f();
-    let peak = HEAP_PEAK.load(Ordering::Relaxed) - before;
-    let kept = HEAP_NOW.load(Ordering::Relaxed) as isize - before as isize;
+    let peak = counting_alloc::peak() - before;
+    let kept = counting_alloc::live() as isize - before as isize;
     (peak, kept, r)
 }
 

@@ -8,10 +8,7 @@
 //! hold), and the process's resident set (`VmRSS` in `/proc/self/status`, what the machine pays, with allocator
 //! slack). Both are taken before the first card (the anchor: the process, the PKI and the profile) and after the
 //! last; the per-card figures are the differences divided by the number of cards.
-#![allow(unsafe_code)] // the counting global allocator below: the only unsafe code in the workspace
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use conformance::suite::digest_info;
@@ -22,53 +19,11 @@ use issuance::profile;
 use reader_sim::reader::{InProcessReader, SharedReader, Transmit};
 use sha2::Digest;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, counting the bytes live and their peak.
-struct CountingAlloc;
-
-fn grew(size: usize) {
-    let now = LIVE.fetch_add(size, Ordering::Relaxed) + size;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is passed to `System` unchanged; only counters are updated besides.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on as is.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` through this allocator, with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc` and `alloc`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        new
-    }
-}
+/// The live heap and its peak, counted by card-os's benchmark allocator (one file, included by path: examples
+/// cannot depend on another crate's examples).
+#[path = "../../card-os/examples/support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -105,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let verify = [&[0x00, 0x20, 0x00, 0x01, profile.pin.value.len() as u8][..], profile.pin.value.as_bytes()].concat();
 
-    let (heap0, rss0) = (LIVE.load(Ordering::Relaxed), rss());
+    counting_alloc::reset_peak();
+    let (heap0, rss0) = (counting_alloc::live(), rss());
     let started = Instant::now();
     let mut readers: Vec<SharedReader> = Vec::with_capacity(cards);
     for n in 0..cards {
@@ -121,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         readers.push(reader);
     }
     let made = started.elapsed();
-    let (heap1, rss1, peak) = (LIVE.load(Ordering::Relaxed), rss(), PEAK.load(Ordering::Relaxed));
+    let (heap1, rss1, peak) = (counting_alloc::live(), rss(), counting_alloc::peak());
     let per_heap = heap1.saturating_sub(heap0) / cards;
     let per_rss = rss1.saturating_sub(rss0) / cards;
     println!("{cards} `{profile_name}` cards in one process, each used once (SELECT, VERIFY, MSE, PSO):");

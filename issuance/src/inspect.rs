@@ -6,7 +6,7 @@ use std::path::Path;
 
 use card_os::image::BankReport;
 use card_os::nvm::BankStatus;
-use card_os::{KeyRef, LifeCycle, PublicKey};
+use card_os::{KeyRef, LifeCycle, PublicKey, Tries};
 use reader_sim::image::{self, ImageFileError, Rollback};
 use reader_sim::reader::InProcessReader;
 
@@ -73,6 +73,12 @@ fn banks_report(out: &mut String, banks: &[BankReport; 2]) {
     }
 }
 
+/// `PIN         2 of 3 tries left`, with ` (not set)` while the card has no value for it yet.
+fn tries_line(out: &mut String, name: &str, tries: Tries) {
+    let unset = if tries.initialised { "" } else { " (not set)" };
+    let _ = writeln!(out, "{name:<12}{} of {} tries left{unset}", tries.left, tries.max);
+}
+
 /// Holder, type, life cycle, tries, validity, keys and certificates of the card.
 fn card_report(out: &mut String, card: reader_sim::HostCard) {
     let info = card.info();
@@ -80,20 +86,8 @@ fn card_report(out: &mut String, card: reader_sim::HostCard) {
     let _ = writeln!(out, "serial      {}", String::from_utf8_lossy(&info.serial));
     let _ = writeln!(out, "ATR         {}", hex::encode_upper(&info.atr));
     let _ = writeln!(out, "life cycle  {}", info.life_cycle);
-    let _ = writeln!(
-        out,
-        "PIN         {} of {} tries left{}",
-        info.pin.left,
-        info.pin.max,
-        if info.pin.initialised { "" } else { " (not set)" }
-    );
-    let _ = writeln!(
-        out,
-        "PUK         {} of {} tries left{}",
-        info.puk.left,
-        info.puk.max,
-        if info.puk.initialised { "" } else { " (not set)" }
-    );
+    tries_line(out, "PIN", info.pin);
+    tries_line(out, "PUK", info.puk);
     match info.validity {
         Some(v) => {
             let _ = writeln!(out, "validity    usable from {}, expired from {} (3 years)", v.from, v.until);
