@@ -57,7 +57,7 @@ pub(super) fn check_uzi_pass(uzi: &mut dyn Transmit, now: i64) -> Result<String,
     if today.as_str() >= until {
         return Err(PersonaliseError::UziExpired {
             problem: format!("expired on {} (today is {})", dashed(until), dashed(&today)),
-            advice: "a ZORG-ID Smartcard can only be made with a valid UZI pass (seed 002, Voorbereiding step 1); apply for a new UZI pass",
+            advice: "a ZORG-ID Smartcard can only be made with a valid UZI pass (ZORG-ID, *Aanmaken ZORG-ID Smartcard*, Voorbereiding, stap 1); apply for a new UZI pass",
         });
     }
     let (serial, status) = get_data(uzi, 0xDF32, step, Which::UziPass)?;
@@ -98,14 +98,14 @@ pub(super) fn check_uzi_certificate(
             return Err(PersonaliseError::UziCardType {
                 letter: 'Z',
                 what: "UZI-zorgverlenerspas",
-                advice: "the ZORG-ID Smartcard replaces the UZI-medewerkerspas op naam (seed 003); keep using your zorgverlenerspas, or make the ZORG-ID Smartcard with a UZI-medewerkerspas op naam",
+                advice: "the ZORG-ID Smartcard replaces the UZI-medewerkerspas op naam (VZVZ, *ZORG-ID Smartcard*); keep using your zorgverlenerspas, or make the ZORG-ID Smartcard with a UZI-medewerkerspas op naam",
             });
         }
         "M" => {
             return Err(PersonaliseError::UziCardType {
                 letter: 'M',
                 what: "UZI-medewerkerspas niet op naam",
-                advice: "it belongs to a function, not a person, and a ZORG-ID Smartcard is personal (seed 002: \"UZI-medewerkerspas op naam\"); use a UZI-medewerkerspas op naam",
+                advice: "it belongs to a function, not a person, and a ZORG-ID Smartcard is personal (ZORG-ID, *Aanmaken ZORG-ID Smartcard*: \"UZI-medewerkerspas op naam\"); use a UZI-medewerkerspas op naam",
             });
         }
         other => return Err(bad(format!("names an unknown card type {other:?} in {san:?}"))),
