@@ -16,7 +16,7 @@ pub struct PersonaliseArgs {
     pub uzi_pin_from_env: Option<String>,
     /// Name of the environment variable holding the new PIN.
     pub pin_from_env: Option<String>,
-    /// Portal registry: the organisation must be registered there, and the new card is recorded in it.
+    /// Portal database: the organisation must be registered there, and the new card is recorded in it.
     pub registry: Option<PathBuf>,
 }
 
@@ -54,7 +54,7 @@ pub fn personalise_readers(
     let zorg_id = profile::load("zorg-id").map_err(|e| setup(e.to_string()))?;
     let mut options = PersonaliseOptions::new(&pki, &zorg_id);
     if let Some(path) = &args.registry {
-        let registry = portal::Registry::load(path).map_err(|e| setup(e.to_string()))?;
+        let registry = portal::Store::open(path).and_then(|mut s| s.registry()).map_err(|e| setup(e.to_string()))?;
         options.registered_organisations =
             Some(registry.organisations.iter().map(|o| o.subscriber_number.clone()).collect());
     }

@@ -30,7 +30,7 @@ fn now() -> i64 {
 /// A registered organisation and a ZORG-ID Smartcard made by the personaliser; returns the authentication
 /// certificate read from the card.
 fn setup(dir: &Path) -> (PathBuf, IssuedCard, Vec<u8>) {
-    let registry = dir.join("portal.toml");
+    let registry = dir.join("portal.db");
     portal(&registry, PortalAction::Register { organisation: "Test Zorginstelling 01".into(), ura: "90000001".into() });
     let pki = TestPki::fixtures().unwrap();
     let make = |name: &str| {
@@ -169,7 +169,7 @@ fn the_crl_is_served_on_loopback() {
 #[test]
 fn the_crl_server_refuses_non_loopback_addresses() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = dir.path().join("portal.toml");
+    let registry = dir.path().join("portal.db");
     portal(&registry, PortalAction::Register { organisation: "Test Zorginstelling 01".into(), ura: "90000001".into() });
     for addr in ["0.0.0.0:0", "192.0.2.1:8080", "[::]:0"] {
         let err = crl::serve_crl(addr.parse().unwrap(), registry.clone(), TestPki::fixtures().unwrap()).unwrap_err();
@@ -177,9 +177,9 @@ fn the_crl_server_refuses_non_loopback_addresses() {
         assert!(err.to_string().contains("loopback"), "{err}");
     }
     let err =
-        crl::serve_crl("127.0.0.1:0".parse().unwrap(), dir.path().join("missing.toml"), TestPki::fixtures().unwrap())
+        crl::serve_crl("127.0.0.1:0".parse().unwrap(), dir.path().join("missing.db"), TestPki::fixtures().unwrap())
             .unwrap_err();
-    assert!(err.to_string().contains("missing.toml` does not exist"), "{err}");
+    assert!(err.to_string().contains("missing.db` does not exist"), "{err}");
 }
 
 /// The real clients: `curl` fetches the CRL from the loopback server (keep-alive and all, as an application's

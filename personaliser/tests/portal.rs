@@ -81,9 +81,14 @@ fn get_data(reader: &mut dyn Transmit, tag: u8) -> Vec<u8> {
     r[..r.len() - 2].to_vec()
 }
 
+/// The registry as the database holds it now.
+fn stored(db: &Path) -> Registry {
+    portal::Store::open(db).unwrap().registry().unwrap()
+}
+
 fn temp_registry() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("portal.toml");
+    let path = dir.path().join("portal.db");
     (dir, path)
 }
 
@@ -134,7 +139,7 @@ fn roles_follow_the_seeds() {
     assert!(ok(&reg, WORKER, PortalAction::Revoke { serial: serial.clone() }).contains("revoked"));
     let r = refusal(&reg, ADMIN, PortalAction::Unblock { serial: serial.clone() });
     assert!(r.to_string().contains("revocation is final"), "{r}");
-    let registry = Registry::load(&reg).unwrap();
+    let registry = stored(&reg);
     let card = registry.card(&serial).unwrap();
     assert_eq!(card.status, CardStatus::Revoked);
     assert_eq!(card.revoked_at.as_deref(), Some("2026-01-01T00:00:00Z"));
@@ -148,10 +153,10 @@ fn roles_follow_the_seeds() {
 }
 
 #[test]
-fn the_registry_file_is_named_in_every_error() {
+fn the_database_or_file_is_named_in_every_error() {
     let (dir, reg) = temp_registry();
     let err = portal_run(&cmd(&reg, ADMIN, PortalAction::View { serial: None }), NOW).unwrap_err();
-    assert!(matches!(err, PortalError::NotFound { .. }));
+    assert!(matches!(err, PortalError::Store(portal::StoreError::NotFound { .. })), "{err}");
     assert!(err.to_string().contains(&reg.display().to_string()), "{err}");
     assert!(err.to_string().contains("zorgcard portal register"), "{err}");
     assert!(!reg.exists(), "viewing creates no registry");
@@ -159,7 +164,7 @@ fn the_registry_file_is_named_in_every_error() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "format = 1\n[[cards]]\nserial = 7\n").unwrap();
     let err = Registry::load(&bad).unwrap_err();
-    assert!(err.to_string().starts_with(&format!("portal registry `{}` is not valid", bad.display())), "{err}");
+    assert!(err.to_string().starts_with(&format!("TOML registry `{}` is not valid", bad.display())), "{err}");
 
     let newer = dir.path().join("newer.toml");
     std::fs::write(&newer, "format = 2\n").unwrap();
@@ -173,30 +178,36 @@ fn the_registry_file_is_named_in_every_error() {
 }
 
 #[test]
-fn the_registry_round_trips_through_its_file_without_secrets() {
+fn the_registry_is_stored_whole_without_secrets() {
     let (dir, reg) = temp_registry();
     register(&reg);
     let (_card, issued) = issued_card(&reg);
-    let text = std::fs::read_to_string(&reg).unwrap();
+    // The database keeps the issued card whole, and no secret.
+    let loaded = stored(&reg);
+    assert_eq!(loaded.card(&issued.serial).unwrap().issued, issued, "the record holds the issued card whole");
+    for file in [reg.clone(), reg.with_extension("db-wal")] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(!bytes.windows(NEW_PIN.len()).any(|w| w == NEW_PIN.as_bytes()), "{} holds the PIN", file.display());
+    }
+    // Its TOML form (what `portal import-toml` reads) round-trips too.
+    let toml_file = dir.path().join("portal.toml");
+    loaded.save(&toml_file).unwrap();
+    let text = std::fs::read_to_string(&toml_file).unwrap();
     assert!(text.contains(&format!("serial = \"{}\"", issued.serial)), "{text}");
     assert!(text.contains("status = \"active\""), "{text}");
     assert!(!text.contains(NEW_PIN));
     // The issued card's times are RFC 3339 in the file (registry format 1) and Unix seconds in memory.
     assert!(text.contains("valid_from = \"20"), "{text}");
-    let loaded = Registry::load(&reg).unwrap();
-    assert_eq!(loaded.card(&issued.serial).unwrap().issued, issued, "the record holds the issued card whole");
-    loaded.save(&reg).unwrap();
-    assert_eq!(Registry::load(&reg).unwrap(), loaded);
+    assert_eq!(Registry::load(&toml_file).unwrap(), loaded);
     // A key the format does not have is refused, naming the card and the key (the card table is flattened).
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, text.replacen("status = \"active\"", "status = \"active\"\nstatsu = \"blocked\"", 1))
         .unwrap();
     let err = Registry::load(&typo).unwrap_err().to_string();
     assert!(err.contains(&format!("card `{}` has an unknown field `statsu`", issued.serial)), "{err}");
-    std::fs::remove_file(&typo).unwrap();
-    // Atomic writes leave no temporary files behind.
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, ["portal.toml"]);
+    // A TOML registry given where the database is expected names the fix.
+    let err = portal::record_issued(&toml_file, &issued).unwrap_err().to_string();
+    assert!(err.contains("zorgcard portal import-toml"), "{err}");
     // A card cannot be recorded twice, nor for an unregistered organisation.
     let err = portal::record_issued(&reg, &issued).unwrap_err();
     assert!(err.to_string().contains("is recorded already"), "{err}");
@@ -251,7 +262,7 @@ fn a_revoked_card_is_terminated_when_its_holder_next_presents_the_pin() {
     assert_eq!(get_data(&mut gate, 0x31), [0x0C]);
     assert_eq!(verify(&mut gate, NEW_PIN), 0x6285, "the chip answers 6285 from now on");
     assert_eq!(apply_pending(&reg, &serial, gate.inner_mut()).unwrap(), CardAccess::Revoked { terminated: true });
-    let record = Registry::load(&reg).unwrap().card(&serial).unwrap().clone();
+    let record = stored(&reg).card(&serial).unwrap().clone();
     assert!(record.terminated_at.is_some());
     let view = ok(&reg, WORKER, PortalAction::View { serial: Some(serial.clone()) });
     assert!(view.contains("card terminated"), "{view}");

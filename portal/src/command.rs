@@ -1,15 +1,16 @@
-//! `zorgcard portal`: one command against the registry file.
+//! `zorgcard portal`: one command against the portal database, as one transaction ([`crate::store`]).
 
 use std::path::PathBuf;
 
 use super::registry::{PortalError, Registry};
+use super::store::Store;
 
-/// `zorgcard portal --registry FILE --as UZI-NUMBER <action>`.
+/// `zorgcard portal --registry DB --as UZI-NUMBER <action>`.
 #[derive(Debug, Clone)]
 pub struct PortalCommand {
-    /// The registry file (`--registry`, default [`super::DEFAULT_REGISTRY`]).
+    /// The portal database (`--registry`, default [`super::DEFAULT_REGISTRY`]).
     pub registry: PathBuf,
-    /// UZI number of the actor (`--as`).
+    /// UZI number of the actor (`--as`); may be empty only for `import-toml`.
     pub actor: String,
     /// What to do.
     pub action: PortalAction,
@@ -55,6 +56,11 @@ pub enum PortalAction {
         /// The card's serial number.
         serial: String,
     },
+    /// Bring a TOML registry (the older `zorgcard-portal.toml`) into the database, all or nothing.
+    ImportToml {
+        /// The TOML registry file.
+        file: PathBuf,
+    },
 }
 
 /// Runs one portal command now; returns what to print.
@@ -66,26 +72,53 @@ pub fn portal_main(cmd: PortalCommand) -> Result<String, PortalError> {
     portal_run(&cmd, now)
 }
 
-/// Runs one portal command at `now` (Unix seconds); the registry is saved only when the command changed it.
+/// Runs one portal command at `now` (Unix seconds). A command that changes the registry is one transaction
+/// ([`Store::transact`]): its answer is returned only after the commit; a refused one changes nothing.
 pub fn portal_run(cmd: &PortalCommand, now: i64) -> Result<String, PortalError> {
     let path = cmd.registry.as_path();
-    let refused = |refusal| PortalError::Refused { path: path.to_path_buf(), refusal };
     let actor = cmd.actor.as_str();
-    let mut registry = match cmd.action {
-        PortalAction::Register { .. } => Registry::load_or_new(path)?,
-        _ => Registry::load(path)?,
-    };
-    let (out, changed) = match &cmd.action {
-        PortalAction::Register { organisation, ura } => (registry.register(actor, organisation, ura, now), true),
-        PortalAction::Appoint { beheerder, ura } => (registry.appoint(actor, beheerder, ura.as_deref()), true),
-        PortalAction::View { serial } => (registry.view(actor, serial.as_deref()), false),
-        PortalAction::Block { serial } => (registry.block(actor, serial, now), true),
-        PortalAction::Unblock { serial } => (registry.unblock(actor, serial, now), true),
-        PortalAction::Revoke { serial } => (registry.revoke(actor, serial, now), true),
-    };
-    let out = out.map_err(refused)?;
-    if changed {
-        registry.save(path)?;
+    if actor.is_empty() && !matches!(cmd.action, PortalAction::ImportToml { .. }) {
+        return Err(PortalError::NoActor);
     }
-    Ok(out)
+    let command = describe(&cmd.action);
+    let open = || Store::open(path);
+    match &cmd.action {
+        PortalAction::ImportToml { file } => {
+            // Parsed before the database is touched: a damaged file creates and changes nothing.
+            let imported = Registry::load(file)?;
+            let who = if actor.is_empty() { "import-toml" } else { actor };
+            Store::open_or_create(path)?.transact(who, &command, now, |r| r.import(imported, file))
+        }
+        PortalAction::Register { organisation, ura } => {
+            Store::open_or_create(path)?.transact(actor, &command, now, |r| r.register(actor, organisation, ura, now))
+        }
+        PortalAction::Appoint { beheerder, ura } => {
+            open()?.transact(actor, &command, now, |r| r.appoint(actor, beheerder, ura.as_deref()))
+        }
+        PortalAction::View { serial } => {
+            let registry = open()?.registry()?;
+            registry
+                .view(actor, serial.as_deref())
+                .map_err(|refusal| PortalError::Refused { path: path.into(), refusal })
+        }
+        PortalAction::Block { serial } => open()?.transact(actor, &command, now, |r| r.block(actor, serial, now)),
+        PortalAction::Unblock { serial } => open()?.transact(actor, &command, now, |r| r.unblock(actor, serial, now)),
+        PortalAction::Revoke { serial } => open()?.transact(actor, &command, now, |r| r.revoke(actor, serial, now)),
+    }
+}
+
+/// The command as the audit table records it.
+fn describe(action: &PortalAction) -> String {
+    match action {
+        PortalAction::Register { organisation, ura } => format!("register {ura} {organisation}"),
+        PortalAction::Appoint { beheerder, ura } => match ura {
+            Some(ura) => format!("appoint {beheerder} --ura {ura}"),
+            None => format!("appoint {beheerder}"),
+        },
+        PortalAction::View { .. } => "view".into(),
+        PortalAction::Block { serial } => format!("block {serial}"),
+        PortalAction::Unblock { serial } => format!("unblock {serial}"),
+        PortalAction::Revoke { serial } => format!("revoke {serial}"),
+        PortalAction::ImportToml { file } => format!("import-toml {}", file.display()),
+    }
 }

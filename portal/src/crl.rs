@@ -8,7 +8,7 @@
 //!
 //! The HTTP side is the `tiny_http` crate (parsing, keep-alive, `HEAD` without a body, `400` for a request it
 //! cannot parse); this module only answers: `GET`/`HEAD` of one path, loopback addresses only (the TEST CA must
-//! never look like a real one on a network). Each request gets a CRL made from the registry as it is then, so a
+//! never look like a real one on a network). Each request gets a CRL made from the portal database as it is then, so a
 //! revocation shows at the next fetch. `tiny_http` sets no limit on a request head and no read timeout: a client
 //! that never finishes its request holds one connection thread, and other clients are still served — acceptable
 //! for a test server that only this machine can reach.
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{PortalError, Registry};
+use crate::{PortalError, Store};
 use issuance::pki::{self, Issuer, PkiError, TestPki};
 
 /// The path the ZORG-ID TEST CA's CRL is served at (`Issuer::ZorgId.file_stem()` + `.crl`), as in the
@@ -30,7 +30,7 @@ pub const CRL_PATH: &str = "/zorg-id-ca.crl";
 /// Why a CRL could not be made, written or served. Messages name the file or address and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum CrlError {
-    /// The portal registry could not be read.
+    /// The portal database could not be read.
     #[error(transparent)]
     Registry(#[from] PortalError),
     /// The TEST CA could not sign the CRL.
@@ -72,7 +72,7 @@ fn now_unix() -> i64 {
 /// The current CRL (DER) of the ZORG-ID TEST CA: every certificate of every card revoked in `registry`,
 /// `thisUpdate` = `now`.
 pub fn current_crl(pki: &TestPki, registry: &Path, now: i64) -> Result<Vec<u8>, CrlError> {
-    let registry = Registry::load(registry)?;
+    let registry = Store::open(registry).and_then(|mut s| s.registry()).map_err(PortalError::from)?;
     Ok(pki.crl(Issuer::ZorgId, &registry.revoked_entries(), now)?)
 }
 
@@ -154,12 +154,12 @@ impl Drop for CrlServer {
 
 /// Serves the current CRL at `http://<addr>/zorg-id-ca.crl` (`GET` and `HEAD`, `application/pkix-crl`, RFC 2585
 /// §4.2); `404` for any other path, `405` for other methods. `addr` must be a loopback address; port 0 picks a
-/// free port ([`CrlServer::addr`]). The registry must exist when the server starts.
+/// free port ([`CrlServer::addr`]). The portal database must exist when the server starts.
 pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<CrlServer, CrlError> {
     if !addr.ip().is_loopback() {
         return Err(CrlError::NotLoopback { addr });
     }
-    Registry::load(&registry)?;
+    Store::open(&registry).map_err(PortalError::from)?;
     let server = tiny_http::Server::http(addr).map_err(|e| CrlError::Bind { addr, problem: e.to_string() })?;
     let local = server
         .server_addr()
@@ -213,16 +213,16 @@ fn response(status: u16, content_type: &str, body: Vec<u8>) -> tiny_http::Respon
 /// `zorgcard crl …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CrlCommand {
-    /// `crl write --registry FILE --out FILE`: the current CRL as `FILE` (DER) and `FILE.pem`.
+    /// `crl write --registry DB --out FILE`: the current CRL as `FILE` (DER) and `FILE.pem`.
     Write {
-        /// Portal registry.
+        /// Portal database.
         registry: PathBuf,
         /// DER output; the PEM goes next to it with `.pem` appended.
         out: PathBuf,
     },
-    /// `crl serve --registry FILE [--addr 127.0.0.1:8080] [--for SECONDS]`: serve until killed or for a while.
+    /// `crl serve --registry DB [--addr 127.0.0.1:8080] [--for SECONDS]`: serve until killed or for a while.
     Serve {
-        /// Portal registry.
+        /// Portal database.
         registry: PathBuf,
         /// Loopback address (default: the host and port of `pki::CRL_BASE_URL`).
         addr: SocketAddr,

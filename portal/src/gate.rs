@@ -6,7 +6,8 @@ use card_os::Status;
 use reader_sim::reader::{Interceptor, ReaderError, Transmit};
 
 use super::record::{CardStatus, rfc3339};
-use super::registry::{PortalError, Registry};
+use super::registry::PortalError;
+use super::store::Store;
 
 /// TERMINATE CARD USAGE (ISO 7816-9 §6.8, DIALECT.md "Life cycle").
 const TERMINATE: [u8; 4] = [0x00, 0xFE, 0x00, 0x00];
@@ -27,13 +28,15 @@ pub enum CardAccess {
     },
 }
 
-/// Called by the host serving a card each time the card is used: reads the registry, checks that the card in
+/// Called by the host serving a card each time the card is used: reads the portal database, checks that the card in
 /// `reader` has serial `serial`, and for a revoked card whose user PIN is verified in the current session (VERIFY
 /// status `00 20 00 01` answers `9000`) terminates it now and records that. A revoked card without a verified PIN
 /// stays `Revoked { terminated: false }` until its holder presents the PIN ([`PortalGate`] does that at the
-/// holder's next VERIFY).
+/// holder's next VERIFY). The card is talked to outside any write transaction; only recording the termination
+/// is one ([`Store::transact`]), so a slow card never holds the database's write lock.
 pub fn apply_pending(registry: &Path, serial: &str, reader: &mut dyn Transmit) -> Result<CardAccess, PortalError> {
-    let mut reg = Registry::load(registry)?;
+    let mut store = Store::open(registry)?;
+    let reg = store.registry()?;
     let Some(index) = reg.cards.iter().position(|c| c.issued.serial == serial) else {
         return Ok(CardAccess::NotRegistered);
     };
@@ -67,16 +70,19 @@ pub fn apply_pending(registry: &Path, serial: &str, reader: &mut dyn Transmit) -
         false
     };
     if terminated && reg.cards[index].terminated_at.is_none() {
-        let now = rfc3339(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                .unwrap_or(0),
-        );
-        let card = &mut reg.cards[index];
-        card.terminated_at = Some(now.clone());
-        card.events.push(format!("{now} host terminated the card (TERMINATE CARD USAGE) at its use"));
-        reg.save(registry)?;
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let now = rfc3339(unix);
+        store.transact("host", &format!("terminate {serial}"), unix, |r| {
+            // Another host may have recorded it meanwhile: then nothing changes.
+            if let Some(card) = r.cards.iter_mut().find(|c| c.issued.serial == serial && c.terminated_at.is_none()) {
+                card.terminated_at = Some(now.clone());
+                card.events.push(format!("{now} host terminated the card (TERMINATE CARD USAGE) at its use"));
+            }
+            Ok(format!("card {serial} terminated"))
+        })?;
     }
     Ok(CardAccess::Revoked { terminated })
 }
@@ -95,7 +101,7 @@ fn sw_text(answer: &[u8]) -> String {
 /// - blocked: the use is answered `6985` without reaching the chip;
 /// - revoked, not yet terminated: a VERIFY that the chip accepts is followed by TERMINATE CARD USAGE and answered
 ///   `6285`; a wrong PIN is answered by the chip as usual;
-/// - the registry cannot be read: the use is answered `6F00` (fail closed) and the error kept in
+/// - the portal database cannot be read: the use is answered `6F00` (fail closed) and the error kept in
 ///   [`PortalGate::last_error`].
 #[derive(Debug)]
 pub struct PortalGate<T> {
@@ -139,7 +145,7 @@ impl<T: Transmit> Transmit for PortalGate<T> {
     }
 }
 
-/// The portal in a reader slot (`zorgcard serve --registry`): the same decisions as [`PortalGate`], installed as the
+/// The portal in a reader slot (`zorgcard serve --registry DB`): the same decisions as [`PortalGate`], installed as the
 /// slot's [`Interceptor`], so block, unblock and revoke reach the card through pcscd at its next use.
 #[derive(Debug)]
 pub struct PortalInterceptor {

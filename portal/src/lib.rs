@@ -16,8 +16,11 @@
 //! Actors are named by UZI number (`--as 900016528`): the real portal knows them from the UZI pass they log in
 //! with; this test portal trusts the flag.
 //!
-//! The registry is one TOML file (default [`DEFAULT_REGISTRY`]), rewritten atomically
-//! (`reader_sim::image::save_atomic`) by each command. One writer at a time: commands do not lock the file.
+//! The registry lives in a database ([`store`]; the embedded default is one SQLite file, [`DEFAULT_REGISTRY`]).
+//! Every command is one transaction: it takes the write lock, reads, applies the rule in [`Registry`], writes the
+//! change and an audit row, and commits; it is acknowledged only after the commit, so concurrent commands each
+//! land or are refused whole. A registry kept in the older TOML file is brought in once with
+//! `zorgcard portal import-toml FILE`.
 //!
 //! How a decision reaches the card ([`apply_pending`], [`PortalGate`]):
 //! - **Block** is a portal decision, not a card state: the real portal refuses a blocked card at its back end and
@@ -33,22 +36,25 @@
 //!   card answers everything from then on.
 
 //!
-//! Modules: [`record`] (an issued card), [`registry`] (the file and its rules), [`command`] (the CLI's portal
-//! commands), [`gate`] (decisions reaching the card), [`crl`] (the CRL of revoked cards).
+//! Modules: [`record`] (an issued card), [`registry`] (the registry and its rules), [`store`] (the database and its
+//! transactions), [`command`] (the CLI's portal commands), [`gate`] (decisions reaching the card), [`crl`] (the CRL
+//! of revoked cards).
 
 pub mod command;
 pub mod crl;
 pub mod gate;
 pub mod record;
 pub mod registry;
+pub mod store;
 
 pub use self::command::{PortalAction, PortalCommand, portal_main, portal_run};
 pub use self::gate::{CardAccess, PortalGate, PortalInterceptor, apply_pending};
 pub use self::record::{CardRecord, CardStatus, IssuedCard, IssuedCertificate};
 pub use self::registry::{Organisation, PortalError, Refusal, Registry, Role, record_issued};
+pub use self::store::{Store, StoreError};
 
-/// Registry file used when `--registry` is not given: in the working directory, independent of the fixtures.
-pub const DEFAULT_REGISTRY: &str = "zorgcard-portal.toml";
+/// Portal database used when `--registry` is not given: in the working directory, independent of the fixtures.
+pub const DEFAULT_REGISTRY: &str = "zorgcard-portal.db";
 
-/// The registry format this module reads and writes.
+/// The TOML registry format `zorgcard portal import-toml` reads (and `Registry::save` writes).
 pub const FORMAT_VERSION: u32 = 1;

@@ -1,4 +1,6 @@
-//! The registry file: organisations, who manages their cards, the issued cards, and the rules for changing them.
+//! The registry: organisations, who manages their cards, the issued cards, and the rules for changing them. It
+//! lives in the portal database ([`crate::store`]); its TOML form (serde, registry format 1) is what
+//! `zorgcard portal import-toml` reads.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use super::record::{CardRecord, CardStatus, IssuedCard, parse_rfc3339, rfc3339};
+use super::store::{Store, StoreError};
 use issuance::pki::RevokedEntry;
 
-/// The whole registry file.
+/// The whole registry: what a command's rule reads and changes (loaded from the database inside its transaction),
+/// and the layout of a TOML registry file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registry {
@@ -93,20 +97,24 @@ pub enum Refusal {
     Invalid(String),
 }
 
-/// A registry file could not be used, or the registry refused a command. Every message names the file.
+/// The portal database or a TOML registry could not be used, or the registry refused a command. Every message
+/// names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
-    /// The file does not exist.
-    #[error(
-        "portal registry `{}` does not exist: register the organisation first (`zorgcard portal register --as <UZI number> --organisation <name> --ura <URA number>`), or pass the right --registry",
-        path.display()
-    )]
+    /// The portal database could not be opened, read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A portal command other than `import-toml` was given without `--as`.
+    #[error("portal: say who acts with --as <UZI number> (e.g. --as 900016528)")]
+    NoActor,
+    /// The TOML registry file does not exist.
+    #[error("TOML registry `{}` does not exist: check the file given to `zorgcard portal import-toml`", path.display())]
     NotFound {
         /// The file.
         path: PathBuf,
     },
-    /// Reading or writing failed.
-    #[error("cannot {action} portal registry `{}`: {problem}", path.display())]
+    /// Reading or writing a TOML registry failed.
+    #[error("cannot {action} TOML registry `{}`: {problem}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -115,16 +123,16 @@ pub enum PortalError {
         /// The OS error.
         problem: String,
     },
-    /// The file is not a registry of this format.
-    #[error("portal registry `{}` is not valid: {problem}: fix it or restore it from a backup", path.display())]
+    /// The TOML file is not a registry of this format.
+    #[error("TOML registry `{}` is not valid: {problem}: fix it or restore it from a backup", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
         /// What the reader said.
         problem: String,
     },
-    /// The command was refused.
-    #[error("portal registry `{}`: {refusal}", path.display())]
+    /// The command was refused; nothing changed.
+    #[error("portal database `{}`: {refusal}", path.display())]
     Refused {
         /// The file.
         path: PathBuf,
@@ -132,7 +140,7 @@ pub enum PortalError {
         refusal: Refusal,
     },
     /// The card in the reader could not be checked or changed.
-    #[error("portal registry `{}`: card `{serial}`: {problem}", path.display())]
+    #[error("portal database `{}`: card `{serial}`: {problem}", path.display())]
     Card {
         /// The file.
         path: PathBuf,
@@ -287,7 +295,7 @@ impl Registry {
     }
 
     /// Records a card made by the personaliser; its organisation must be registered.
-    pub fn record_issued(&mut self, card: &IssuedCard) -> Result<(), Refusal> {
+    pub fn record_issued(&mut self, card: &IssuedCard) -> Result<String, Refusal> {
         if self.organisation(&card.subscriber_number).is_none() {
             return Err(Refusal::Invalid(format!(
                 "organisation URA {} ({}) is not registered: register it first",
@@ -298,7 +306,44 @@ impl Registry {
             return Err(Refusal::Invalid(format!("a card with serial `{}` is recorded already", card.serial)));
         }
         self.cards.push(CardRecord::new(card.clone()));
-        Ok(())
+        Ok(format!("card {} of {} recorded\n", card.serial, card.holder_name))
+    }
+
+    /// `portal import-toml`: adds the organisations and cards of `imported` (a TOML registry, `file`). Refused, so
+    /// nothing is added, when any of them is here already, is in the file twice, or belongs to an organisation that
+    /// is neither here nor in the file.
+    pub fn import(&mut self, imported: Registry, file: &Path) -> Result<String, Refusal> {
+        let conflict = |what: String| {
+            Refusal::Invalid(format!("`{}` cannot be imported: {what}; nothing was imported", file.display()))
+        };
+        let (orgs, cards) = (imported.organisations.len(), imported.cards.len());
+        for org in imported.organisations {
+            if self.organisation(&org.subscriber_number).is_some() {
+                return Err(conflict(format!("organisation URA {} is registered already", org.subscriber_number)));
+            }
+            let mut seen = Vec::new();
+            for b in org.beheerders.iter().chain([&org.administrator]) {
+                check_uzi_number("a beheerder", b)?;
+                if seen.contains(&b) {
+                    return Err(conflict(format!("`{b}` manages URA {} twice", org.subscriber_number)));
+                }
+                seen.push(b);
+            }
+            self.organisations.push(org);
+        }
+        for card in imported.cards {
+            if self.card(&card.issued.serial).is_some() {
+                return Err(conflict(format!("a card with serial `{}` is recorded already", card.issued.serial)));
+            }
+            if self.organisation(&card.issued.subscriber_number).is_none() {
+                return Err(conflict(format!(
+                    "card `{}` belongs to URA {}, which is not registered",
+                    card.issued.serial, card.issued.subscriber_number
+                )));
+            }
+            self.cards.push(card);
+        }
+        Ok(format!("{orgs} organisation(s) and {cards} card(s) imported from `{}`\n", file.display()))
     }
 
     fn may_manage(&self, actor: &str, card: &CardRecord) -> bool {
@@ -482,9 +527,10 @@ fn describe_status(c: &CardRecord) -> String {
     }
 }
 
-/// Records a card made by the personaliser in the registry file (which must exist).
+/// Records a card made by the personaliser in the portal database (which must exist), in one transaction.
 pub fn record_issued(path: &Path, card: &IssuedCard) -> Result<(), PortalError> {
-    let mut registry = Registry::load(path)?;
-    registry.record_issued(card).map_err(|refusal| PortalError::Refused { path: path.to_path_buf(), refusal })?;
-    registry.save(path)
+    let mut store = Store::open(path)?;
+    let actor = card.uzi_number.clone();
+    store.transact(&actor, &format!("record-issued {}", card.serial), card.not_before, |r| r.record_issued(card))?;
+    Ok(())
 }

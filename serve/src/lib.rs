@@ -58,6 +58,9 @@ pub enum ServeError {
     /// An image file could not be read or written.
     #[error(transparent)]
     Image(#[from] ImageFileError),
+    /// The portal database given with `--registry` cannot be opened (missing, a TOML file, a newer schema).
+    #[error(transparent)]
+    Portal(#[from] portal::StoreError),
     /// A slot with neither a profile nor an image.
     #[error("slot {slot}: no profile and no image: say which card goes in it with `--card PROFILE[:FILE]`")]
     Empty {
@@ -141,7 +144,7 @@ pub struct ServeOptions {
     pub reverse: bool,
     /// APDU trace file; `-` for standard output.
     pub trace: Option<PathBuf>,
-    /// Portal registry whose decisions the slots enforce.
+    /// Portal database whose decisions the slots enforce.
     pub registry: Option<PathBuf>,
     /// How long to wait for vpcd ([`READY_TIMEOUT`]).
     pub ready_timeout: Duration,
@@ -193,6 +196,10 @@ pub fn serve(
     registry: Option<&Path>,
 ) -> Result<Vec<ServedSlot>, ServeError> {
     let pki = TestPki::fixtures()?;
+    if let Some(registry) = registry {
+        // Checked once at the start, so a wrong --registry is a setup error, not a `6F00` at the card's first use.
+        portal::Store::open(registry)?;
+    }
     let mut readers = Vec::new();
     for (slot, spec) in slots {
         let made_from_profile = |s: &SlotSpec| s.profile.is_some() && !s.card.as_ref().is_some_and(|p| p.exists());

@@ -680,7 +680,7 @@ fn through_pcscd_with_two_vpcd_readers() {
         assert!(s.wait_ready(Duration::from_secs(10)), "start pcscd with the vpcd driver (scripts/with-pcscd)");
     }
     let dir = tempfile::tempdir().unwrap();
-    let registry = dir.path().join("portal.toml");
+    let registry = dir.path().join("portal.db");
     let register = PortalAction::Register { organisation: "Test Zorginstelling 01".into(), ura: "90000001".into() };
     portal_run(&PortalCommand { registry: registry.clone(), actor: "900016528".into(), action: register }, 0).unwrap();
     let args = PersonaliseArgs {
@@ -692,7 +692,7 @@ fn through_pcscd_with_two_vpcd_readers() {
     let outcome = personalise_readers(&args, &mut entry()).unwrap();
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
     assert_eq!(blank.lock().unwrap().card().unwrap().info().life_cycle, card_os::LifeCycle::Operational);
-    let recorded = portal::Registry::load(&registry).unwrap();
+    let recorded = portal::Store::open(&registry).unwrap().registry().unwrap();
     assert_eq!(recorded.cards[0].issued.serial, outcome.card.serial);
     assert_eq!(puk_digits(outcome).len(), 8);
     for s in slots {

@@ -45,7 +45,7 @@ pub struct ServeArgs {
     /// APDU trace file (PIN, PUK and keys masked); `-` for standard output.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Portal registry (`zorgcard portal`): a card blocked or revoked there is refused at its next use.
+    /// Portal database (`zorgcard portal`): a card blocked or revoked there is refused at its next use.
     #[arg(long)]
     pub registry: Option<PathBuf>,
     /// Open an image whose newest state is damaged at the older state it still holds. That state may have PIN or
@@ -185,7 +185,7 @@ pub struct PersonaliseArgs {
     /// Name of the environment variable holding the new card's PIN (used for both entries).
     #[arg(long)]
     pub pin_from_env: Option<String>,
-    /// Portal registry the organisation is registered in and the new card is recorded in.
+    /// Portal database the organisation is registered in and the new card is recorded in.
     #[arg(long)]
     pub registry: Option<PathBuf>,
 }
@@ -193,11 +193,11 @@ pub struct PersonaliseArgs {
 /// `zorgcard portal`.
 #[derive(Args, Debug)]
 pub struct PortalArgs {
-    /// Who acts: a UZI number (administrator, beheerder or worker).
-    #[arg(long = "as")]
-    pub actor: String,
-    /// The registry file.
-    #[arg(long, default_value = portal::DEFAULT_REGISTRY)]
+    /// Who acts: a UZI number (administrator, beheerder or worker); every action but import-toml needs it.
+    #[arg(long = "as", global = true)]
+    pub actor: Option<String>,
+    /// The portal database (SQLite); a TOML registry is brought in with `portal import-toml FILE`.
+    #[arg(long, global = true, default_value = portal::DEFAULT_REGISTRY)]
     pub registry: PathBuf,
     /// What to do.
     #[command(subcommand)]
@@ -209,7 +209,7 @@ pub struct PortalArgs {
 pub enum CrlCommand {
     /// Write the CRL (DER, and PEM next to it). Example: zorgcard crl write --out zorg-id-ca.crl
     Write {
-        /// The portal registry whose revocations the CRL lists.
+        /// The portal database whose revocations the CRL lists.
         #[arg(long, default_value = portal::DEFAULT_REGISTRY)]
         registry: PathBuf,
         /// The CRL file (DER); `.pem` is written next to it.
@@ -220,7 +220,7 @@ pub enum CrlCommand {
     ///
     /// Example: zorgcard crl serve --addr 127.0.0.1:8080   (GET /zorg-id-ca.crl)
     Serve {
-        /// The portal registry whose revocations the CRL lists.
+        /// The portal database whose revocations the CRL lists.
         #[arg(long, default_value = portal::DEFAULT_REGISTRY)]
         registry: PathBuf,
         /// The loopback address to listen on.

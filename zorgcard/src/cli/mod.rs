@@ -167,7 +167,7 @@ pub fn personalise(a: args::PersonaliseArgs, out: &mut dyn Write, diagnostics: &
 
 /// `zorgcard portal`.
 pub fn portal(a: args::PortalArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let command = portal::PortalCommand { registry: a.registry, actor: a.actor, action: a.action };
+    let command = portal::PortalCommand { registry: a.registry, actor: a.actor.unwrap_or_default(), action: a.action };
     write!(out, "{}", portal::portal_main(command)?)?;
     Ok(())
 }
