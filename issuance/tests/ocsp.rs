@@ -74,8 +74,15 @@ fn card(dir: &Path) -> Card {
 
 /// `openssl ocsp -issuer ca.pem -cert card.pem -reqout req.der` (with OpenSSL's default nonce unless `no_nonce`).
 fn request(dir: &Path, issuer: &Path, cert: &Path, no_nonce: bool) -> PathBuf {
+    request_with(dir, issuer, cert, no_nonce, None)
+}
+
+/// As [`request`], with `-<digest>` before `-cert` choosing the CertID hash (OpenSSL's default is SHA-1).
+fn request_with(dir: &Path, issuer: &Path, cert: &Path, no_nonce: bool, digest: Option<&str>) -> PathBuf {
     let req = dir.join("req.der");
-    let mut args = vec!["ocsp", "-issuer", s(issuer), "-cert", s(cert), "-reqout", s(&req)];
+    let mut args = vec!["ocsp", "-issuer", s(issuer)];
+    args.extend(digest);
+    args.extend(["-cert", s(cert), "-reqout", s(&req)]);
     if no_nonce {
         args.push("-no_nonce");
     }
@@ -259,4 +266,37 @@ fn response_of_another_ca_fails_openssl_verify() {
     assert!(!ok, "{out}");
     assert!(out.contains("signer certificate not found"), "{out}");
     assert!(out.contains("Response Verify Failure"), "{out}");
+}
+
+#[test]
+fn sha256_cert_id_is_understood_and_sha512_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = card(dir.path());
+    let req = request_with(dir.path(), &c.ca, &c.cert, false, Some("-sha256"));
+    let resp = c.pki.ocsp_response(&std::fs::read(&req).unwrap(), |_, _| CertStatus::Good, now()).unwrap();
+    // Only the signature-and-nonce run: the summary run would build a SHA-1 CertID, which this response does not
+    // answer.
+    let path = dir.path().join("resp.der");
+    std::fs::write(&path, resp).unwrap();
+    let (ok, out) = run_openssl(&[
+        "ocsp",
+        "-reqin",
+        s(&req),
+        "-respin",
+        s(&path),
+        "-CAfile",
+        s(&c.root),
+        "-verify_other",
+        s(&c.ca),
+        "-resp_text",
+    ]);
+    assert!(ok && out.contains("Response verify OK"), "{out}");
+    assert!(out.contains("Hash Algorithm: sha256") && out.contains("Cert Status: good"), "{out}");
+    assert!(!out.contains("Nonce Verify error") && !out.contains("WARNING: no nonce"), "{out}");
+
+    let req = request_with(dir.path(), &c.ca, &c.cert, false, Some("-sha512"));
+    let resp = c.pki.ocsp_response(&std::fs::read(&req).unwrap(), |_, _| CertStatus::Good, now()).unwrap();
+    std::fs::write(&path, resp).unwrap();
+    let (_, out) = run_openssl(&["ocsp", "-respin", s(&path), "-resp_text", "-noverify"]);
+    assert!(out.contains("Hash Algorithm: sha512") && out.contains("Cert Status: unknown"), "{out}");
 }
