@@ -75,6 +75,7 @@ mod cert_profile;
 mod error;
 mod holder;
 mod holder_key;
+mod ocsp;
 mod oids;
 mod summary;
 
@@ -82,6 +83,7 @@ use cert_profile::*;
 pub use error::*;
 pub use holder::*;
 pub use holder_key::*;
+pub use ocsp::*;
 pub use oids::*;
 pub use summary::*;
 
