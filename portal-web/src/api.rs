@@ -211,3 +211,26 @@ pub fn router(portal: Portal) -> Router {
         .fallback(not_found)
         .with_state(portal)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(e: ServiceError) -> StatusCode {
+        ApiError::from(e).status
+    }
+
+    #[test]
+    fn refusals_map_to_their_status_codes() {
+        let denied = Refusal::Denied { actor: "900030001".into(), action: "block".into(), why: "seed".into() };
+        assert_eq!(status_of(ServiceError::Refused(denied.clone())), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(ServiceError::Conflict(denied)), StatusCode::CONFLICT);
+        let unknown = Refusal::UnknownCard { serial: "1".into(), actor: "900030001".into() };
+        assert_eq!(status_of(ServiceError::Refused(unknown)), StatusCode::NOT_FOUND);
+        let blocked = Refusal::Status { serial: "1".into(), status: portal::CardStatus::Blocked, what: "x" };
+        assert_eq!(status_of(ServiceError::Refused(blocked)), StatusCode::CONFLICT);
+        assert_eq!(status_of(ServiceError::Refused(Refusal::Invalid("x".into()))), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(status_of(ServiceError::Forbidden("x".into())), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::from(LoginRefused::NoCertificate).status, StatusCode::UNAUTHORIZED);
+    }
+}

@@ -60,7 +60,7 @@ pub struct ServeArgs {
     /// Shift the portal's clock by this many days (certificate validity, registry times, OCSP and CRLs).
     #[arg(long, env = "ZORGCARD_PORTAL_CLOCK_OFFSET_DAYS", default_value_t = 0, allow_negative_numbers = true)]
     pub clock_offset_days: i64,
-    /// Seconds a client has to send a request's head (request line and headers).
+    /// Seconds a client has to finish the TLS handshake, and to send each request's head (request line and headers).
     #[arg(long, default_value_t = 10)]
     pub header_timeout_secs: u64,
     /// Seconds a whole request may take.

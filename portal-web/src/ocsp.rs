@@ -96,3 +96,51 @@ pub async fn ocsp(State(r): State<Revocation>, headers: HeaderMap, body: Bytes) 
         Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, format!("the OCSP signing task stopped ({e}): retry")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portal::{IssuedCard, IssuedCertificate};
+
+    fn registry(status: CardStatus, events: &[&str], revoked_at: Option<&str>) -> Registry {
+        let issued = IssuedCard {
+            serial: "9100000000000001".into(),
+            holder_name: "Test".into(),
+            uzi_number: "900030001".into(),
+            organisation: "Test Zorginstelling 01".into(),
+            subscriber_number: "90000001".into(),
+            birth_date: "1990-05-17".into(),
+            made_with_uzi_pass: "9000000000000001".into(),
+            not_before: 1_767_225_600,
+            not_after: 1_767_225_600 + 94_608_000,
+            certificates: vec![IssuedCertificate { role: "authentication".into(), serial: "01AB".into() }],
+        };
+        let mut card = CardRecord::new(issued);
+        card.status = status;
+        card.events.extend(events.iter().map(|e| e.to_string()));
+        card.revoked_at = revoked_at.map(str::to_string);
+        Registry { cards: vec![card], ..Registry::default() }
+    }
+
+    #[test]
+    fn a_card_status_is_its_certificates_ocsp_status() {
+        let serial = [0x01, 0xAB];
+        assert_eq!(status(&registry(CardStatus::Active, &[], None), Issuer::ZorgId, &serial), CertStatus::Good);
+        let blocked = registry(CardStatus::Blocked, &["2026-02-01T10:00:00Z 900016528 blocked"], None);
+        assert_eq!(
+            status(&blocked, Issuer::ZorgId, &serial),
+            CertStatus::Revoked { at: 1_769_940_000, reason: RevocationReason::CertificateHold }
+        );
+        let revoked = registry(CardStatus::Revoked, &[], Some("2026-02-01T10:00:00Z"));
+        assert_eq!(
+            status(&revoked, Issuer::ZorgId, &serial),
+            CertStatus::Revoked { at: 1_769_940_000, reason: RevocationReason::CessationOfOperation }
+        );
+        assert_eq!(status(&revoked, Issuer::ZorgId, &[0x01, 0xAC]), CertStatus::Unknown, "another serial");
+        assert_eq!(
+            status(&revoked, Issuer::Uzi(issuance::pki::HolderType::Z), &serial),
+            CertStatus::Unknown,
+            "the UZI-register answers for its own CAs"
+        );
+    }
+}
