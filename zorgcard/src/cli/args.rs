@@ -201,7 +201,19 @@ pub struct PortalArgs {
     pub registry: PathBuf,
     /// What to do.
     #[command(subcommand)]
-    pub action: portal::PortalAction,
+    pub action: PortalSubcommand,
+}
+
+/// `zorgcard portal serve`, or one command on the local database.
+#[derive(Subcommand, Debug)]
+pub enum PortalSubcommand {
+    /// Serve the portal over HTTPS; the log-in is a UZI-pas or ZORG-ID client certificate (no --as).
+    ///
+    /// Example: zorgcard portal --registry portal.db serve --listen 127.0.0.1:8443 --ocsp-listen 127.0.0.1:8081
+    Serve(portal_web::ServeArgs),
+    /// The commands on the local database, each with --as.
+    #[command(flatten)]
+    Local(portal::PortalAction),
 }
 
 /// `zorgcard crl …`.

@@ -46,6 +46,9 @@ pub enum CliError {
     /// The portal refused or failed.
     #[error(transparent)]
     Portal(#[from] PortalError),
+    /// `portal serve` could not start.
+    #[error(transparent)]
+    PortalWeb(#[from] portal_web::WebError),
     /// `chaos` could not run, or a rule it checks was broken.
     #[error(transparent)]
     Chaos(#[from] ChaosError),

@@ -167,7 +167,14 @@ pub fn personalise(a: args::PersonaliseArgs, out: &mut dyn Write, diagnostics: &
 
 /// `zorgcard portal`.
 pub fn portal(a: args::PortalArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let command = portal::PortalCommand { registry: a.registry, actor: a.actor.unwrap_or_default(), action: a.action };
+    let action = match a.action {
+        args::PortalSubcommand::Serve(serve) if a.actor.is_none() => {
+            return Ok(portal_web::serve_main(&a.registry, &serve, out)?);
+        }
+        args::PortalSubcommand::Serve(_) => return Err(portal_web::WebError::ActorFlag.into()),
+        args::PortalSubcommand::Local(action) => action,
+    };
+    let command = portal::PortalCommand { registry: a.registry, actor: a.actor.unwrap_or_default(), action };
     write!(out, "{}", portal::portal_main(command)?)?;
     Ok(())
 }

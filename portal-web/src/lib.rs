@@ -1,0 +1,143 @@
+//! `zorgcard portal serve`: the ZORG-ID TEST portal over HTTPS, where the log-in is the client certificate of a
+//! UZI-pas or ZORG-ID Smartcard, as at the real portal (seed *Registreren organisatie*: the representative logs
+//! in with their UZI pass), plus its OCSP responder and CRLs over plain HTTP.
+//!
+//! It is not the registry: the rules, the database and its transactions are the `portal` crate's
+//! (`portal/src/registry.rs`, `portal/src/store.rs`); this crate only carries them to HTTP, with the
+//! certificate's UZI number as the actor where the CLI takes `--as`. It is a separate crate so that `portal`,
+//! which the card-serving host and the personaliser use too, does not carry tokio, hyper and rustls.
+//!
+//! Two listeners, both on loopback only (the TEST CAs are for this machine):
+//! - HTTPS (`--listen`): the JSON API ([`api`]). OCSP and CRLs are not served here: relying parties fetch them over
+//!   plain HTTP (RFC 6960 Appendix A.1, RFC 5280 §4.2.1.13), and a revocation check must not need a TLS
+//!   connection whose own certificate check may need the revocation check.
+//! - HTTP (`--ocsp-listen`): `POST /ocsp` ([`ocsp`]) and `GET /crl/{issuer}.crl` ([`crl`]).
+//!
+//! Modules: [`clock`] (the injectable time), [`tls`] (server certificate, client-certificate check), [`identity`]
+//! (the identity in a UZI certificate), [`service`] (the operations, without HTTP), [`api`] (the JSON routes),
+//! [`ocsp`], [`crl`], [`listener`] (accept loops and their limits), [`error`].
+
+pub mod api;
+pub mod clock;
+pub mod crl;
+pub mod error;
+pub mod identity;
+pub mod listener;
+pub mod ocsp;
+pub mod service;
+pub mod tls;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use issuance::pki::TestPki;
+
+pub use self::clock::PortalClock;
+pub use self::error::WebError;
+use self::listener::Limits;
+use self::ocsp::Revocation;
+use self::service::Portal;
+
+/// `zorgcard portal serve` (the doc comments are the command-line help).
+#[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+pub struct ServeArgs {
+    /// HTTPS address of the API (loopback only; port 0 for any free one).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Plain-HTTP address of OCSP (`POST /ocsp`) and the CRLs (`GET /crl/ISSUER.crl`), loopback only.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub ocsp_listen: SocketAddr,
+    /// Where to write the CA certificate (PEM) of the server's TLS certificate, for `curl --cacert`.
+    #[arg(long, default_value = "zorgcard-portal-server-ca.pem")]
+    pub server_cert_out: PathBuf,
+    /// Shift the portal's clock by this many days (certificate validity, registry times, OCSP and CRLs).
+    #[arg(long, env = "ZORGCARD_PORTAL_CLOCK_OFFSET_DAYS", default_value_t = 0, allow_negative_numbers = true)]
+    pub clock_offset_days: i64,
+    /// Seconds a client has to finish the TLS handshake, and to send each request's head (request line and headers).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a whole request may take.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Stop after this many seconds (default: until killed).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> Limits {
+        let defaults = Limits::default();
+        Limits {
+            handshake: Duration::from_secs(self.header_timeout_secs),
+            header: Duration::from_secs(self.header_timeout_secs),
+            request: Duration::from_secs(self.request_timeout_secs),
+            ..defaults
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, WebError> {
+    if !addr.ip().is_loopback() {
+        return Err(WebError::NotLoopback { addr });
+    }
+    TcpListener::bind(addr).await.map_err(|e| WebError::Bind { addr, problem: e.to_string() })
+}
+
+/// Serves the portal database `registry` (created if absent) until killed or `--seconds` have passed. Prints
+/// the URLs and the server CA file to `out` once both listeners are up.
+pub fn serve_main(registry: &Path, args: &ServeArgs, out: &mut dyn Write) -> Result<(), WebError> {
+    portal::Store::open_or_create(registry)?;
+    let pki = Arc::new(TestPki::fixtures()?);
+    let clock = PortalClock::offset_days(args.clock_offset_days);
+    let certificate = tls::ServerCertificate::generate()?;
+    write_file(&args.server_cert_out, certificate.ca_pem.as_bytes())?;
+    let verifier = Arc::new(tls::PortalClientVerifier::new(&pki, clock)?);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&certificate, Arc::clone(&verifier))?));
+    let portal = Portal::new(registry.to_path_buf(), clock);
+    let limits = args.limits();
+    let api = limits.apply(api::router(portal.clone()));
+    let revocation = Revocation { portal, pki };
+    let plain = limits.apply(
+        Router::new().route("/ocsp", post(ocsp::ocsp)).route("/crl/{file}", get(crl::crl)).with_state(revocation),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| WebError::Runtime(e.to_string()))?;
+    runtime.block_on(async {
+        let https = bind(args.listen).await?;
+        let http = bind(args.ocsp_listen).await?;
+        let (https_addr, http_addr) = (local(&https, args.listen), local(&http, args.ocsp_listen));
+        let _ =
+            writeln!(out, "portal API  https://{https_addr}/api (log in with a UZI-pas or ZORG-ID client certificate)");
+        let _ = writeln!(out, "server CA   {} (curl --cacert)", args.server_cert_out.display());
+        let _ = writeln!(out, "OCSP        http://{http_addr}/ocsp");
+        let _ = writeln!(out, "CRLs        http://{http_addr}/crl/zorg-id-ca.crl (and the UZI-register CAs')");
+        let _ = out.flush();
+        tokio::spawn(listener::serve_tls(https, acceptor, verifier, api, limits));
+        tokio::spawn(listener::serve_plain(http, plain, limits));
+        match args.seconds {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => std::future::pending::<()>().await,
+        }
+        Ok::<(), WebError>(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+fn local(listener: &TcpListener, asked: SocketAddr) -> SocketAddr {
+    listener.local_addr().unwrap_or(asked)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), WebError> {
+    std::fs::write(path, bytes).map_err(|e| WebError::WriteCert { path: path.to_path_buf(), problem: e.to_string() })
+}

@@ -1,0 +1,210 @@
+//! The portal's operations for a logged-in [`Identity`], without HTTP: each write is one `Store::transact`
+//! (`portal/src/store.rs`) run on a blocking thread and returned only after its COMMIT; the rules are the
+//! registry's own (`portal/src/registry.rs`, seeds *Registreren organisatie* and *ZORG-ID Smartcard*), with the
+//! certificate's UZI number as the actor. What this layer adds is only what a certificate shows and a `--as` flag
+//! cannot: the card a holder logs in with must not be blocked or revoked, and an organisation is registered with
+//! a UZI-zorgverlenerspas of that organisation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use portal::{CardRecord, CardStatus, PortalError, Refusal, Registry, Store};
+
+use crate::clock::PortalClock;
+use crate::identity::{CardKind, Identity};
+
+/// Why an operation was not done; nothing changed in the database.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The registry's rules refused it.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// It conflicts with what is registered already (an organisation registered twice, a beheerder appointed
+    /// twice).
+    #[error("{0}")]
+    Conflict(Refusal),
+    /// The certificate the holder logged in with does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The portal database failed.
+    #[error("{0}")]
+    Store(PortalError),
+    /// The blocking task running the transaction died.
+    #[error("the portal's database task stopped ({0}): the command may not have run; retry it")]
+    Task(String),
+}
+
+impl From<PortalError> for ServiceError {
+    fn from(e: PortalError) -> Self {
+        match e {
+            PortalError::Refused { refusal, .. } => ServiceError::Refused(refusal),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// The portal database and clock the operations run against.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    registry: Arc<PathBuf>,
+    clock: PortalClock,
+}
+
+/// Whether two certificate serials (upper-case hex) are the same number, leading zero bytes aside.
+pub fn same_serial(a: &str, b: &str) -> bool {
+    let trim = |s: &str| s.trim_start_matches("00").to_ascii_uppercase();
+    trim(a) == trim(b)
+}
+
+/// The registered card a certificate (serial, hex) belongs to.
+pub fn card_of_certificate<'r>(registry: &'r Registry, serial: &str) -> Option<&'r CardRecord> {
+    registry.cards.iter().find(|c| c.issued.certificates.iter().any(|cert| same_serial(&cert.serial, serial)))
+}
+
+impl Portal {
+    /// Operations on the portal database `registry`, at `clock`.
+    pub fn new(registry: PathBuf, clock: PortalClock) -> Portal {
+        Portal { registry: Arc::new(registry), clock }
+    }
+
+    /// The portal's clock.
+    pub fn clock(&self) -> PortalClock {
+        self.clock
+    }
+
+    /// The registry as committed now.
+    pub async fn read(&self) -> Result<Registry, ServiceError> {
+        let path = Arc::clone(&self.registry);
+        tokio::task::spawn_blocking(move || Store::open(&path)?.registry())
+            .await
+            .map_err(|e| ServiceError::Task(e.to_string()))?
+            .map_err(|e| ServiceError::Store(e.into()))
+    }
+
+    /// One transaction: `rule` gets the registry, `now`, and a flag to set when its refusal is a conflict.
+    async fn write(
+        &self,
+        who: &Identity,
+        command: String,
+        rule: impl FnOnce(&mut Registry, i64, &mut bool) -> Result<String, Refusal> + Send + 'static,
+    ) -> Result<String, ServiceError> {
+        let path = Arc::clone(&self.registry);
+        let actor = who.uzi_number.clone();
+        let now = self.clock.now();
+        let (result, conflict) = tokio::task::spawn_blocking(move || {
+            let mut conflict = false;
+            let result = Store::open(&path)
+                .map_err(PortalError::from)
+                .and_then(|mut s| s.transact(&actor, &command, now, |r| rule(r, now, &mut conflict)));
+            (result, conflict)
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?;
+        result.map_err(|e| match ServiceError::from(e) {
+            ServiceError::Refused(r) if conflict => ServiceError::Conflict(r),
+            other => other,
+        })
+    }
+
+    /// Refuses a holder whose card (the one whose certificate they logged in with) is blocked or revoked in the
+    /// registry: the block is the portal's own decision (`portal/src/lib.rs`), so it holds at the portal too.
+    pub async fn admit(&self, who: &Identity) -> Result<(), ServiceError> {
+        let registry = self.read().await?;
+        match card_of_certificate(&registry, &who.certificate_serial) {
+            Some(c) if c.status == CardStatus::Blocked => Err(ServiceError::Forbidden(format!(
+                "card {} is blocked in the portal: its administrator or a beheerder of {} can unblock it",
+                c.issued.serial, c.issued.organisation
+            ))),
+            Some(c) if c.status == CardStatus::Revoked => Err(ServiceError::Forbidden(format!(
+                "card {} is revoked (final): log in with another card",
+                c.issued.serial
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Seed *Registreren organisatie*: a UZI-zorgverlenerspas holder registers their own organisation (the URA on
+    /// their pass) once, and becomes its administrator.
+    pub async fn register(&self, who: &Identity, name: String, ura: Option<String>) -> Result<String, ServiceError> {
+        if who.card != CardKind::Zorgverlenerspas {
+            return Err(ServiceError::Forbidden(format!(
+                "registering an organisation takes a UZI-zorgverlenerspas (card type Z); you logged in with a {}",
+                who.card
+            )));
+        }
+        let ura = ura.unwrap_or_else(|| who.ura.clone());
+        if ura != who.ura {
+            return Err(ServiceError::Forbidden(format!(
+                "your UZI-pas is for URA {}, so you may register that organisation, not URA {ura}",
+                who.ura
+            )));
+        }
+        let actor = who.uzi_number.clone();
+        self.write(who, format!("register {ura} {name}"), move |r, now, conflict| {
+            *conflict = r.organisation(&ura).is_some();
+            r.register(&actor, &name, &ura, now)
+        })
+        .await
+    }
+
+    /// The administrator of URA `ura` appoints `beheerder` (a UZI number).
+    pub async fn appoint(&self, who: &Identity, ura: String, beheerder: String) -> Result<String, ServiceError> {
+        let actor = who.uzi_number.clone();
+        self.write(who, format!("appoint {beheerder} --ura {ura}"), move |r, _, conflict| {
+            *conflict = r.organisation(&ura).is_some_and(|o| {
+                o.administrator == actor && (o.administrator == beheerder || o.beheerders.contains(&beheerder))
+            });
+            r.appoint(&actor, &beheerder, Some(&ura))
+        })
+        .await
+    }
+
+    /// Bekijken: the cards `who` may see, by the registry's own rule (`Registry::view`).
+    pub async fn cards(&self, who: &Identity) -> Result<Vec<CardRecord>, ServiceError> {
+        let registry = self.read().await?;
+        let visible = |c: &&CardRecord| registry.view(&who.uzi_number, Some(&c.issued.serial)).is_ok();
+        Ok(registry.cards.iter().filter(visible).cloned().collect())
+    }
+
+    /// One card, if `who` may see it.
+    pub async fn card(&self, who: &Identity, serial: &str) -> Result<CardRecord, ServiceError> {
+        let registry = self.read().await?;
+        registry.view(&who.uzi_number, Some(serial)).map_err(ServiceError::Refused)?;
+        registry.card(serial).cloned().ok_or_else(|| {
+            ServiceError::Refused(Refusal::UnknownCard { serial: serial.into(), actor: who.uzi_number.clone() })
+        })
+    }
+
+    /// Blokkeren, deblokkeren or intrekken of card `serial`.
+    pub async fn change(&self, who: &Identity, action: CardAction, serial: String) -> Result<String, ServiceError> {
+        let actor = who.uzi_number.clone();
+        self.write(who, format!("{} {serial}", action.name()), move |r, now, _| match action {
+            CardAction::Block => r.block(&actor, &serial, now),
+            CardAction::Unblock => r.unblock(&actor, &serial, now),
+            CardAction::Revoke => r.revoke(&actor, &serial, now),
+        })
+        .await
+    }
+}
+
+/// What is done to a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardAction {
+    /// Blokkeren.
+    Block,
+    /// Deblokkeren.
+    Unblock,
+    /// Intrekken.
+    Revoke,
+}
+
+impl CardAction {
+    /// The CLI's name of it, as the audit table records commands.
+    pub fn name(self) -> &'static str {
+        match self {
+            CardAction::Block => "block",
+            CardAction::Unblock => "unblock",
+            CardAction::Revoke => "revoke",
+        }
+    }
+}
