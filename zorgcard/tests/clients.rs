@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use common::clients::{
     AUTHENTICATION, FIXTURE_PIN, GNUTLS_PRIORITY, NssDb, ServedCard, Tls, TlsServer, Token, fixtures_pki, lock_slot,
 };
+use common::portal::{PortalServer, answer, http_request, send_request};
 use common::{ok, openssl, run, s, text, write};
 
 const OPENSC: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
@@ -33,7 +34,7 @@ const OPENSC: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const SIGNATURE: &str = "02";
 const ENCRYPTION: &str = "03";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
-     conformance --features pcscd-tests --test clients` (or `apt-get install pcscd vsmartcard-vpcd && pcscd \
+     zorgcard --features pcscd-tests --test clients` (or `apt-get install pcscd vsmartcard-vpcd && pcscd \
      --foreground &`); or point the tests at another token with ZORGCARD_CLIENTS_MODULE";
 
 impl Token {
@@ -164,6 +165,50 @@ fn openssl_s_client_with_libp11_logs_in_with_tls_client_authentication() {
         "openssl s_client did not complete the handshake:\n{out}"
     );
     server.assert_verified_client(&token, "RSA", "openssl s_client", &out);
+}
+
+/// The portal's log-in (`portal-web/src/tls.rs`): `openssl s_client` presents the served UZI-zorgverlenerspas's
+/// authentication certificate through OpenSC 0.23 and the libp11 engine at TLS 1.2 (PKCS#1 v1.5, all 0.23 can
+/// sign; `-sigalgs` leaves ECDSA for the server's own P-256 certificate), and `zorgcard portal serve` reads who it is from that certificate alone: `whoami` shows the card's UZI
+/// number, and registering the organisation (seed *Registreren organisatie*) stores that UZI number as its
+/// administrator. A second connection without a certificate gets 401 with a reason.
+#[test]
+fn openssl_s_client_with_libp11_logs_in_to_the_portal_with_the_card() {
+    let token = Token::open();
+    let portal = PortalServer::start(token.dir.path());
+    let key = format!("{};id=%{AUTHENTICATION};type=private;pin-value={}", token.token_info().0, token.pin);
+    let cert = token.certificate_pem(AUTHENTICATION);
+    let uzi = openssl(&["x509", "-in", s(&cert), "-noout", "-subject", "-nameopt", "sep_multiline"]);
+    let uzi = uzi.lines().find_map(|l| l.trim().strip_prefix("serialNumber=")).expect("the certificate's UZI number");
+    let engines = openssl_engines();
+    let env = [("OPENSSL_ENGINES", engines.as_str()), ("PKCS11_MODULE_PATH", token.module.as_str())];
+    let card_args =
+        ["-tls1_2", "-sigalgs", "RSA+SHA256:ECDSA+SHA256", "-engine", "pkcs11", "-keyform", "engine", "-key", &key];
+    let with_card = |request: &str| {
+        let mut args = vec!["s_client", "-connect", &portal.connect, "-CAfile", s(&portal.ca), "-ign_eof"];
+        args.extend(card_args.iter().copied());
+        args.extend(["-cert", s(&cert)]);
+        send_request(&args, &env, request)
+    };
+
+    let out = with_card(&http_request("GET", "/api/whoami", None));
+    assert!(out.contains("New, TLSv1.2, Cipher is") && out.contains("Verify return code: 0 (ok)"), "{out}");
+    let (status, body) = answer(&out);
+    assert_eq!(status, 200, "whoami with the card:\n{out}");
+    assert!(body.contains(&format!(r#""uzi_number":"{uzi}""#)), "whoami names the card's UZI number {uzi}: {body}");
+
+    let register = http_request("POST", "/api/organisations", Some(r#"{"name":"Huisartsenpraktijk Proef"}"#));
+    let (status, body) = answer(&with_card(&register));
+    assert_eq!(status, 200, "register with the card: {body}");
+    let administrator = portal.query("SELECT administrator FROM organisations");
+    assert_eq!(administrator.as_deref(), Some(uzi), "the stored administrator is the card's UZI number");
+    let actor = portal.query("SELECT actor FROM audit ORDER BY id DESC LIMIT 1");
+    assert_eq!(actor.as_deref(), Some(uzi), "the audit row names the card's UZI number");
+
+    let args = ["s_client", "-connect", &portal.connect, "-CAfile", s(&portal.ca), "-ign_eof"];
+    let (status, body) = answer(&send_request(&args, &[], &http_request("GET", "/api/whoami", None)));
+    assert_eq!(status, 401, "no client certificate: {body}");
+    assert!(body.contains("error"), "the 401 gives a reason: {body}");
 }
 
 #[test]

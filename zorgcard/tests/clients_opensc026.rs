@@ -28,6 +28,7 @@ use common::clients::{
     AUTHENTICATION, FIXTURE_PIN as PIN, GNUTLS_PRIORITY, NssDb, ServedCard, Tls, TlsServer, Token, fixtures_pki,
     lock_slot,
 };
+use common::portal::{PortalServer, answer, http_request, send_request};
 use common::{ok, openssl, run, s, text, write};
 
 /// GnuTLS with TLS 1.3 only: an RSA key then signs with RSA-PSS (RSAE), an EC key with ECDSA.
@@ -40,7 +41,7 @@ const ZORG_ID_CAS: [&str; 2] = ["root-ca.cert.pem", "zorg-id-ca.cert.pem"];
 /// Where Debian's `pkcs11-provider` puts OpenSSL 3's PKCS#11 provider.
 const PKCS11_PROVIDER: &str = "/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
-     conformance --features pcscd-tests --test clients_opensc026 -- --test-threads=1`";
+     zorgcard --features pcscd-tests --test clients_opensc026 -- --test-threads=1`";
 
 /// OpenSC 0.26's PKCS#11 module: `ZORGCARD_OPENSC026`, or the one `scripts/build-opensc-0.26` installs.
 fn opensc026_module() -> PathBuf {
@@ -392,6 +393,64 @@ fn opensc026_openssl_pkcs11_provider_logs_in_with_tls13_and_rsa_pss() {
         "openssl s_client did not complete a TLS 1.3 handshake:\n{out}"
     );
     server.assert_verified(&token, "RSA-PSS", "openssl s_client (pkcs11-provider)", &out);
+    let signed = spy.signatures();
+    assert!(
+        signed.iter().any(|(m, len)| m.ends_with("RSA_PKCS_PSS") && *len > 0),
+        "pkcs11-spy shows no RSA-PSS signature, only {signed:?} (log {})",
+        spy.log.display()
+    );
+}
+
+/// The portal's log-in at TLS 1.3 (`portal-web/src/tls.rs`): client authentication there needs RSA-PSS, which the
+/// card signs through OpenSC 0.26 (0.23 cannot). `openssl s_client` with `pkcs11-provider` presents the served
+/// UZI-zorgverlenerspas's authentication certificate to `zorgcard portal serve`; `whoami` answers with the card's
+/// UZI number, and pkcs11-spy shows the card made an RSA-PSS signature.
+#[test]
+fn opensc026_openssl_pkcs11_provider_logs_in_to_the_portal_with_tls13() {
+    assert!(
+        Path::new(PKCS11_PROVIDER).is_file(),
+        "no OpenSSL pkcs11 provider at {PKCS11_PROVIDER}: run scripts/clients/install-pkcs11-provider"
+    );
+    let token = Token::open();
+    let portal = PortalServer::start(token.dir.path());
+    let spy = token.spy();
+    let config = format!(
+        "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n[provider_sect]\npkcs11 = \
+         pkcs11_sect\n[pkcs11_sect]\nmodule = {PKCS11_PROVIDER}\npkcs11-module-path = {}\n\
+         pkcs11-module-token-pin = {PIN}\n",
+        spy.module
+    );
+    let config = write(token.dir.path(), "openssl.cnf", config.as_bytes());
+    let key = format!("{};id=%{AUTHENTICATION};type=private", token.token_info().0);
+    let cert = token.certificate_pem(AUTHENTICATION);
+    let uzi = openssl(&["x509", "-in", s(&cert), "-noout", "-subject", "-nameopt", "sep_multiline"]);
+    let uzi = uzi.lines().find_map(|l| l.trim().strip_prefix("serialNumber=")).expect("the certificate's UZI number");
+    let args = [
+        "s_client",
+        "-provider",
+        "default",
+        "-provider",
+        "pkcs11",
+        "-connect",
+        &portal.connect,
+        "-tls1_3",
+        "-CAfile",
+        s(&portal.ca),
+        "-verify_return_error",
+        "-ign_eof",
+        "-key",
+        &key,
+        "-cert",
+        s(&cert),
+    ];
+    let mut env = spy.env();
+    env.push(("OPENSSL_CONF".into(), s(&config).to_string()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = send_request(&args, &env, &http_request("GET", "/api/whoami", None));
+    assert!(out.contains("New, TLSv1.3, Cipher is") && out.contains("Verify return code: 0 (ok)"), "{out}");
+    let (status, body) = answer(&out);
+    assert_eq!(status, 200, "whoami with the card at TLS 1.3:\n{out}");
+    assert!(body.contains(&format!(r#""uzi_number":"{uzi}""#)), "whoami names the card's UZI number {uzi}: {body}");
     let signed = spy.signatures();
     assert!(
         signed.iter().any(|(m, len)| m.ends_with("RSA_PKCS_PSS") && *len > 0),

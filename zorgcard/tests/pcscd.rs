@@ -24,7 +24,7 @@ use sha2::Digest;
 const READER: &str = "Virtual PCD 00 00";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const UZI_ATR: &str = "3b:dc:18:ff:81:91:fe:1f:c3:06:0a:2b:06:01:04:01:e9:10:05:02:03:d1";
-const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p conformance \
+const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p zorgcard \
      --features pcscd-tests --test pcscd` (or `apt-get install pcscd vsmartcard-vpcd && pcscd --foreground &`)";
 
 static SLOT: Mutex<()> = Mutex::new(());

@@ -21,7 +21,7 @@ const UNKNOWN_ATR: &str = "3B8C800155 4E4B4E4F574E2043415244 71";
 const SELECT_ISOAPPLET: &str = "00A4040C0CF276A288BCFBA69D34F31001";
 const SELECT_PKCS15: &str = "00A4040C0CA000000063504B43532D3135";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
-     conformance --features pcscd-tests --test scenarios -- --test-threads=1`";
+     zorgcard --features pcscd-tests --test scenarios -- --test-threads=1`";
 
 static SLOT_LOCK: Mutex<()> = Mutex::new(());
 

@@ -3,11 +3,13 @@
 //! - here: the pcscd check ([`context`], [`connect`]) and running programs ([`run`], [`ok`], [`text`], [`openssl`])
 //!   with scratch files ([`write`], [`s`]);
 //! - [`clients`]: a `zorgcard serve` card seen through a PKCS#11 module, its CAs, an NSS database and a TLS server
-//!   that checks the client certificate, for the client tests.
+//!   that checks the client certificate, for the client tests;
+//! - [`portal`]: `zorgcard portal serve` and an HTTP request through a TLS client, for the card's log-in.
 
 #![allow(dead_code)] // each test binary uses a part of it
 
 pub mod clients;
+pub mod portal;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
