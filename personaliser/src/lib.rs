@@ -46,7 +46,6 @@ pub use card_os::pin::Secret;
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 use card_os::{Clock as _, Status};
 use der::asn1::{Ia5StringRef, ObjectIdentifier, PrintableStringRef, Utf8StringRef};

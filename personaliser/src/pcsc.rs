@@ -16,8 +16,9 @@ pub struct PersonaliseArgs {
     pub uzi_pin_from_env: Option<String>,
     /// Name of the environment variable holding the new PIN.
     pub pin_from_env: Option<String>,
-    /// Portal database: the organisation must be registered there, and the new card is recorded in it.
-    pub registry: Option<PathBuf>,
+    /// Portal database (a file or a `postgres://` URL): the organisation must be registered there, and the new
+    /// card is recorded in it.
+    pub registry: Option<portal::StoreLocation>,
 }
 
 /// Runs the personaliser on two PC/SC readers, the holder's entries from the flags' environment variables or the

@@ -19,7 +19,7 @@ use x509_cert::crl::CertificateList;
 const ADMIN: &str = "900016528";
 
 fn portal(registry: &Path, action: PortalAction) -> String {
-    let cmd = PortalCommand { registry: registry.to_path_buf(), actor: ADMIN.into(), action };
+    let cmd = PortalCommand { registry: registry.into(), actor: ADMIN.into(), action };
     portal_run(&cmd, now()).unwrap()
 }
 

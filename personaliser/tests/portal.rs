@@ -21,7 +21,7 @@ const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 const NEW_PIN: &str = "24681357";
 
 fn cmd(registry: &Path, actor: &str, action: PortalAction) -> PortalCommand {
-    PortalCommand { registry: registry.to_path_buf(), actor: actor.into(), action }
+    PortalCommand { registry: registry.into(), actor: actor.into(), action }
 }
 
 fn ok(registry: &Path, actor: &str, action: PortalAction) -> String {
@@ -30,8 +30,8 @@ fn ok(registry: &Path, actor: &str, action: PortalAction) -> String {
 
 fn refusal(registry: &Path, actor: &str, action: PortalAction) -> Refusal {
     match portal_run(&cmd(registry, actor, action), NOW) {
-        Err(PortalError::Refused { path, refusal }) => {
-            assert_eq!(path, registry);
+        Err(PortalError::Refused { database, refusal }) => {
+            assert_eq!(database, registry.into());
             refusal
         }
         other => panic!("expected a refusal, got {other:?}"),
@@ -298,7 +298,7 @@ fn apply_pending_checks_the_card_and_knows_unregistered_cards() {
     assert!(gate.last_error().unwrap().contains("does not exist"), "{:?}", gate.last_error());
 }
 
-/// The same decisions in a served slot: `zorgcard serve --registry` installs a `PortalInterceptor` on the slot's
+/// The same decisions in a served slot: `zorgcard serve --database` installs a `PortalInterceptor` on the slot's
 /// reader, so pcscd's APDUs meet them too.
 #[test]
 fn a_slot_with_the_portal_interceptor_enforces_block_and_unblock() {

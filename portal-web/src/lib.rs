@@ -38,6 +38,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use issuance::pki::TestPki;
+use portal::StoreLocation;
 
 pub use self::clock::PortalClock;
 pub use self::error::WebError;
@@ -92,7 +93,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, WebError> {
 
 /// Serves the portal database `registry` (created if absent) until killed or `--seconds` have passed. Prints
 /// the URLs and the server CA file to `out` once both listeners are up.
-pub fn serve_main(registry: &Path, args: &ServeArgs, out: &mut dyn Write) -> Result<(), WebError> {
+pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Write) -> Result<(), WebError> {
     portal::Store::open_or_create(registry)?;
     let pki = Arc::new(TestPki::fixtures()?);
     let clock = PortalClock::offset_days(args.clock_offset_days);
@@ -100,7 +101,7 @@ pub fn serve_main(registry: &Path, args: &ServeArgs, out: &mut dyn Write) -> Res
     write_file(&args.server_cert_out, certificate.ca_pem.as_bytes())?;
     let verifier = Arc::new(tls::PortalClientVerifier::new(&pki, clock)?);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&certificate, Arc::clone(&verifier))?));
-    let portal = Portal::new(registry.to_path_buf(), clock);
+    let portal = Portal::new(registry.clone(), clock);
     let limits = args.limits();
     let api = limits.apply(api::router(portal.clone()));
     let revocation = Revocation { portal, pki };

@@ -5,10 +5,9 @@
 //! cannot: the card a holder logs in with must not be blocked or revoked, and an organisation is registered with
 //! a UZI-zorgverlenerspas of that organisation.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use portal::{CardRecord, CardStatus, PortalError, Refusal, Registry, Store};
+use portal::{CardRecord, CardStatus, PortalError, Refusal, Registry, Store, StoreLocation};
 
 use crate::clock::PortalClock;
 use crate::identity::{CardKind, Identity};
@@ -46,7 +45,7 @@ impl From<PortalError> for ServiceError {
 /// The portal database and clock the operations run against.
 #[derive(Debug, Clone)]
 pub struct Portal {
-    registry: Arc<PathBuf>,
+    registry: Arc<StoreLocation>,
     clock: PortalClock,
 }
 
@@ -63,7 +62,7 @@ pub fn card_of_certificate<'r>(registry: &'r Registry, serial: &str) -> Option<&
 
 impl Portal {
     /// Operations on the portal database `registry`, at `clock`.
-    pub fn new(registry: PathBuf, clock: PortalClock) -> Portal {
+    pub fn new(registry: StoreLocation, clock: PortalClock) -> Portal {
         Portal { registry: Arc::new(registry), clock }
     }
 
@@ -75,7 +74,7 @@ impl Portal {
     /// The registry as committed now.
     pub async fn read(&self) -> Result<Registry, ServiceError> {
         let path = Arc::clone(&self.registry);
-        tokio::task::spawn_blocking(move || Store::open(&path)?.registry())
+        tokio::task::spawn_blocking(move || Store::open(path.as_ref())?.registry())
             .await
             .map_err(|e| ServiceError::Task(e.to_string()))?
             .map_err(|e| ServiceError::Store(e.into()))
@@ -93,7 +92,7 @@ impl Portal {
         let now = self.clock.now();
         let (result, conflict) = tokio::task::spawn_blocking(move || {
             let mut conflict = false;
-            let result = Store::open(&path)
+            let result = Store::open(path.as_ref())
                 .map_err(PortalError::from)
                 .and_then(|mut s| s.transact(&actor, &command, now, |r| rule(r, now, &mut conflict)));
             (result, conflict)

@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use super::registry::{PortalError, Registry};
-use super::store::Store;
+use super::store::{Store, StoreLocation};
 
-/// `zorgcard portal --registry DB --as UZI-NUMBER <action>`.
+/// `zorgcard portal --database DB --as UZI-NUMBER <action>`.
 #[derive(Debug, Clone)]
 pub struct PortalCommand {
-    /// The portal database (`--registry`, default [`super::DEFAULT_REGISTRY`]).
-    pub registry: PathBuf,
+    /// The portal database (`--database` or `--registry`: a file or a `postgres://` URL, default
+    /// [`super::DEFAULT_REGISTRY`]).
+    pub registry: StoreLocation,
     /// UZI number of the actor (`--as`); may be empty only for `import-toml`.
     pub actor: String,
     /// What to do.
@@ -75,22 +76,23 @@ pub fn portal_main(cmd: PortalCommand) -> Result<String, PortalError> {
 /// Runs one portal command at `now` (Unix seconds). A command that changes the registry is one transaction
 /// ([`Store::transact`]): its answer is returned only after the commit; a refused one changes nothing.
 pub fn portal_run(cmd: &PortalCommand, now: i64) -> Result<String, PortalError> {
-    let path = cmd.registry.as_path();
+    let database = &cmd.registry;
     let actor = cmd.actor.as_str();
     if actor.is_empty() && !matches!(cmd.action, PortalAction::ImportToml { .. }) {
         return Err(PortalError::NoActor);
     }
     let command = describe(&cmd.action);
-    let open = || Store::open(path);
+    let open = || Store::open(database);
     match &cmd.action {
         PortalAction::ImportToml { file } => {
             // Parsed before the database is touched: a damaged file creates and changes nothing.
             let imported = Registry::load(file)?;
             let who = if actor.is_empty() { "import-toml" } else { actor };
-            Store::open_or_create(path)?.transact(who, &command, now, |r| r.import(imported, file))
+            Store::open_or_create(database)?.transact(who, &command, now, |r| r.import(imported, file))
         }
         PortalAction::Register { organisation, ura } => {
-            Store::open_or_create(path)?.transact(actor, &command, now, |r| r.register(actor, organisation, ura, now))
+            Store::open_or_create(database)?
+                .transact(actor, &command, now, |r| r.register(actor, organisation, ura, now))
         }
         PortalAction::Appoint { beheerder, ura } => {
             open()?.transact(actor, &command, now, |r| r.appoint(actor, beheerder, ura.as_deref()))
@@ -99,7 +101,7 @@ pub fn portal_run(cmd: &PortalCommand, now: i64) -> Result<String, PortalError> 
             let registry = open()?.registry()?;
             registry
                 .view(actor, serial.as_deref())
-                .map_err(|refusal| PortalError::Refused { path: path.into(), refusal })
+                .map_err(|refusal| PortalError::Refused { database: database.clone(), refusal })
         }
         PortalAction::Block { serial } => open()?.transact(actor, &command, now, |r| r.block(actor, serial, now)),
         PortalAction::Unblock { serial } => open()?.transact(actor, &command, now, |r| r.unblock(actor, serial, now)),

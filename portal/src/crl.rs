@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::store::StoreLocation;
 use crate::{PortalError, Store};
 use issuance::pki::{self, Issuer, PkiError, TestPki};
 
@@ -71,14 +72,19 @@ fn now_unix() -> i64 {
 
 /// The current CRL (DER) of the ZORG-ID TEST CA: every certificate of every card revoked in `registry`,
 /// `thisUpdate` = `now`.
-pub fn current_crl(pki: &TestPki, registry: &Path, now: i64) -> Result<Vec<u8>, CrlError> {
+pub fn current_crl(pki: &TestPki, registry: impl Into<StoreLocation>, now: i64) -> Result<Vec<u8>, CrlError> {
     let registry = Store::open(registry).and_then(|mut s| s.registry()).map_err(PortalError::from)?;
     Ok(pki.crl(Issuer::ZorgId, &registry.revoked_entries(), now)?)
 }
 
 /// Writes the current CRL to `out` (DER) and `out` + `.pem` (PEM, `-----BEGIN X509 CRL-----`), each atomically.
 /// Returns the two paths.
-pub fn write_crl(pki: &TestPki, registry: &Path, out: &Path, now: i64) -> Result<(PathBuf, PathBuf), CrlError> {
+pub fn write_crl(
+    pki: &TestPki,
+    registry: impl Into<StoreLocation>,
+    out: &Path,
+    now: i64,
+) -> Result<(PathBuf, PathBuf), CrlError> {
     let der = current_crl(pki, registry, now)?;
     let pem = pki::crl_pem(&der)?;
     let mut pem_path = out.as_os_str().to_owned();
@@ -155,7 +161,8 @@ impl Drop for CrlServer {
 /// Serves the current CRL at `http://<addr>/zorg-id-ca.crl` (`GET` and `HEAD`, `application/pkix-crl`, RFC 2585
 /// §4.2); `404` for any other path, `405` for other methods. `addr` must be a loopback address; port 0 picks a
 /// free port ([`CrlServer::addr`]). The portal database must exist when the server starts.
-pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<CrlServer, CrlError> {
+pub fn serve_crl(addr: SocketAddr, registry: impl Into<StoreLocation>, pki: TestPki) -> Result<CrlServer, CrlError> {
+    let registry = registry.into();
     if !addr.ip().is_loopback() {
         return Err(CrlError::NotLoopback { addr });
     }
@@ -184,7 +191,7 @@ pub fn serve_crl(addr: SocketAddr, registry: PathBuf, pki: TestPki) -> Result<Cr
 }
 
 /// Answers one request (`tiny_http` leaves out the body of a `HEAD` answer).
-fn answer(request: tiny_http::Request, pki: &TestPki, registry: &Path) -> std::io::Result<()> {
+fn answer(request: tiny_http::Request, pki: &TestPki, registry: &StoreLocation) -> std::io::Result<()> {
     use tiny_http::Method;
     if !matches!(request.method(), Method::Get | Method::Head) {
         return request.respond(response(405, "text/plain", b"only GET and HEAD\n".to_vec()));
@@ -213,17 +220,17 @@ fn response(status: u16, content_type: &str, body: Vec<u8>) -> tiny_http::Respon
 /// `zorgcard crl …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CrlCommand {
-    /// `crl write --registry DB --out FILE`: the current CRL as `FILE` (DER) and `FILE.pem`.
+    /// `crl write --database DB --out FILE`: the current CRL as `FILE` (DER) and `FILE.pem`.
     Write {
         /// Portal database.
-        registry: PathBuf,
+        registry: StoreLocation,
         /// DER output; the PEM goes next to it with `.pem` appended.
         out: PathBuf,
     },
-    /// `crl serve --registry DB [--addr 127.0.0.1:8080] [--for SECONDS]`: serve until killed or for a while.
+    /// `crl serve --database DB [--addr 127.0.0.1:8080] [--for SECONDS]`: serve until killed or for a while.
     Serve {
         /// Portal database.
-        registry: PathBuf,
+        registry: StoreLocation,
         /// Loopback address (default: the host and port of `pki::CRL_BASE_URL`).
         addr: SocketAddr,
         /// Stop after this long; `None` serves until the process ends.

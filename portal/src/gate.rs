@@ -1,13 +1,11 @@
 //! How the portal's decisions reach a card: at its next use, through the host that serves it.
 
-use std::path::{Path, PathBuf};
-
 use card_os::Status;
 use reader_sim::reader::{Interceptor, ReaderError, Transmit};
 
 use super::record::{CardStatus, rfc3339};
 use super::registry::PortalError;
-use super::store::Store;
+use super::store::{Store, StoreLocation};
 
 /// TERMINATE CARD USAGE (ISO 7816-9 §6.8, DIALECT.md "Life cycle").
 const TERMINATE: [u8; 4] = [0x00, 0xFE, 0x00, 0x00];
@@ -34,13 +32,18 @@ pub enum CardAccess {
 /// stays `Revoked { terminated: false }` until its holder presents the PIN ([`PortalGate`] does that at the
 /// holder's next VERIFY). The card is talked to outside any write transaction; only recording the termination
 /// is one ([`Store::transact`]), so a slow card never holds the database's write lock.
-pub fn apply_pending(registry: &Path, serial: &str, reader: &mut dyn Transmit) -> Result<CardAccess, PortalError> {
+pub fn apply_pending(
+    registry: impl Into<StoreLocation>,
+    serial: &str,
+    reader: &mut dyn Transmit,
+) -> Result<CardAccess, PortalError> {
     let mut store = Store::open(registry)?;
+    let database = store.location().clone();
     let reg = store.registry()?;
     let Some(index) = reg.cards.iter().position(|c| c.issued.serial == serial) else {
         return Ok(CardAccess::NotRegistered);
     };
-    let card_err = |problem: String| PortalError::Card { path: registry.to_path_buf(), serial: serial.into(), problem };
+    let card_err = |problem: String| PortalError::Card { database: database.clone(), serial: serial.into(), problem };
     let reader_err = |e: ReaderError| card_err(format!("the reader failed: {e}"));
     let on_card = reader.transmit(&[0x00, 0xCA, 0xDF, 0x32, 0x00]).map_err(reader_err)?;
     if !on_card.ends_with(&[0x90, 0x00]) || on_card[..on_card.len() - 2] != *serial.as_bytes() {
@@ -106,14 +109,14 @@ fn sw_text(answer: &[u8]) -> String {
 #[derive(Debug)]
 pub struct PortalGate<T> {
     inner: T,
-    registry: PathBuf,
+    registry: StoreLocation,
     serial: String,
     last_error: Option<String>,
 }
 
 impl<T> PortalGate<T> {
     /// Enforces `registry`'s decisions about the card `serial` held in `inner`.
-    pub fn new(inner: T, registry: impl Into<PathBuf>, serial: impl Into<String>) -> Self {
+    pub fn new(inner: T, registry: impl Into<StoreLocation>, serial: impl Into<String>) -> Self {
         PortalGate { inner, registry: registry.into(), serial: serial.into(), last_error: None }
     }
 
@@ -145,18 +148,18 @@ impl<T: Transmit> Transmit for PortalGate<T> {
     }
 }
 
-/// The portal in a reader slot (`zorgcard serve --registry DB`): the same decisions as [`PortalGate`], installed as the
-/// slot's [`Interceptor`], so block, unblock and revoke reach the card through pcscd at its next use.
+/// The portal in a reader slot (`zorgcard serve --database DB`): the same decisions as [`PortalGate`], installed as
+/// the slot's [`Interceptor`], so block, unblock and revoke reach the card through pcscd at its next use.
 #[derive(Debug)]
 pub struct PortalInterceptor {
-    registry: PathBuf,
+    registry: StoreLocation,
     serial: String,
     last_error: Option<String>,
 }
 
 impl PortalInterceptor {
     /// Enforces `registry`'s decisions about the card `serial` in the slot it is installed on.
-    pub fn new(registry: impl Into<PathBuf>, serial: impl Into<String>) -> Self {
+    pub fn new(registry: impl Into<StoreLocation>, serial: impl Into<String>) -> Self {
         PortalInterceptor { registry: registry.into(), serial: serial.into(), last_error: None }
     }
 }
@@ -169,7 +172,7 @@ impl Interceptor for PortalInterceptor {
 
 /// One exchange through the portal's decisions (see [`PortalGate`]).
 fn gate(
-    registry: &Path,
+    registry: &StoreLocation,
     serial: &str,
     last_error: &mut Option<String>,
     apdu: &[u8],

@@ -16,7 +16,8 @@
 //! Actors are named by UZI number (`--as 900016528`): the real portal knows them from the UZI pass they log in
 //! with; this test portal trusts the flag.
 //!
-//! The registry lives in a database ([`store`]; the embedded default is one SQLite file, [`DEFAULT_REGISTRY`]).
+//! The registry lives in a database ([`store`]): by default one SQLite file ([`DEFAULT_REGISTRY`]), or a
+//! PostgreSQL database for a portal run as a service (`--database postgres://…`, [`StoreLocation`]).
 //! Every command is one transaction: it takes the write lock, reads, applies the rule in [`Registry`], writes the
 //! change and an audit row, and commits; it is acknowledged only after the commit, so concurrent commands each
 //! land or are refused whole. A registry kept in the older TOML file is brought in once with
@@ -51,9 +52,9 @@ pub use self::command::{PortalAction, PortalCommand, portal_main, portal_run};
 pub use self::gate::{CardAccess, PortalGate, PortalInterceptor, apply_pending};
 pub use self::record::{CardRecord, CardStatus, IssuedCard, IssuedCertificate};
 pub use self::registry::{Organisation, PortalError, Refusal, Registry, Role, record_issued};
-pub use self::store::{Store, StoreError};
+pub use self::store::{Store, StoreError, StoreLocation};
 
-/// Portal database used when `--registry` is not given: in the working directory, independent of the fixtures.
+/// Portal database used when `--database` is not given: in the working directory, independent of the fixtures.
 pub const DEFAULT_REGISTRY: &str = "zorgcard-portal.db";
 
 /// The TOML registry format `zorgcard portal import-toml` reads (and `Registry::save` writes).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FORMAT_VERSION;
 use super::record::{CardRecord, CardStatus, IssuedCard, parse_rfc3339, rfc3339};
-use super::store::{Store, StoreError};
+use super::store::{Store, StoreError, StoreLocation};
 use issuance::pki::RevokedEntry;
 
 /// The whole registry: what a command's rule reads and changes (loaded from the database inside its transaction),
@@ -98,7 +98,7 @@ pub enum Refusal {
 }
 
 /// The portal database or a TOML registry could not be used, or the registry refused a command. Every message
-/// names the file.
+/// names the database or the file.
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
     /// The portal database could not be opened, read or written.
@@ -132,18 +132,18 @@ pub enum PortalError {
         problem: String,
     },
     /// The command was refused; nothing changed.
-    #[error("portal database `{}`: {refusal}", path.display())]
+    #[error("portal database `{database}`: {refusal}")]
     Refused {
-        /// The file.
-        path: PathBuf,
+        /// The database.
+        database: StoreLocation,
         /// Why.
         refusal: Refusal,
     },
     /// The card in the reader could not be checked or changed.
-    #[error("portal database `{}`: card `{serial}`: {problem}", path.display())]
+    #[error("portal database `{database}`: card `{serial}`: {problem}")]
     Card {
-        /// The file.
-        path: PathBuf,
+        /// The database.
+        database: StoreLocation,
         /// The card.
         serial: String,
         /// What went wrong, and what to do.
@@ -528,8 +528,8 @@ fn describe_status(c: &CardRecord) -> String {
 }
 
 /// Records a card made by the personaliser in the portal database (which must exist), in one transaction.
-pub fn record_issued(path: &Path, card: &IssuedCard) -> Result<(), PortalError> {
-    let mut store = Store::open(path)?;
+pub fn record_issued(database: impl Into<StoreLocation>, card: &IssuedCard) -> Result<(), PortalError> {
+    let mut store = Store::open(database)?;
     let actor = card.uzi_number.clone();
     store.transact(&actor, &format!("record-issued {}", card.serial), card.not_before, |r| r.record_issued(card))?;
     Ok(())

@@ -1,21 +1,179 @@
-//! The portal database (`portal/src/store.rs`) on a real SQLite file: the registry's rules through one transaction
-//! per command, the schema version, refusals that change nothing, and `import-toml`.
+//! The portal database (`portal/src/store/`) on each backend: a real SQLite file, and a PostgreSQL server of the
+//! test's own (`tests/support/postgres.rs`). The same tests run on both (`on_sqlite::…`, `on_postgres::…`): the
+//! registry's rules through one transaction per command, the schema version, refusals that change nothing,
+//! writers that wait for each other, and `import-toml`; then what only one backend has (WAL, a TOML file given as
+//! the database, a PostgreSQL database that does not exist, a password that is never printed).
 
 use std::path::{Path, PathBuf};
 
-use portal::store::{MIGRATIONS, SCHEMA_VERSION};
+use portal::store::{SCHEMA_VERSION, postgres::MIGRATIONS as POSTGRES_MIGRATIONS, sqlite::MIGRATIONS};
 use portal::{
     CardRecord, CardStatus, IssuedCard, IssuedCertificate, PortalAction, PortalCommand, PortalError, Registry, Store,
-    StoreError, portal_run,
+    StoreError, StoreLocation, portal_run,
 };
 use rusqlite::Connection;
+
+#[path = "support/postgres.rs"]
+mod postgres_server;
+use postgres_server::PostgresServer;
 
 const ADMIN: &str = "900016528";
 const BEHEERDER: &str = "900016540";
 const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
-fn run(db: &Path, actor: &str, action: PortalAction) -> Result<String, PortalError> {
-    portal_run(&PortalCommand { registry: db.to_path_buf(), actor: actor.into(), action }, NOW)
+/// Each table and the key that orders its rows, the same on both backends.
+const TABLES: [(&str, &str); 6] = [
+    ("organisations", "subscriber_number"),
+    ("beheerders", "subscriber_number, uzi"),
+    ("cards", "serial"),
+    ("certificates", "card_serial, position"),
+    ("card_events", "card_serial, position"),
+    ("audit", "id"),
+];
+
+/// Where a test's databases go, and how the test reads them behind the store's back.
+struct Backend {
+    /// Files: the SQLite databases, and the TOML registries of both backends.
+    dir: tempfile::TempDir,
+    /// The PostgreSQL server, for the PostgreSQL backend.
+    server: Option<PostgresServer>,
+}
+
+impl Backend {
+    fn sqlite() -> Backend {
+        Backend { dir: tempfile::tempdir().unwrap(), server: None }
+    }
+
+    fn postgres() -> Backend {
+        Backend { dir: tempfile::tempdir().unwrap(), server: Some(PostgresServer::start()) }
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A database that has nothing yet: a file that does not exist, or an empty PostgreSQL database.
+    fn fresh(&self, name: &str) -> StoreLocation {
+        match &self.server {
+            None => StoreLocation::File(self.dir().join(format!("{name}.db"))),
+            Some(server) => StoreLocation::parse(&server.url(&server.create_database(name))).unwrap(),
+        }
+    }
+
+    /// A database that exists with no tables and schema version 0.
+    fn empty(&self, name: &str) -> StoreLocation {
+        let db = self.fresh(name);
+        if let StoreLocation::File(path) = &db {
+            Connection::open(path).unwrap().execute_batch("PRAGMA user_version = 0").unwrap();
+        }
+        db
+    }
+
+    fn postgres_client(&self, db: &StoreLocation) -> Option<postgres::Client> {
+        match (db, &self.server) {
+            (StoreLocation::Postgres(url), Some(server)) => Some(server.client(&url.database())),
+            _ => None,
+        }
+    }
+
+    fn path<'a>(&self, db: &'a StoreLocation) -> &'a Path {
+        match db {
+            StoreLocation::File(path) => path,
+            StoreLocation::Postgres(url) => panic!("{url} is not a file"),
+        }
+    }
+
+    fn count(&self, db: &StoreLocation, sql: &str) -> i64 {
+        match self.postgres_client(db) {
+            Some(mut client) => client.query_one(sql, &[]).unwrap().get(0),
+            None => Connection::open(self.path(db)).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
+        }
+    }
+
+    fn text(&self, db: &StoreLocation, sql: &str) -> String {
+        match self.postgres_client(db) {
+            Some(mut client) => client.query_one(sql, &[]).unwrap().get(0),
+            None => Connection::open(self.path(db)).unwrap().query_row(sql, [], |r| r.get(0)).unwrap(),
+        }
+    }
+
+    /// Whether the database holds the portal's tables.
+    fn exists(&self, db: &StoreLocation) -> bool {
+        match self.postgres_client(db) {
+            Some(mut client) => {
+                client
+                    .query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", &[])
+                    .unwrap()
+                    .get::<_, i64>(0)
+                    > 0
+            }
+            None => self.path(db).exists(),
+        }
+    }
+
+    /// Every row of every table, in a fixed order: to compare a database before and after.
+    fn dump(&self, db: &StoreLocation) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(mut client) = self.postgres_client(db) {
+            for (table, key) in TABLES {
+                for row in client.query(&format!("SELECT t::text FROM {table} t ORDER BY {key}"), &[]).unwrap() {
+                    out.push(format!("{table}: {}", row.get::<_, String>(0)));
+                }
+            }
+            return out;
+        }
+        let conn = Connection::open(self.path(db)).unwrap();
+        for (table, key) in TABLES {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {key}")).unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let values: Vec<String> = (0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+                    Ok(format!("{table}: {}", values.join(", ")))
+                })
+                .unwrap();
+            out.extend(rows.map(Result::unwrap));
+        }
+        out
+    }
+
+    /// Sets the stored schema version behind the store's back.
+    fn set_schema_version(&self, db: &StoreLocation, version: u32) {
+        match self.postgres_client(db) {
+            Some(mut client) => {
+                client.execute("UPDATE schema_version SET version = $1", &[&(version as i32)]).unwrap();
+            }
+            None => {
+                Connection::open(self.path(db)).unwrap().pragma_update(None, "user_version", version).unwrap();
+            }
+        }
+    }
+}
+
+/// Each test `fn name(&Backend)` once on SQLite (`on_sqlite::name`) and once on PostgreSQL (`on_postgres::name`).
+macro_rules! on_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(#[test] fn $test() { super::$test(&super::Backend::sqlite()); })+
+        }
+        mod on_postgres {
+            $(#[test] fn $test() { super::$test(&super::Backend::postgres()); })+
+        }
+    };
+}
+
+on_each_backend!(
+    the_rules_run_through_the_store_and_each_change_is_audited,
+    an_empty_database_is_migrated_and_a_newer_one_refused,
+    a_refused_command_changes_nothing,
+    a_second_writer_waits_for_the_first_and_reads_its_change,
+    import_toml_brings_a_registry_in_whole,
+    import_toml_refuses_a_damaged_file_and_changes_nothing,
+    import_toml_refuses_a_conflicting_file_and_changes_nothing,
+);
+
+fn run(db: &StoreLocation, actor: &str, action: PortalAction) -> Result<String, PortalError> {
+    portal_run(&PortalCommand { registry: db.clone(), actor: actor.into(), action }, NOW)
 }
 
 fn card(serial: &str, ura: &str) -> IssuedCard {
@@ -38,40 +196,16 @@ fn card(serial: &str, ura: &str) -> IssuedCard {
 }
 
 /// A database with one organisation (URA 90000001) and one card.
-fn setup() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("portal.db");
+fn setup(backend: &Backend) -> StoreLocation {
+    let db = backend.fresh("portal");
     run(&db, ADMIN, PortalAction::Register { organisation: "Test Zorginstelling 01".into(), ura: "90000001".into() })
         .unwrap();
     portal::record_issued(&db, &card("9100000000000001", "90000001")).unwrap();
-    (dir, db)
+    db
 }
 
-fn count(db: &Path, sql: &str) -> i64 {
-    Connection::open(db).unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
-}
-
-/// Every row of every table, in a fixed order: to compare a database before and after.
-fn dump(db: &Path) -> Vec<String> {
-    let conn = Connection::open(db).unwrap();
-    let mut out = Vec::new();
-    for table in ["organisations", "beheerders", "cards", "certificates", "card_events", "audit"] {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY rowid")).unwrap();
-        let columns = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                let values: Vec<String> = (0..columns).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
-                Ok(format!("{table}: {}", values.join(", ")))
-            })
-            .unwrap();
-        out.extend(rows.map(Result::unwrap));
-    }
-    out
-}
-
-#[test]
-fn the_rules_run_through_the_store_and_each_change_is_audited() {
-    let (_dir, db) = setup();
+fn the_rules_run_through_the_store_and_each_change_is_audited(backend: &Backend) {
+    let db = setup(backend);
     run(&db, ADMIN, PortalAction::Appoint { beheerder: BEHEERDER.into(), ura: None }).unwrap();
     let said = run(&db, BEHEERDER, PortalAction::Block { serial: "9100000000000001".into() }).unwrap();
     assert!(said.contains("blocked"), "{said}");
@@ -87,64 +221,38 @@ fn the_rules_run_through_the_store_and_each_change_is_audited() {
     assert_eq!(c.issued, card("9100000000000001", "90000001"), "the card and its certificates are stored whole");
     assert_eq!(c.events.len(), 4, "made, blocked, unblocked, revoked: {:?}", c.events);
     assert_eq!(registry.revoked_entries().len(), 3);
-    assert_eq!(count(&db, "SELECT count(*) FROM beheerders"), 1);
-    assert_eq!(count(&db, "SELECT count(*) FROM certificates"), 3);
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM beheerders"), 1);
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM certificates"), 3);
     // register, record, appoint, block, unblock, revoke: one audit row each; view changes nothing.
-    assert_eq!(count(&db, "SELECT count(*) FROM audit"), 6);
-    let actor: String = Connection::open(&db)
-        .unwrap()
-        .query_row("SELECT actor || ' ' || command FROM audit ORDER BY id LIMIT 1 OFFSET 3", [], |r| r.get(0))
-        .unwrap();
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM audit"), 6);
+    let actor = backend.text(&db, "SELECT actor || ' ' || command FROM audit ORDER BY id LIMIT 1 OFFSET 3");
     assert_eq!(actor, format!("{BEHEERDER} block 9100000000000001"));
 }
 
-#[test]
-fn the_database_is_wal_and_at_the_current_schema_version() {
-    let (_dir, db) = setup();
-    let conn = Connection::open(&db).unwrap();
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
-    assert_eq!(mode, "wal");
-    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+fn an_empty_database_is_migrated_and_a_newer_one_refused(backend: &Backend) {
     assert_eq!(SCHEMA_VERSION as usize, MIGRATIONS.len());
-    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
-}
-
-#[test]
-fn an_empty_database_is_migrated_and_a_newer_one_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("old.db");
-    Connection::open(&old).unwrap().execute_batch("PRAGMA user_version = 0").unwrap();
+    assert_eq!(SCHEMA_VERSION as usize, POSTGRES_MIGRATIONS.len());
+    let old = backend.empty("old");
     let mut store = Store::open(&old).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(store.registry().unwrap(), Registry::default());
+    drop(store);
+    assert_eq!(Store::open(&old).unwrap().schema_version().unwrap(), SCHEMA_VERSION, "opened again: no migration");
 
-    let newer = dir.path().join("newer.db");
-    Connection::open(&newer).unwrap().execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1)).unwrap();
+    let newer = backend.empty("newer");
+    Store::open(&newer).unwrap();
+    backend.set_schema_version(&newer, SCHEMA_VERSION + 1);
     let err = Store::open(&newer).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1), "{err}");
     assert!(
-        err.to_string().contains("newer.db") && err.to_string().contains("use the zorgcard that wrote it"),
+        err.to_string().contains(&newer.to_string()) && err.to_string().contains("use the zorgcard that wrote it"),
         "{err}"
     );
-
-    let toml = dir.path().join("zorgcard-portal.toml");
-    std::fs::write(&toml, "format = 1\n").unwrap();
-    let err = Store::open(&toml).unwrap_err().to_string();
-    assert!(err.contains("zorgcard portal import-toml"), "{err}");
-    let text = dir.path().join("notes.db");
-    std::fs::write(&text, "not a database, just some text that is long enough to be read as a header\n").unwrap();
-    let err = Store::open(&text).unwrap_err();
-    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
-    let missing = Store::open(&dir.path().join("missing.db")).unwrap_err();
-    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
-    assert!(!dir.path().join("missing.db").exists(), "opening creates no database");
 }
 
-#[test]
-fn a_refused_command_changes_nothing() {
-    let (_dir, db) = setup();
-    let before = dump(&db);
+fn a_refused_command_changes_nothing(backend: &Backend) {
+    let db = setup(backend);
+    let before = backend.dump(&db);
     for (actor, action) in [
         ("900016529", PortalAction::Block { serial: "9100000000000001".into() }),
         (ADMIN, PortalAction::Unblock { serial: "9100000000000001".into() }),
@@ -157,7 +265,7 @@ fn a_refused_command_changes_nothing() {
     }
     let err = portal::record_issued(&db, &card("9100000000000001", "90000001")).unwrap_err();
     assert!(err.to_string().contains("recorded already"), "{err}");
-    assert_eq!(dump(&db), before);
+    assert_eq!(backend.dump(&db), before);
     // A rule that changes the registry inside a transaction and is then refused leaves no trace either.
     let err = Store::open(&db)
         .unwrap()
@@ -167,7 +275,36 @@ fn a_refused_command_changes_nothing() {
         })
         .unwrap_err();
     assert!(err.to_string().contains("refused after a change"), "{err}");
-    assert_eq!(dump(&db), before);
+    assert_eq!(backend.dump(&db), before);
+}
+
+/// Two stores in one process: the second command starts while the first holds the write lock, waits for its
+/// commit, and its rule reads the first one's change.
+fn a_second_writer_waits_for_the_first_and_reads_its_change(backend: &Backend) {
+    const SECOND: &str = "900016541";
+    let db = setup(backend);
+    let (locked, first_holds_the_lock) = std::sync::mpsc::channel();
+    let second_saw = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            Store::open(&db).unwrap().transact(ADMIN, "appoint (slow)", NOW, |r| {
+                locked.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                r.appoint(ADMIN, BEHEERDER, None)
+            })
+        });
+        first_holds_the_lock.recv().unwrap();
+        let started = std::time::Instant::now();
+        let second = Store::open(&db).unwrap().transact(ADMIN, "appoint", NOW, |r| {
+            let seen = r.organisations[0].beheerders.clone();
+            r.appoint(ADMIN, SECOND, None).map(|_| format!("{seen:?}"))
+        });
+        first.join().unwrap().unwrap();
+        (second.unwrap(), started.elapsed())
+    });
+    assert_eq!(second_saw.0, format!("{:?}", [BEHEERDER]), "the second command read the first one's commit");
+    assert!(second_saw.1 >= std::time::Duration::from_millis(300), "it waited: {:?}", second_saw.1);
+    let registry = Store::open(&db).unwrap().registry().unwrap();
+    assert_eq!(registry.organisations[0].beheerders, [BEHEERDER, SECOND]);
 }
 
 /// A TOML registry with URA 90000002, one beheerder and one revoked card.
@@ -186,10 +323,9 @@ fn toml_registry(dir: &Path) -> PathBuf {
     file
 }
 
-#[test]
-fn import_toml_brings_a_registry_in_whole() {
-    let (dir, db) = setup();
-    let file = toml_registry(dir.path());
+fn import_toml_brings_a_registry_in_whole(backend: &Backend) {
+    let db = setup(backend);
+    let file = toml_registry(backend.dir());
     let said = run(&db, "", PortalAction::ImportToml { file: file.clone() }).unwrap();
     assert!(said.contains("1 organisation(s) and 1 card(s) imported"), "{said}");
     let registry = Store::open(&db).unwrap().registry().unwrap();
@@ -200,42 +336,40 @@ fn import_toml_brings_a_registry_in_whole() {
         Registry::load(&file).unwrap().card("9100000000000002").unwrap()
     );
     assert_eq!(registry.revoked_entries().len(), 3);
-    assert_eq!(count(&db, "SELECT count(*) FROM audit WHERE actor = 'import-toml'"), 1);
-    // Into a database that does not exist yet: it is created.
-    let fresh = dir.path().join("fresh.db");
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM audit WHERE actor = 'import-toml'"), 1);
+    // Into a database that has nothing yet: the tables are created.
+    let fresh = backend.fresh("fresh");
     run(&fresh, "", PortalAction::ImportToml { file }).unwrap();
-    assert_eq!(count(&fresh, "SELECT count(*) FROM cards"), 1);
+    assert_eq!(backend.count(&fresh, "SELECT count(*) FROM cards"), 1);
 }
 
-#[test]
-fn import_toml_refuses_a_damaged_file_and_changes_nothing() {
-    let (dir, db) = setup();
-    let file = toml_registry(dir.path());
+fn import_toml_refuses_a_damaged_file_and_changes_nothing(backend: &Backend) {
+    let db = setup(backend);
+    let file = toml_registry(backend.dir());
     let text = std::fs::read_to_string(&file).unwrap();
-    let before = dump(&db);
+    let before = backend.dump(&db);
     for (name, damaged) in [
         ("cut.toml", format!("{}\n[[cards]\nserial = ", &text[..text.len() / 2])),
         ("typo.toml", text.replacen("status = ", "statsu = ", 1)),
         ("binary.toml", "\u{0}\u{1}garbage".to_string()),
     ] {
-        let bad = dir.path().join(name);
+        let bad = backend.dir().join(name);
         std::fs::write(&bad, damaged).unwrap();
         let err = run(&db, "", PortalAction::ImportToml { file: bad.clone() }).unwrap_err();
         assert!(matches!(err, PortalError::Invalid { .. }), "{name}: {err}");
         assert!(err.to_string().contains(name), "{err}");
-        assert_eq!(dump(&db), before, "{name} changed the database");
-        let fresh = dir.path().join(format!("{name}.db"));
+        assert_eq!(backend.dump(&db), before, "{name} changed the database");
+        let fresh = backend.fresh(name);
         run(&fresh, "", PortalAction::ImportToml { file: bad }).unwrap_err();
-        assert!(!fresh.exists(), "a damaged file creates no database");
+        assert!(!backend.exists(&fresh), "a damaged file creates no database and no tables");
     }
 }
 
-#[test]
-fn import_toml_refuses_a_conflicting_file_and_changes_nothing() {
-    let (dir, db) = setup();
-    let file = toml_registry(dir.path());
+fn import_toml_refuses_a_conflicting_file_and_changes_nothing(backend: &Backend) {
+    let db = setup(backend);
+    let file = toml_registry(backend.dir());
     run(&db, "", PortalAction::ImportToml { file: file.clone() }).unwrap();
-    let before = dump(&db);
+    let before = backend.dump(&db);
     // The same file again: its organisation is registered already.
     let err = run(&db, "", PortalAction::ImportToml { file: file.clone() }).unwrap_err();
     assert!(
@@ -247,16 +381,78 @@ fn import_toml_refuses_a_conflicting_file_and_changes_nothing() {
     let mut registry = Registry::default();
     registry.register(ADMIN, "Test Zorginstelling 03", "90000003", NOW).unwrap();
     registry.cards.push(CardRecord::new(card("9100000000000001", "90000003")));
-    let clash = dir.path().join("clash.toml");
+    let clash = backend.dir().join("clash.toml");
     registry.save(&clash).unwrap();
     let err = run(&db, "", PortalAction::ImportToml { file: clash }).unwrap_err();
     assert!(err.to_string().contains("`9100000000000001` is recorded already"), "{err}");
     // A card of an organisation that is nowhere.
     let mut orphan = Registry::default();
     orphan.cards.push(CardRecord::new(card("9100000000000009", "90000009")));
-    let orphan_file = dir.path().join("orphan.toml");
+    let orphan_file = backend.dir().join("orphan.toml");
     orphan.save(&orphan_file).unwrap();
     let err = run(&db, "", PortalAction::ImportToml { file: orphan_file }).unwrap_err();
     assert!(err.to_string().contains("URA 90000009, which is not registered"), "{err}");
-    assert_eq!(dump(&db), before);
+    assert_eq!(backend.dump(&db), before);
+}
+
+// What only SQLite has.
+
+#[test]
+fn sqlite_is_wal_at_the_current_schema_version() {
+    let backend = Backend::sqlite();
+    let db = setup(&backend);
+    let conn = Connection::open(backend.path(&db)).unwrap();
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+}
+
+#[test]
+fn sqlite_refuses_a_toml_file_a_text_file_and_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("zorgcard-portal.toml");
+    std::fs::write(&toml, "format = 1\n").unwrap();
+    let err = Store::open(&toml).unwrap_err().to_string();
+    assert!(err.contains("zorgcard portal import-toml"), "{err}");
+    let text = dir.path().join("notes.db");
+    std::fs::write(&text, "not a database, just some text that is long enough to be read as a header\n").unwrap();
+    let err = Store::open(&text).unwrap_err();
+    assert!(matches!(err, StoreError::NotADatabase { .. }), "{err}");
+    let missing = Store::open(dir.path().join("missing.db")).unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    assert!(!dir.path().join("missing.db").exists(), "opening creates no database");
+}
+
+// What only PostgreSQL has.
+
+#[test]
+fn postgres_keeps_the_schema_version_in_its_table() {
+    let backend = Backend::postgres();
+    let db = setup(&backend);
+    assert_eq!(backend.count(&db, "SELECT version::bigint FROM schema_version"), i64::from(SCHEMA_VERSION));
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM schema_version"), 1);
+    assert_eq!(Store::open(&db).unwrap().schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+#[test]
+fn postgres_names_a_missing_database_and_an_absent_server_without_the_password() {
+    let backend = Backend::postgres();
+    let server = backend.server.as_ref().unwrap();
+    let with_password = server.url("no_such_db").replacen("zorgcard@", "zorgcard:pw-Kx81@", 1);
+    let err = Store::open(StoreLocation::parse(&with_password).unwrap()).unwrap_err();
+    assert!(matches!(err, StoreError::PostgresNoDatabase { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("createdb --owner=zorgcard no_such_db") && text.contains("postgresql://zorgcard@/no_such_db"),
+        "{text}"
+    );
+    // No server on that socket: the URL and the fix, never the password.
+    let elsewhere = with_password.replace("port=5432", "port=5999").replace("host=", "password=pw-Kx81&host=");
+    let err = Store::open(StoreLocation::parse(&elsewhere).unwrap()).unwrap_err();
+    assert!(matches!(err, StoreError::PostgresConnect { .. }), "{err}");
+    for printed in [err.to_string(), format!("{err:?}")] {
+        assert!(printed.contains("no_such_db") && !printed.contains("pw-Kx81"), "{printed}");
+    }
+    assert!(err.to_string().contains("pg_isready"), "{err}");
 }

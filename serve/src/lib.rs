@@ -58,7 +58,8 @@ pub enum ServeError {
     /// An image file could not be read or written.
     #[error(transparent)]
     Image(#[from] ImageFileError),
-    /// The portal database given with `--registry` cannot be opened (missing, a TOML file, a newer schema).
+    /// The portal database given with `--database` cannot be opened (missing, a TOML file, a newer schema, no
+    /// PostgreSQL there).
     #[error(transparent)]
     Portal(#[from] portal::StoreError),
     /// A slot with neither a profile nor an image.
@@ -144,8 +145,8 @@ pub struct ServeOptions {
     pub reverse: bool,
     /// APDU trace file; `-` for standard output.
     pub trace: Option<PathBuf>,
-    /// Portal database whose decisions the slots enforce.
-    pub registry: Option<PathBuf>,
+    /// Portal database (a file or a `postgres://` URL) whose decisions the slots enforce.
+    pub registry: Option<portal::StoreLocation>,
     /// How long to wait for vpcd ([`READY_TIMEOUT`]).
     pub ready_timeout: Duration,
 }
@@ -193,11 +194,11 @@ pub fn serve(
     base: SocketAddr,
     listen: bool,
     trace: Trace,
-    registry: Option<&Path>,
+    registry: Option<&portal::StoreLocation>,
 ) -> Result<Vec<ServedSlot>, ServeError> {
     let pki = TestPki::fixtures()?;
     if let Some(registry) = registry {
-        // Checked once at the start, so a wrong --registry is a setup error, not a `6F00` at the card's first use.
+        // Checked once at the start, so a wrong --database is a setup error, not a `6F00` at the card's first use.
         portal::Store::open(registry)?;
     }
     let mut readers = Vec::new();
@@ -285,7 +286,7 @@ pub fn serve_main(
         return Err(ServeError::PcscNotInstalled);
     }
     let trace = open_trace(options.trace.as_deref())?;
-    let slots = serve(&options.slots, options.vpcd, options.reverse, trace, options.registry.as_deref())?;
+    let slots = serve(&options.slots, options.vpcd, options.reverse, trace, options.registry.as_ref())?;
     // Without any PC/SC library on the machine there is most likely no pcscd either: say so after a short wait
     // instead of the whole one (a pcscd elsewhere, reached over `--vpcd`, still gets its 2 s).
     let quick = options.ready_timeout.min(Duration::from_secs(2));

@@ -682,11 +682,12 @@ fn through_pcscd_with_two_vpcd_readers() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("portal.db");
     let register = PortalAction::Register { organisation: "Test Zorginstelling 01".into(), ura: "90000001".into() };
-    portal_run(&PortalCommand { registry: registry.clone(), actor: "900016528".into(), action: register }, 0).unwrap();
+    portal_run(&PortalCommand { registry: (&registry).into(), actor: "900016528".into(), action: register }, 0)
+        .unwrap();
     let args = PersonaliseArgs {
         uzi_reader: "Virtual PCD 00 00".into(),
         blank_reader: "Virtual PCD 00 01".into(),
-        registry: Some(registry.clone()),
+        registry: Some((&registry).into()),
         ..Default::default()
     };
     let outcome = personalise_readers(&args, &mut entry()).unwrap();

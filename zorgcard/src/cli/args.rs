@@ -2,17 +2,45 @@
 //!
 //! One meaning per flag across subcommands: `--slot` is always a vpcd slot number, 0 to 15 (port = `--vpcd` port +
 //! slot; pcscd names it "Virtual PCD 00 0N"); `-r`/`--reader` is always a PC/SC reader (a number from
-//! `zorgcard list-readers`, its name, or part of its name), as with opensc-tool and ykman.
+//! `zorgcard list-readers`, its name, or part of its name), as with opensc-tool and ykman; `--database` (older
+//! spelling `--registry`) is always the portal database: a file (SQLite) or a `postgres://` URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use portal::StoreLocation;
 
 use serve::MAX_SLOTS;
 
+/// The environment variable `zorgcard portal` and `zorgcard crl` read the portal database from when
+/// `--database` is not given.
+pub const DATABASE_ENV: &str = "ZORGCARD_PORTAL_DATABASE";
+
 /// vpcd's default address for slot 0 (vsmartcard's `VPCDPORT` 35963 on loopback).
 pub const DEFAULT_VPCD: &str = "127.0.0.1:35963";
+
+/// Reads `--database` into a [`StoreLocation`]. clap's own message for a bad value would repeat the value, and a
+/// URL's password with it; this one is the store's, which leaves the password out.
+#[derive(Clone, Debug)]
+pub struct DatabaseParser;
+
+impl clap::builder::TypedValueParser for DatabaseParser {
+    type Value = StoreLocation;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<StoreLocation, clap::Error> {
+        let Some(text) = value.to_str() else {
+            return Ok(StoreLocation::File(PathBuf::from(value)));
+        };
+        StoreLocation::parse(text)
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")).with_cmd(cmd))
+    }
+}
 
 fn slot_number(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -45,9 +73,10 @@ pub struct ServeArgs {
     /// APDU trace file (PIN, PUK and keys masked); `-` for standard output.
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Portal database (`zorgcard portal`): a card blocked or revoked there is refused at its next use.
-    #[arg(long)]
-    pub registry: Option<PathBuf>,
+    /// Portal database (`zorgcard portal`), a file or a postgres:// URL: a card blocked or revoked there is refused
+    /// at its next use.
+    #[arg(long = "database", visible_alias = "registry", value_name = "FILE|URL", value_parser = DatabaseParser)]
+    pub registry: Option<StoreLocation>,
     /// Open an image whose newest state is damaged at the older state it still holds. That state may have PIN or
     /// PUK tries back that were spent since: only when you mean it.
     #[arg(long)]
@@ -185,9 +214,10 @@ pub struct PersonaliseArgs {
     /// Name of the environment variable holding the new card's PIN (used for both entries).
     #[arg(long)]
     pub pin_from_env: Option<String>,
-    /// Portal database the organisation is registered in and the new card is recorded in.
-    #[arg(long)]
-    pub registry: Option<PathBuf>,
+    /// Portal database (a file or a postgres:// URL) the organisation is registered in and the new card is
+    /// recorded in.
+    #[arg(long = "database", visible_alias = "registry", value_name = "FILE|URL", value_parser = DatabaseParser)]
+    pub registry: Option<StoreLocation>,
 }
 
 /// `zorgcard portal`.
@@ -196,9 +226,12 @@ pub struct PortalArgs {
     /// Who acts: a UZI number (administrator, beheerder or worker); every action but import-toml needs it.
     #[arg(long = "as", global = true)]
     pub actor: Option<String>,
-    /// The portal database (SQLite); a TOML registry is brought in with `portal import-toml FILE`.
-    #[arg(long, global = true, default_value = portal::DEFAULT_REGISTRY)]
-    pub registry: PathBuf,
+    /// The portal database: an SQLite file, or a PostgreSQL database as postgres://USER@HOST/DATABASE (a URL with
+    /// a password is best given in ZORGCARD_PORTAL_DATABASE, out of the process list; it is never printed). A TOML
+    /// registry is brought in with `portal import-toml FILE`.
+    #[arg(long = "database", visible_alias = "registry", global = true, value_name = "FILE|URL", env = DATABASE_ENV,
+          hide_env_values = true, value_parser = DatabaseParser, default_value = portal::DEFAULT_REGISTRY)]
+    pub registry: StoreLocation,
     /// What to do.
     #[command(subcommand)]
     pub action: PortalSubcommand,
@@ -221,9 +254,10 @@ pub enum PortalSubcommand {
 pub enum CrlCommand {
     /// Write the CRL (DER, and PEM next to it). Example: zorgcard crl write --out zorg-id-ca.crl
     Write {
-        /// The portal database whose revocations the CRL lists.
-        #[arg(long, default_value = portal::DEFAULT_REGISTRY)]
-        registry: PathBuf,
+        /// The portal database (a file or a postgres:// URL) whose revocations the CRL lists.
+        #[arg(long = "database", visible_alias = "registry", value_name = "FILE|URL", env = DATABASE_ENV,
+              hide_env_values = true, value_parser = DatabaseParser, default_value = portal::DEFAULT_REGISTRY)]
+        registry: StoreLocation,
         /// The CRL file (DER); `.pem` is written next to it.
         #[arg(long)]
         out: PathBuf,
@@ -232,9 +266,10 @@ pub enum CrlCommand {
     ///
     /// Example: zorgcard crl serve --addr 127.0.0.1:8080   (GET /zorg-id-ca.crl)
     Serve {
-        /// The portal database whose revocations the CRL lists.
-        #[arg(long, default_value = portal::DEFAULT_REGISTRY)]
-        registry: PathBuf,
+        /// The portal database (a file or a postgres:// URL) whose revocations the CRL lists.
+        #[arg(long = "database", visible_alias = "registry", value_name = "FILE|URL", env = DATABASE_ENV,
+              hide_env_values = true, value_parser = DatabaseParser, default_value = portal::DEFAULT_REGISTRY)]
+        registry: StoreLocation,
         /// The loopback address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
