@@ -10,6 +10,7 @@
 //! | `POST /api/organisations/{ura}/beheerders` `{"uzi_number"}` | appoint a beheerder |
 //! | `GET /api/cards`, `GET /api/cards/{serial}` | bekijken |
 //! | `POST /api/cards/{serial}/block`, `/unblock`, `/revoke` | blokkeren, deblokkeren, intrekken |
+//! | `GET /api/audit` | the audit rows of the caller's organisations (administrator or beheerder; 403 otherwise) |
 
 use std::sync::Arc;
 
@@ -157,6 +158,10 @@ async fn card(
     Ok(Json(json!({ "card": portal.card(&me, &serial).await? })))
 }
 
+async fn audit(State(portal): State<Portal>, Actor(me): Actor) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "audit": portal.audit(&me).await? })))
+}
+
 async fn change(
     portal: Portal,
     me: Identity,
@@ -208,6 +213,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/api/cards/{serial}/block", post(block))
         .route("/api/cards/{serial}/unblock", post(unblock))
         .route("/api/cards/{serial}/revoke", post(revoke))
+        .route("/api/audit", get(audit))
         .fallback(not_found)
         .with_state(portal)
 }

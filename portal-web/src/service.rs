@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use portal::{CardRecord, CardStatus, PortalError, Refusal, Registry, Store, StoreLocation};
+use portal::{AuditRow, CardRecord, CardStatus, PortalError, Refusal, Registry, Role, Store, StoreLocation};
 
 use crate::clock::PortalClock;
 use crate::identity::{CardKind, Identity};
@@ -172,6 +172,38 @@ impl Portal {
         registry.card(serial).cloned().ok_or_else(|| {
             ServiceError::Refused(Refusal::UnknownCard { serial: serial.into(), actor: who.uzi_number.clone() })
         })
+    }
+
+    /// The audit of every organisation `who` administers or is a beheerder of, oldest first: what was done to
+    /// its cards and people is the business of those who manage them (the same roles as `Registry::view`'s
+    /// "all cards of the organisation"); a worker gets [`ServiceError::Forbidden`].
+    pub async fn audit(&self, who: &Identity) -> Result<Vec<AuditRow>, ServiceError> {
+        let registry = self.read().await?;
+        let managed: Vec<String> = registry
+            .organisations
+            .iter()
+            .filter(|o| registry.role(&who.uzi_number, &o.subscriber_number) != Role::Worker)
+            .map(|o| o.subscriber_number.clone())
+            .collect();
+        if managed.is_empty() {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` is neither administrator nor beheerder of an organisation: the audit is theirs to read; ask your organisation's administrator",
+                who.uzi_number
+            )));
+        }
+        let path = Arc::clone(&self.registry);
+        tokio::task::spawn_blocking(move || {
+            let mut store = Store::open(path.as_ref())?;
+            let mut rows = Vec::new();
+            for ura in &managed {
+                rows.extend(store.audit(ura)?);
+            }
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?
+        .map_err(|e: portal::StoreError| ServiceError::Store(e.into()))
     }
 
     /// Blokkeren, deblokkeren or intrekken of card `serial`.

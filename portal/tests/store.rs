@@ -170,6 +170,7 @@ on_each_backend!(
     import_toml_brings_a_registry_in_whole,
     import_toml_refuses_a_damaged_file_and_changes_nothing,
     import_toml_refuses_a_conflicting_file_and_changes_nothing,
+    the_audit_is_read_per_organisation,
 );
 
 fn run(db: &StoreLocation, actor: &str, action: PortalAction) -> Result<String, PortalError> {
@@ -393,6 +394,28 @@ fn import_toml_refuses_a_conflicting_file_and_changes_nothing(backend: &Backend)
     let err = run(&db, "", PortalAction::ImportToml { file: orphan_file }).unwrap_err();
     assert!(err.to_string().contains("URA 90000009, which is not registered"), "{err}");
     assert_eq!(backend.dump(&db), before);
+}
+
+/// Every audit row names the one organisation its command changed, and `Store::audit` reads one organisation's.
+fn the_audit_is_read_per_organisation(backend: &Backend) {
+    let db = setup(backend);
+    run(&db, "900016599", PortalAction::Register { organisation: "Other".into(), ura: "90000002".into() }).unwrap();
+    run(&db, ADMIN, PortalAction::Block { serial: "9100000000000001".into() }).unwrap();
+    let mut store = Store::open(&db).unwrap();
+    let mine = store.audit("90000001").unwrap();
+    let commands: Vec<&str> = mine.iter().map(|r| r.command.as_str()).collect();
+    assert_eq!(
+        commands,
+        ["register 90000001 Test Zorginstelling 01", "record-issued 9100000000000001", "block 9100000000000001"]
+    );
+    assert!(mine.windows(2).all(|w| w[0].id < w[1].id), "oldest first: {mine:?}");
+    assert_eq!(mine[2].actor, ADMIN);
+    assert_eq!(mine[2].at, "2026-01-01T00:00:00Z");
+    assert!(mine[2].outcome.contains("blocked"), "{mine:?}");
+    let other = store.audit("90000002").unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].actor, "900016599");
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM audit WHERE subscriber_number IS NULL"), 0);
 }
 
 // What only SQLite has.

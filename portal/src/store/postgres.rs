@@ -28,8 +28,8 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 
-use super::rows::{CardRow, Change, Rows, changes};
-use super::{BUSY_TIMEOUT, PostgresUrl, SCHEMA_VERSION, StoreError, StoreLocation};
+use super::rows::{CardRow, Change, Rows, changes, organisation};
+use super::{AuditRow, BUSY_TIMEOUT, PostgresUrl, SCHEMA_VERSION, StoreError, StoreLocation};
 use crate::record::{IssuedCard, IssuedCertificate, rfc3339};
 use crate::registry::{Organisation, PortalError, Refusal, Registry};
 
@@ -85,6 +85,9 @@ pub const MIGRATIONS: &[&str] = &[
          command TEXT NOT NULL,
          outcome TEXT NOT NULL
      );",
+    // 2: the audit row names the organisation the command changed, so its administrator and beheerders read it.
+    "ALTER TABLE audit ADD COLUMN subscriber_number TEXT;
+     CREATE INDEX audit_by_organisation ON audit (subscriber_number, id);",
 ];
 
 /// The advisory lock every writing transaction takes first: the bytes of `zorgcard`, one key for the whole
@@ -190,6 +193,32 @@ impl PostgresStore {
         rows.into_registry(&self.location)
     }
 
+    /// The audit rows of one organisation (one statement: one snapshot at READ COMMITTED).
+    pub(super) fn audit(&mut self, subscriber_number: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let url = &self.url;
+        let rows = self
+            .client
+            .query(
+                "SELECT id, at, actor, command, outcome, subscriber_number FROM audit
+                 WHERE subscriber_number = $1 ORDER BY id",
+                &[&subscriber_number],
+            )
+            .map_err(|e| pg_err(url, "read the audit", e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    command: r.try_get(3)?,
+                    outcome: r.try_get(4)?,
+                    subscriber_number: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, postgres::Error>>()
+            .map_err(|e| pg_err(url, "read the audit", e))
+    }
+
     pub(super) fn transact(
         &mut self,
         actor: &str,
@@ -211,12 +240,13 @@ impl PostgresStore {
         let answer =
             rule(&mut after).map_err(|refusal| PortalError::Refused { database: location.clone(), refusal })?;
         if after != before {
-            for change in changes(&before, &after) {
-                write(&mut tx, &change).map_err(|e| pg_err(url, "write the change", e))?;
+            let changes = changes(&before, &after);
+            for change in &changes {
+                write(&mut tx, change).map_err(|e| pg_err(url, "write the change", e))?;
             }
             tx.execute(
-                "INSERT INTO audit (at, actor, command, outcome) VALUES ($1, $2, $3, $4)",
-                &[&rfc3339(now), &actor, &command, &answer.trim_end()],
+                "INSERT INTO audit (at, actor, command, outcome, subscriber_number) VALUES ($1, $2, $3, $4, $5)",
+                &[&rfc3339(now), &actor, &command, &answer.trim_end(), &organisation(&changes, &after)],
             )
             .map_err(|e| pg_err(url, "write the audit row", e))?;
         }

@@ -138,3 +138,25 @@ pub(super) fn changes<'a>(before: &Registry, after: &'a Registry) -> Vec<Change<
     }
     out
 }
+
+/// The one organisation `changes` touch, for the audit row's `subscriber_number`: what ties the row to the
+/// organisation whose administrator and beheerders may read it (`GET /api/audit`). `None` when the changes touch
+/// several (an `import-toml` of more than one organisation) or none; such rows are read only from the database.
+pub(super) fn organisation<'a>(changes: &[Change<'a>], after: &'a Registry) -> Option<&'a str> {
+    let mut found: Option<&str> = None;
+    for change in changes {
+        let ura = match *change {
+            Change::Organisation(org) => Some(org.subscriber_number.as_str()),
+            Change::Beheerder { subscriber_number, .. } => Some(subscriber_number),
+            Change::NewCard(card) | Change::CardStatus(card) => Some(card.issued.subscriber_number.as_str()),
+            Change::Event { serial, .. } => after.card(serial).map(|c| c.issued.subscriber_number.as_str()),
+        };
+        match (found, ura) {
+            (_, None) => {}
+            (None, Some(u)) => found = Some(u),
+            (Some(f), Some(u)) if f == u => {}
+            (Some(_), Some(_)) => return None,
+        }
+    }
+    found
+}

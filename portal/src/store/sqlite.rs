@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 
-use super::rows::{CardRow, Change, Rows, changes};
-use super::{BUSY_TIMEOUT, SCHEMA_VERSION, StoreError, StoreLocation};
+use super::rows::{CardRow, Change, Rows, changes, organisation};
+use super::{AuditRow, BUSY_TIMEOUT, SCHEMA_VERSION, StoreError, StoreLocation};
 use crate::record::{CardRecord, IssuedCard, IssuedCertificate, rfc3339};
 use crate::registry::{Organisation, PortalError, Refusal, Registry};
 
@@ -68,6 +68,9 @@ pub const MIGRATIONS: &[&str] = &[
          command TEXT NOT NULL,
          outcome TEXT NOT NULL
      );",
+    // 2: the audit row names the organisation the command changed, so its administrator and beheerders read it.
+    "ALTER TABLE audit ADD COLUMN subscriber_number TEXT;
+     CREATE INDEX audit_by_organisation ON audit (subscriber_number, id);",
 ];
 
 /// An open SQLite portal database.
@@ -155,6 +158,28 @@ impl SqliteStore {
         load(&tx, &self.path)?.into_registry(&self.location)
     }
 
+    pub(super) fn audit(&mut self, subscriber_number: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sqlite_err(&self.path, "start a read", e))?;
+        tx.prepare(
+            "SELECT id, at, actor, command, outcome, subscriber_number FROM audit
+             WHERE subscriber_number = ?1 ORDER BY id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([subscriber_number], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    command: r.get(3)?,
+                    outcome: r.get(4)?,
+                    subscriber_number: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(|e| sqlite_err(&self.path, "read the audit", e))
+    }
+
     pub(super) fn transact(
         &mut self,
         actor: &str,
@@ -173,12 +198,13 @@ impl SqliteStore {
         let answer =
             rule(&mut after).map_err(|refusal| PortalError::Refused { database: self.location.clone(), refusal })?;
         if after != before {
-            for change in changes(&before, &after) {
-                write(&tx, &change).map_err(|e| sqlite_err(&path, "write the change", e))?;
+            let changes = changes(&before, &after);
+            for change in &changes {
+                write(&tx, change).map_err(|e| sqlite_err(&path, "write the change", e))?;
             }
             tx.execute(
-                "INSERT INTO audit (at, actor, command, outcome) VALUES (?1, ?2, ?3, ?4)",
-                params![rfc3339(now), actor, command, answer.trim_end()],
+                "INSERT INTO audit (at, actor, command, outcome, subscriber_number) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![rfc3339(now), actor, command, answer.trim_end(), organisation(&changes, &after)],
             )
             .map_err(|e| sqlite_err(&path, "write the audit row", e))?;
         }
