@@ -186,7 +186,7 @@ fn parse_http(text: &str) -> Answer {
 fn dump(db: &Path) -> String {
     let c = Connection::open(db).unwrap();
     let mut out = String::new();
-    for table in ["organisations", "beheerders", "cards", "certificates", "card_events", "audit"] {
+    for table in ["organisations", "beheerders", "cards", "certificates", "card_events", "audit", "users"] {
         let mut stmt = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
         let n = stmt.column_count();
         let rows = stmt
@@ -271,4 +271,109 @@ fn the_audit_is_read_by_the_organisations_administrator_and_beheerders_only() {
     let theirs = server.get(&w.other_admin, "/api/audit");
     assert!(theirs.body.contains("register 90000002") && !theirs.body.contains("block"), "{theirs:?}");
     assert_eq!(theirs.header("content-type"), Some("application/json"));
+}
+
+fn medewerker_body(uzi: &str, birth_date: &str, checked: bool) -> String {
+    format!(
+        r#"{{"uzi_number": "{uzi}", "first_names": "Anna Maria", "surname": "Geheimnaam", "birth_date": "{birth_date}", "wid_check": {{"document": "paspoort", "checked": {checked}}}}}"#
+    )
+}
+
+#[test]
+fn a_beheerder_registers_a_medewerker_who_is_deactivated_and_deleted() {
+    let w = world();
+    let server = serve(w.dir.path(), &w.db, &[]);
+    populated(&w, &server);
+    let path = format!("/api/organisations/{URA}/medewerkers");
+    let a = server.post(&w.beheerder, &path, &medewerker_body(WORKER, "1990-05-17", true));
+    assert_eq!(a.status, 200, "{a:?}");
+    let row = text(
+        &w.db,
+        "SELECT uzi_number || '|' || first_names || '|' || surname || '|' || birth_date || '|' || wid_document
+                || '|' || wid_checked_by || '|' || status FROM users",
+    );
+    assert_eq!(row, format!("{WORKER}|Anna Maria|Geheimnaam|1990-05-17|paspoort|{BEHEERDER}|active"));
+    let listed = server.get(&w.admin, "/api/users");
+    assert!(listed.status == 200 && listed.body.contains(WORKER) && listed.body.contains("Geheimnaam"), "{listed:?}");
+
+    // The beheerder registered as a user and deactivated: their beheerder role goes with it.
+    assert_eq!(server.post(&w.admin, &path, &medewerker_body(BEHEERDER, "1980-01-31", true)).status, 200);
+    let a = server.curl(&w.admin, "POST", &format!("/api/users/{BEHEERDER}/deactivate"), None, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(text(&w.db, &format!("SELECT status FROM users WHERE uzi_number = '{BEHEERDER}'")), "inactive");
+    let before = dump(&w.db);
+    let blocked = server.curl(&w.beheerder, "POST", &format!("/api/cards/{WORKER_CARD}/block"), None, None);
+    assert_eq!(blocked.status, 404, "a deactivated beheerder no longer sees the cards: {blocked:?}");
+    let active = server.curl(&w.admin, "DELETE", &format!("/api/users/{WORKER}"), None, None);
+    assert_eq!(active.status, 409, "{active:?}");
+    assert!(active.error().contains("deactivate them first"), "{active:?}");
+    assert_eq!(dump(&w.db), before, "a refusal changed the database");
+
+    let a = server.curl(&w.admin, "DELETE", &format!("/api/users/{BEHEERDER}?ura={URA}"), None, None);
+    assert_eq!(a.status, 200, "{a:?}");
+    let c = Connection::open(&w.db).unwrap();
+    let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count(&format!("SELECT count(*) FROM users WHERE uzi_number = '{BEHEERDER}'")), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM beheerders WHERE uzi = '{BEHEERDER}'")), 0);
+    assert_eq!(count("SELECT count(*) FROM audit WHERE command || outcome LIKE '%Geheimnaam%'"), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM audit WHERE command = 'delete-user {BEHEERDER}'")), 1);
+}
+
+#[test]
+fn refused_medewerker_commands_change_nothing() {
+    let w = world();
+    let server = serve(w.dir.path(), &w.db, &[]);
+    populated(&w, &server);
+    let path = format!("/api/organisations/{URA}/medewerkers");
+    assert_eq!(server.post(&w.admin, &path, &medewerker_body(WORKER, "1990-05-17", true)).status, 200);
+    let before = dump(&w.db);
+    let number =
+        medewerker_body("900030009", "1990-05-17", true).replace(r#""checked""#, r#""number": "1234", "checked""#);
+    let cases: Vec<(&str, Answer, u16, &str)> = vec![
+        (
+            "a worker",
+            server.post(&w.worker, &path, &medewerker_body("900030009", "1990-05-17", true)),
+            403,
+            "only the administrator or a beheerder",
+        ),
+        (
+            "another organisation",
+            server.post(&w.other_admin, &path, &medewerker_body("900030009", "1990-05-17", true)),
+            403,
+            "only the administrator or a beheerder",
+        ),
+        (
+            "no WID check",
+            server.post(&w.admin, &path, &medewerker_body("900030009", "1990-05-17", false)),
+            422,
+            "WID check is not confirmed",
+        ),
+        (
+            "born tomorrow",
+            server.post(&w.admin, &path, &medewerker_body("900030009", "2999-01-01", true)),
+            422,
+            "in the future",
+        ),
+        (
+            "not a date",
+            server.post(&w.admin, &path, &medewerker_body("900030009", "1990-02-30", true)),
+            422,
+            "YYYY-MM-DD",
+        ),
+        ("a document number", server.post(&w.admin, &path, &number), 422, "unknown field"),
+        ("twice", server.post(&w.admin, &path, &medewerker_body(WORKER, "1990-05-17", true)), 409, "already"),
+        ("a worker lists", server.get(&w.worker, "/api/users"), 403, "only the administrator or a beheerder"),
+        ("unknown user", server.curl(&w.admin, "POST", "/api/users/900099999/deactivate", None, None), 404, "no user"),
+        (
+            "other organisation's user",
+            server.curl(&w.other_admin, "POST", &format!("/api/users/{WORKER}/deactivate"), None, None),
+            404,
+            "no user",
+        ),
+    ];
+    for (what, answer, status, reason) in &cases {
+        assert_eq!(answer.status, *status, "{what}: {answer:?}");
+        assert!(answer.error().contains(reason), "{what}: {reason:?} not in {answer:?}");
+    }
+    assert_eq!(dump(&w.db), before, "a refusal changed the database");
 }
