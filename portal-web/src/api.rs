@@ -1,7 +1,8 @@
 //! The JSON API under `/api`. Handlers are thin: they take the caller as an [`Actor`] (the identity of the
 //! connection's verified client certificate, admitted by [`Portal::admit`]), parse the body with
 //! [`JsonBody`] (`deny_unknown_fields`; 415 / 400 / 422 / 413 with a reason), and call the [`Portal`] service.
-//! Every error answer is `{"error": "<reason>"}`.
+//! Every error answer is `{"error": "<reason>"}`. Every logged-in request runs in a session
+//! ([`crate::session`]: the cookie `zorgcard-session`, ended after 20 minutes without activity).
 //!
 //! | route | does |
 //! |---|---|
@@ -32,6 +33,7 @@ use portal::{NewMedewerker, Refusal, WidCheck};
 
 use crate::identity::{Identity, Login, LoginRefused};
 use crate::service::{CardAction, Portal, ServiceError, UserAction};
+use crate::session::{self, Sessions};
 
 /// The log-in of the connection a request came on, put into its extensions by the TLS listener.
 #[derive(Debug, Clone)]
@@ -284,6 +286,7 @@ pub fn router(portal: Portal) -> Router {
         .route("/api/users/{uzi}/deactivate", post(deactivate_user))
         .route("/api/users/{uzi}", delete(delete_user))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(Sessions::new(portal.clock()), session::session_layer))
         .with_state(portal)
 }
 

@@ -70,7 +70,7 @@ impl Portal {
 
     /// The portal's clock.
     pub fn clock(&self) -> PortalClock {
-        self.clock
+        self.clock.clone()
     }
 
     /// The registry as committed now.

@@ -377,3 +377,53 @@ fn refused_medewerker_commands_change_nothing() {
     }
     assert_eq!(dump(&w.db), before, "a refusal changed the database");
 }
+
+/// `POST /test/clock` of a portal started with `--test-clock`: `secs` forward.
+fn advance(server: &Server, secs: u32) {
+    let out = run(Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json", "--data"])
+        .arg(format!(r#"{{"advance_secs": {secs}}}"#))
+        .arg(format!("{}/test/clock", server.http)));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "advancing the clock");
+}
+
+/// Seed *Handleiding gebruikersbeheerder Zorg*, §2.1: 20 minutes without activity end the session.
+#[test]
+fn a_session_ends_after_20_minutes_without_activity() {
+    let w = world();
+    let server = serve(w.dir.path(), &w.db, &["--test-clock"]);
+    let first = server.get(&w.admin, "/api/whoami");
+    assert_eq!(first.status, 200, "{first:?}");
+    let set = first.header("set-cookie").unwrap_or_else(|| panic!("no Set-Cookie: {first:?}")).to_string();
+    assert!(set.contains("; Secure") && set.contains("; HttpOnly") && set.contains("; SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let token = cookie.strip_prefix("zorgcard-session=").unwrap();
+    assert!(token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()), "128 bits in hex: {cookie}");
+
+    let other = server.curl(&w.beheerder, "GET", "/api/whoami", None, Some(&cookie));
+    assert_eq!(other.status, 401, "another certificate's session: {other:?}");
+    assert!(other.error().contains("another certificate"), "{other:?}");
+
+    advance(&server, 19 * 60);
+    let a = server.curl(&w.admin, "GET", "/api/whoami", None, Some(&cookie));
+    assert_eq!(a.status, 200, "19 minutes idle: {a:?}");
+    assert_eq!(a.header("set-cookie"), None, "the session goes on");
+    advance(&server, 21 * 60);
+    let expired = server.curl(&w.admin, "GET", "/api/whoami", None, Some(&cookie));
+    assert_eq!(expired.status, 401, "{expired:?}");
+    assert_eq!(expired.error(), "session expired after 20 minutes without activity: log in again");
+    let again = server.curl(&w.admin, "GET", "/api/whoami", None, Some(&cookie));
+    assert_eq!(again.status, 401, "the session was removed: {again:?}");
+    assert!(again.error().contains("unknown session"), "{again:?}");
+    let new = server.get(&w.admin, "/api/whoami");
+    assert_eq!(new.status, 200, "logging in again opens a new session: {new:?}");
+    assert!(new.header("set-cookie").is_some_and(|c| !c.contains(token)), "{new:?}");
+
+    // Without --test-clock there is no clock route.
+    let plain = serve(w.dir.path(), &w.db, &[]);
+    let out = run(Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json", "--data"])
+        .arg(r#"{"advance_secs": 60}"#)
+        .arg(format!("{}/test/clock", plain.http)));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+}
