@@ -2,7 +2,8 @@
 //! connection's verified client certificate, admitted by [`Portal::admit`]), parse the body with
 //! [`JsonBody`] (`deny_unknown_fields`; 415 / 400 / 422 / 413 with a reason), and call the [`Portal`] service.
 //! Every error answer is `{"error": "<reason>"}`. Every logged-in request runs in a session
-//! ([`crate::session`]: the cookie `zorgcard-session`, ended after 20 minutes without activity).
+//! ([`crate::session`], layered on these routes by `serve_main`: the cookie `zorgcard-session`, ended after 20
+//! minutes without activity).
 //!
 //! | route | does |
 //! |---|---|
@@ -33,7 +34,6 @@ use portal::{NewMedewerker, Refusal, WidCheck};
 
 use crate::identity::{Identity, Login, LoginRefused};
 use crate::service::{CardAction, Portal, ServiceError, UserAction};
-use crate::session::{self, Sessions};
 
 /// The log-in of the connection a request came on, put into its extensions by the TLS listener.
 #[derive(Debug, Clone)]
@@ -286,7 +286,6 @@ pub fn router(portal: Portal) -> Router {
         .route("/api/users/{uzi}/deactivate", post(deactivate_user))
         .route("/api/users/{uzi}", delete(delete_user))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(Sessions::new(portal.clock()), session::session_layer))
         .with_state(portal)
 }
 

@@ -111,7 +111,10 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&certificate, Arc::clone(&verifier))?));
     let portal = Portal::new(registry.clone(), clock.clone());
     let limits = args.limits();
-    let api = limits.apply(api::router(portal.clone()));
+    let sessions = session::Sessions::new(clock.clone());
+    let api = limits.apply(
+        api::router(portal.clone()).layer(axum::middleware::from_fn_with_state(sessions, session::session_layer)),
+    );
     let revocation = Revocation { portal, pki };
     let mut plain =
         Router::new().route("/ocsp", post(ocsp::ocsp)).route("/crl/{file}", get(crl::crl)).with_state(revocation);
