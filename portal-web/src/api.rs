@@ -1,7 +1,9 @@
 //! The JSON API under `/api`. Handlers are thin: they take the caller as an [`Actor`] (the identity of the
 //! connection's verified client certificate, admitted by [`Portal::admit`]), parse the body with
 //! [`JsonBody`] (`deny_unknown_fields`; 415 / 400 / 422 / 413 with a reason), and call the [`Portal`] service.
-//! Every error answer is `{"error": "<reason>"}`.
+//! Every error answer is `{"error": "<reason>"}`. Every logged-in request runs in a session
+//! ([`crate::session`], layered on these routes by `serve_main`: the cookie `zorgcard-session`, ended after 20
+//! minutes without activity).
 //!
 //! | route | does |
 //! |---|---|
@@ -10,24 +12,28 @@
 //! | `POST /api/organisations/{ura}/beheerders` `{"uzi_number"}` | appoint a beheerder |
 //! | `GET /api/cards`, `GET /api/cards/{serial}` | bekijken |
 //! | `POST /api/cards/{serial}/block`, `/unblock`, `/revoke` | blokkeren, deblokkeren, intrekken |
+//! | `POST /api/organisations/{ura}/medewerkers` `{"uzi_number", "first_names", "surname", "birth_date", "wid_check": {"document", "checked"}}` | register a medewerker |
+//! | `GET /api/users` | the users of the caller's organisations |
+//! | `POST /api/users/{uzi}/deactivate`, `DELETE /api/users/{uzi}` (`?ura=` when ambiguous) | deactiveren, verwijderen |
+//! | `GET /api/audit` | the audit rows of the caller's organisations (administrator or beheerder; 403 otherwise) |
 
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use portal::Refusal;
+use portal::{NewMedewerker, Refusal, WidCheck};
 
 use crate::identity::{Identity, Login, LoginRefused};
-use crate::service::{CardAction, Portal, ServiceError};
+use crate::service::{CardAction, Portal, ServiceError, UserAction};
 
 /// The log-in of the connection a request came on, put into its extensions by the TLS listener.
 #[derive(Debug, Clone)]
@@ -58,8 +64,10 @@ impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         let status = match &e {
             ServiceError::Refused(Refusal::Denied { .. }) | ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::Refused(Refusal::UnknownCard { .. }) => StatusCode::NOT_FOUND,
-            ServiceError::Refused(Refusal::Status { .. }) | ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Refused(Refusal::UnknownCard { .. } | Refusal::UnknownUser { .. }) => StatusCode::NOT_FOUND,
+            ServiceError::Refused(Refusal::Status { .. } | Refusal::UserStatus { .. }) | ServiceError::Conflict(_) => {
+                StatusCode::CONFLICT
+            }
             ServiceError::Refused(Refusal::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Store(_) | ServiceError::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -120,6 +128,28 @@ pub struct AppointBody {
     pub uzi_number: String,
 }
 
+/// `POST /api/organisations/{ura}/medewerkers` (seed *Registratie gebruikers 2b*, stap 1 and 2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MedewerkerBody {
+    /// Their UZI number.
+    pub uzi_number: String,
+    /// First name(s), as in the WID.
+    pub first_names: String,
+    /// Surname, as in the WID.
+    pub surname: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// The face-to-face WID check: `{"document": "paspoort", "checked": true}`.
+    pub wid_check: WidCheck,
+}
+
+/// `?ura=` on the user routes: which organisation, when the user is in several the caller manages. A URA is
+/// 8 digits, so the value needs no percent-decoding (RFC 3986 §3.4); the registry checks it.
+fn ura_param(uri: &Uri) -> Option<String> {
+    uri.query()?.split('&').find_map(|pair| pair.strip_prefix("ura=")).map(str::to_string)
+}
+
 fn message(text: String) -> Json<serde_json::Value> {
     Json(json!({ "message": text.trim_end() }))
 }
@@ -155,6 +185,48 @@ async fn card(
     Path(serial): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({ "card": portal.card(&me, &serial).await? })))
+}
+
+async fn audit(State(portal): State<Portal>, Actor(me): Actor) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "audit": portal.audit(&me).await? })))
+}
+
+async fn register_medewerker(
+    State(portal): State<Portal>,
+    Actor(me): Actor,
+    Path(ura): Path<String>,
+    JsonBody(b): JsonBody<MedewerkerBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let new = NewMedewerker {
+        uzi_number: b.uzi_number,
+        first_names: b.first_names,
+        surname: b.surname,
+        birth_date: b.birth_date,
+        wid_check: b.wid_check,
+    };
+    Ok(message(portal.register_medewerker(&me, ura, new).await?))
+}
+
+async fn users(State(portal): State<Portal>, Actor(me): Actor) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({ "users": portal.users(&me).await? })))
+}
+
+async fn deactivate_user(
+    State(portal): State<Portal>,
+    Actor(me): Actor,
+    Path(uzi): Path<String>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(message(portal.manage_user(&me, UserAction::Deactivate, uzi, ura_param(&uri)).await?))
+}
+
+async fn delete_user(
+    State(portal): State<Portal>,
+    Actor(me): Actor,
+    Path(uzi): Path<String>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(message(portal.manage_user(&me, UserAction::Delete, uzi, ura_param(&uri)).await?))
 }
 
 async fn change(
@@ -208,6 +280,11 @@ pub fn router(portal: Portal) -> Router {
         .route("/api/cards/{serial}/block", post(block))
         .route("/api/cards/{serial}/unblock", post(unblock))
         .route("/api/cards/{serial}/revoke", post(revoke))
+        .route("/api/audit", get(audit))
+        .route("/api/organisations/{ura}/medewerkers", post(register_medewerker))
+        .route("/api/users", get(users))
+        .route("/api/users/{uzi}/deactivate", post(deactivate_user))
+        .route("/api/users/{uzi}", delete(delete_user))
         .fallback(not_found)
         .with_state(portal)
 }

@@ -15,6 +15,7 @@
 //!
 //! Modules: [`clock`] (the injectable time), [`tls`] (server certificate, client-certificate check), [`identity`]
 //! (the identity in a UZI certificate), [`service`] (the operations, without HTTP), [`api`] (the JSON routes),
+//! [`session`] (the log-in's session and its 20-minute idle limit), [`test_clock`] (`--test-clock`, tests only),
 //! [`ocsp`], [`crl`], [`listener`] (accept loops and their limits), [`error`].
 
 pub mod api;
@@ -25,6 +26,8 @@ pub mod identity;
 pub mod listener;
 pub mod ocsp;
 pub mod service;
+pub mod session;
+pub mod test_clock;
 pub mod tls;
 
 use std::io::Write;
@@ -67,6 +70,11 @@ pub struct ServeArgs {
     /// Seconds a whole request may take.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// TESTS ONLY, never in production: serve `POST /test/clock {"advance_secs": N}` on the plain-HTTP listener,
+    /// which moves the portal's clock forward for everyone (sessions, certificates, registry times). Off unless
+    /// given; there is no environment variable for it, so it cannot be switched on by accident.
+    #[arg(long)]
+    pub test_clock: bool,
     /// Stop after this many seconds (default: until killed).
     #[arg(long)]
     pub seconds: Option<u64>,
@@ -99,15 +107,21 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
     let clock = PortalClock::offset_days(args.clock_offset_days);
     let certificate = tls::ServerCertificate::generate()?;
     write_file(&args.server_cert_out, certificate.ca_pem.as_bytes())?;
-    let verifier = Arc::new(tls::PortalClientVerifier::new(&pki, clock)?);
+    let verifier = Arc::new(tls::PortalClientVerifier::new(&pki, clock.clone())?);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&certificate, Arc::clone(&verifier))?));
-    let portal = Portal::new(registry.clone(), clock);
+    let portal = Portal::new(registry.clone(), clock.clone());
     let limits = args.limits();
-    let api = limits.apply(api::router(portal.clone()));
-    let revocation = Revocation { portal, pki };
-    let plain = limits.apply(
-        Router::new().route("/ocsp", post(ocsp::ocsp)).route("/crl/{file}", get(crl::crl)).with_state(revocation),
+    let sessions = session::Sessions::new(clock.clone());
+    let api = limits.apply(
+        api::router(portal.clone()).layer(axum::middleware::from_fn_with_state(sessions, session::session_layer)),
     );
+    let revocation = Revocation { portal, pki };
+    let mut plain =
+        Router::new().route("/ocsp", post(ocsp::ocsp)).route("/crl/{file}", get(crl::crl)).with_state(revocation);
+    if args.test_clock {
+        plain = plain.merge(test_clock::router(clock));
+    }
+    let plain = limits.apply(plain);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -122,6 +136,12 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
         let _ = writeln!(out, "server CA   {} (curl --cacert)", args.server_cert_out.display());
         let _ = writeln!(out, "OCSP        http://{http_addr}/ocsp");
         let _ = writeln!(out, "CRLs        http://{http_addr}/crl/zorg-id-ca.crl (and the UZI-register CAs')");
+        if args.test_clock {
+            let _ = writeln!(
+                out,
+                "TEST CLOCK  POST http://{http_addr}/test/clock (--test-clock: tests only, never production)"
+            );
+        }
         let _ = out.flush();
         tokio::spawn(listener::serve_tls(https, acceptor, verifier, api, limits));
         tokio::spawn(listener::serve_plain(http, plain, limits));

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use portal::{CardRecord, CardStatus, PortalError, Refusal, Registry, Store, StoreLocation};
+use portal::{
+    AuditRow, CardRecord, CardStatus, NewMedewerker, PortalError, Refusal, Registry, Role, Store, StoreLocation, User,
+};
 
 use crate::clock::PortalClock;
 use crate::identity::{CardKind, Identity};
@@ -68,7 +70,7 @@ impl Portal {
 
     /// The portal's clock.
     pub fn clock(&self) -> PortalClock {
-        self.clock
+        self.clock.clone()
     }
 
     /// The registry as committed now.
@@ -174,6 +176,80 @@ impl Portal {
         })
     }
 
+    /// The audit of every organisation `who` administers or is a beheerder of, oldest first: what was done to
+    /// its cards and people is the business of those who manage them (the same roles as `Registry::view`'s
+    /// "all cards of the organisation"); a worker gets [`ServiceError::Forbidden`].
+    pub async fn audit(&self, who: &Identity) -> Result<Vec<AuditRow>, ServiceError> {
+        let registry = self.read().await?;
+        let managed: Vec<String> = registry
+            .organisations
+            .iter()
+            .filter(|o| registry.role(&who.uzi_number, &o.subscriber_number) != Role::Worker)
+            .map(|o| o.subscriber_number.clone())
+            .collect();
+        if managed.is_empty() {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` is neither administrator nor beheerder of an organisation: the audit is theirs to read; ask your organisation's administrator",
+                who.uzi_number
+            )));
+        }
+        let path = Arc::clone(&self.registry);
+        tokio::task::spawn_blocking(move || {
+            let mut store = Store::open(path.as_ref())?;
+            let mut rows = Vec::new();
+            for ura in &managed {
+                rows.extend(store.audit(ura)?);
+            }
+            rows.sort_by_key(|r| r.id);
+            Ok(rows)
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))?
+        .map_err(|e: portal::StoreError| ServiceError::Store(e.into()))
+    }
+
+    /// Seed *Registratie gebruikers 2b*, stap 3: the administrator or a beheerder of `ura` registers a
+    /// medewerker after the face-to-face WID check (`Registry::register_medewerker`). The audit records the UZI
+    /// number only.
+    pub async fn register_medewerker(
+        &self,
+        who: &Identity,
+        ura: String,
+        new: NewMedewerker,
+    ) -> Result<String, ServiceError> {
+        let actor = who.uzi_number.clone();
+        let command = format!("register-medewerker {} --ura {ura}", new.uzi_number);
+        self.write(who, command, move |r, now, conflict| {
+            *conflict = r.user(&ura, &new.uzi_number).is_some() && r.role(&actor, &ura) != Role::Worker;
+            r.register_medewerker(&actor, &ura, &new, now)
+        })
+        .await
+    }
+
+    /// Seed *Handleiding gebruikersbeheerder Zorg*, §3.3: deactivate or delete user `uzi`.
+    pub async fn manage_user(
+        &self,
+        who: &Identity,
+        action: UserAction,
+        uzi: String,
+        ura: Option<String>,
+    ) -> Result<String, ServiceError> {
+        let actor = who.uzi_number.clone();
+        let command = format!("{} {uzi}", action.name());
+        self.write(who, command, move |r, _, _| match action {
+            UserAction::Deactivate => r.deactivate_user(&actor, &uzi, ura.as_deref()),
+            UserAction::Delete => r.delete_user(&actor, &uzi, ura.as_deref()),
+        })
+        .await
+    }
+
+    /// The users of the organisations `who` manages.
+    pub async fn users(&self, who: &Identity) -> Result<Vec<User>, ServiceError> {
+        let registry = self.read().await?;
+        let users = registry.users_of(&who.uzi_number).map_err(ServiceError::Refused)?;
+        Ok(users.into_iter().cloned().collect())
+    }
+
     /// Blokkeren, deblokkeren or intrekken of card `serial`.
     pub async fn change(&self, who: &Identity, action: CardAction, serial: String) -> Result<String, ServiceError> {
         let actor = who.uzi_number.clone();
@@ -183,6 +259,25 @@ impl Portal {
             CardAction::Revoke => r.revoke(&actor, &serial, now),
         })
         .await
+    }
+}
+
+/// What is done to a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserAction {
+    /// Deactiveren.
+    Deactivate,
+    /// Verwijderen.
+    Delete,
+}
+
+impl UserAction {
+    /// The CLI's name of it, as the audit table records commands.
+    pub fn name(self) -> &'static str {
+        match self {
+            UserAction::Deactivate => "deactivate-user",
+            UserAction::Delete => "delete-user",
+        }
     }
 }
 

@@ -103,7 +103,7 @@ impl PortalClientVerifier {
 
     /// The portal's clock.
     pub fn clock(&self) -> PortalClock {
-        self.clock
+        self.clock.clone()
     }
 }
 

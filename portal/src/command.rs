@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use super::registry::{PortalError, Registry};
 use super::store::{Store, StoreLocation};
+use super::users::{NewMedewerker, WidCheck, WidDocument};
 
 /// `zorgcard portal --database DB --as UZI-NUMBER <action>`.
 #[derive(Debug, Clone)]
@@ -57,6 +58,48 @@ pub enum PortalAction {
         /// The card's serial number.
         serial: String,
     },
+    /// Register a medewerker (administrator or beheerder), after the face-to-face WID check.
+    RegisterMedewerker {
+        /// The organisation's URA.
+        #[arg(long)]
+        ura: String,
+        /// The medewerker's UZI number.
+        #[arg(long)]
+        uzi_number: String,
+        /// First name(s), as in the WID.
+        #[arg(long)]
+        first_names: String,
+        /// Surname, as in the WID.
+        #[arg(long)]
+        surname: String,
+        /// Birth date, YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: String,
+        /// The identity document checked face to face.
+        #[arg(long, value_enum)]
+        wid_document: WidDocument,
+        /// Confirms the WID check was done face to face; refused without.
+        #[arg(long)]
+        wid_checked: bool,
+    },
+    /// Deactivate a user: all their roles go inactive.
+    DeactivateUser {
+        /// The user's UZI number.
+        uzi_number: String,
+        /// Which organisation, when the user is in several the actor manages.
+        #[arg(long)]
+        ura: Option<String>,
+    },
+    /// Delete a deactivated user and all their data.
+    DeleteUser {
+        /// The user's UZI number.
+        uzi_number: String,
+        /// Which organisation, when the user is in several the actor manages.
+        #[arg(long)]
+        ura: Option<String>,
+    },
+    /// List the users of the organisations the actor manages.
+    Users,
     /// Bring a TOML registry (the older `zorgcard-portal.toml`) into the database, all or nothing.
     ImportToml {
         /// The TOML registry file.
@@ -106,10 +149,60 @@ pub fn portal_run(cmd: &PortalCommand, now: i64) -> Result<String, PortalError> 
         PortalAction::Block { serial } => open()?.transact(actor, &command, now, |r| r.block(actor, serial, now)),
         PortalAction::Unblock { serial } => open()?.transact(actor, &command, now, |r| r.unblock(actor, serial, now)),
         PortalAction::Revoke { serial } => open()?.transact(actor, &command, now, |r| r.revoke(actor, serial, now)),
+        PortalAction::RegisterMedewerker { .. }
+        | PortalAction::DeactivateUser { .. }
+        | PortalAction::DeleteUser { .. } => users_run(cmd, &command, now),
+        PortalAction::Users => {
+            let registry = open()?.registry()?;
+            let users = registry
+                .users_of(actor)
+                .map_err(|refusal| PortalError::Refused { database: database.clone(), refusal })?;
+            let mut out = format!("{} user(s) managed by `{actor}`\n", users.len());
+            for u in users {
+                out.push_str(&format!(
+                    "{} {:<10} {} {} (born {}) {}\n",
+                    u.subscriber_number, u.uzi_number, u.first_names, u.surname, u.birth_date, u.status
+                ));
+            }
+            Ok(out)
+        }
     }
 }
 
-/// The command as the audit table records it.
+/// The user commands, each one transaction.
+fn users_run(cmd: &PortalCommand, command: &str, now: i64) -> Result<String, PortalError> {
+    let actor = cmd.actor.as_str();
+    let mut store = Store::open(&cmd.registry)?;
+    match &cmd.action {
+        PortalAction::RegisterMedewerker {
+            ura,
+            uzi_number,
+            first_names,
+            surname,
+            birth_date,
+            wid_document,
+            wid_checked,
+        } => {
+            let new = NewMedewerker {
+                uzi_number: uzi_number.clone(),
+                first_names: first_names.clone(),
+                surname: surname.clone(),
+                birth_date: birth_date.clone(),
+                wid_check: WidCheck { document: *wid_document, checked: *wid_checked },
+            };
+            store.transact(actor, command, now, |r| r.register_medewerker(actor, ura, &new, now))
+        }
+        PortalAction::DeactivateUser { uzi_number, ura } => {
+            store.transact(actor, command, now, |r| r.deactivate_user(actor, uzi_number, ura.as_deref()))
+        }
+        PortalAction::DeleteUser { uzi_number, ura } => {
+            store.transact(actor, command, now, |r| r.delete_user(actor, uzi_number, ura.as_deref()))
+        }
+        _ => Ok(String::new()),
+    }
+}
+
+/// The command as the audit table records it: never a name or birth date (`portal/src/users.rs`).
 fn describe(action: &PortalAction) -> String {
     match action {
         PortalAction::Register { organisation, ura } => format!("register {ura} {organisation}"),
@@ -122,5 +215,11 @@ fn describe(action: &PortalAction) -> String {
         PortalAction::Unblock { serial } => format!("unblock {serial}"),
         PortalAction::Revoke { serial } => format!("revoke {serial}"),
         PortalAction::ImportToml { file } => format!("import-toml {}", file.display()),
+        PortalAction::RegisterMedewerker { ura, uzi_number, .. } => {
+            format!("register-medewerker {uzi_number} --ura {ura}")
+        }
+        PortalAction::DeactivateUser { uzi_number, .. } => format!("deactivate-user {uzi_number}"),
+        PortalAction::DeleteUser { uzi_number, .. } => format!("delete-user {uzi_number}"),
+        PortalAction::Users => "users".into(),
     }
 }

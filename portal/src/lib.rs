@@ -38,7 +38,7 @@
 
 //!
 //! Modules: [`record`] (an issued card), [`registry`] (the registry and its rules), [`store`] (the database and its
-//! transactions), [`command`] (the CLI's portal commands), [`gate`] (decisions reaching the card), [`crl`] (the CRL
+//! transactions), [`users`] (medewerkers: registered, deactivated, deleted), [`command`] (the CLI's portal commands), [`gate`] (decisions reaching the card), [`crl`] (the CRL
 //! of revoked cards).
 
 pub mod command;
@@ -47,12 +47,14 @@ pub mod gate;
 pub mod record;
 pub mod registry;
 pub mod store;
+pub mod users;
 
 pub use self::command::{PortalAction, PortalCommand, portal_main, portal_run};
 pub use self::gate::{CardAccess, PortalGate, PortalInterceptor, apply_pending};
 pub use self::record::{CardRecord, CardStatus, IssuedCard, IssuedCertificate};
 pub use self::registry::{Organisation, PortalError, Refusal, Registry, Role, record_issued};
-pub use self::store::{Store, StoreError, StoreLocation};
+pub use self::store::{AuditRow, Store, StoreError, StoreLocation};
+pub use self::users::{NewMedewerker, User, UserStatus, WidCheck, WidDocument};
 
 /// Portal database used when `--database` is not given: in the working directory, independent of the fixtures.
 pub const DEFAULT_REGISTRY: &str = "zorgcard-portal.db";

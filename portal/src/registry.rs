@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::FORMAT_VERSION;
 use super::record::{CardRecord, CardStatus, IssuedCard, parse_rfc3339, rfc3339};
 use super::store::{Store, StoreError, StoreLocation};
+use super::users::{User, UserStatus};
 use issuance::pki::RevokedEntry;
 
 /// The whole registry: what a command's rule reads and changes (loaded from the database inside its transaction),
@@ -25,11 +26,14 @@ pub struct Registry {
     /// Issued ZORG-ID Smartcards.
     #[serde(default)]
     pub cards: Vec<CardRecord>,
+    /// Registered medewerkers ([`crate::users`]).
+    #[serde(default)]
+    pub users: Vec<User>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry { format: FORMAT_VERSION, organisations: Vec::new(), cards: Vec::new() }
+        Registry { format: FORMAT_VERSION, organisations: Vec::new(), cards: Vec::new(), users: Vec::new() }
     }
 }
 
@@ -92,6 +96,24 @@ pub enum Refusal {
         /// Why that stops the command.
         what: &'static str,
     },
+    /// No user with that UZI number in an organisation the actor manages.
+    #[error("no user `{uzi}` in an organisation `{actor}` manages: check the UZI number in the users list")]
+    UnknownUser {
+        /// The UZI number asked for.
+        uzi: String,
+        /// The actor.
+        actor: String,
+    },
+    /// The user's status does not allow it.
+    #[error("user `{uzi}` is {status}: {what}")]
+    UserStatus {
+        /// The user.
+        uzi: String,
+        /// Their status.
+        status: UserStatus,
+        /// Why that stops the command, and what to do.
+        what: &'static str,
+    },
     /// An argument is malformed or conflicts with the registry.
     #[error("{0}")]
     Invalid(String),
@@ -151,7 +173,7 @@ pub enum PortalError {
     },
 }
 
-fn check_uzi_number(what: &str, value: &str) -> Result<(), Refusal> {
+pub(crate) fn check_uzi_number(what: &str, value: &str) -> Result<(), Refusal> {
     if value.len() == 9 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
@@ -221,11 +243,14 @@ impl Registry {
         self.cards.iter().find(|c| c.issued.serial == serial)
     }
 
-    /// `actor`'s role towards the organisation `subscriber_number`.
+    /// `actor`'s role towards the organisation `subscriber_number`. A deactivated user's beheerder appointment
+    /// does not count (seed *Handleiding gebruikersbeheerder Zorg*, §3.3.1: all their roles go inactive).
     pub fn role(&self, actor: &str, subscriber_number: &str) -> Role {
         match self.organisation(subscriber_number) {
             Some(o) if o.administrator == actor => Role::Administrator,
-            Some(o) if o.beheerders.iter().any(|b| b == actor) => Role::Beheerder,
+            Some(o) if o.beheerders.iter().any(|b| b == actor) && !self.is_deactivated(actor, subscriber_number) => {
+                Role::Beheerder
+            }
             _ => Role::Worker,
         }
     }

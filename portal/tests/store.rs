@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use portal::store::{SCHEMA_VERSION, postgres::MIGRATIONS as POSTGRES_MIGRATIONS, sqlite::MIGRATIONS};
 use portal::{
     CardRecord, CardStatus, IssuedCard, IssuedCertificate, PortalAction, PortalCommand, PortalError, Registry, Store,
-    StoreError, StoreLocation, portal_run,
+    StoreError, StoreLocation, WidDocument, portal_run,
 };
 use rusqlite::Connection;
 
@@ -22,13 +22,14 @@ const BEHEERDER: &str = "900016540";
 const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
 /// Each table and the key that orders its rows, the same on both backends.
-const TABLES: [(&str, &str); 6] = [
+const TABLES: [(&str, &str); 7] = [
     ("organisations", "subscriber_number"),
     ("beheerders", "subscriber_number, uzi"),
     ("cards", "serial"),
     ("certificates", "card_serial, position"),
     ("card_events", "card_serial, position"),
     ("audit", "id"),
+    ("users", "subscriber_number, uzi_number"),
 ];
 
 /// Where a test's databases go, and how the test reads them behind the store's back.
@@ -170,6 +171,9 @@ on_each_backend!(
     import_toml_brings_a_registry_in_whole,
     import_toml_refuses_a_damaged_file_and_changes_nothing,
     import_toml_refuses_a_conflicting_file_and_changes_nothing,
+    the_audit_is_read_per_organisation,
+    medewerkers_are_registered_deactivated_and_deleted,
+    refused_user_commands_change_nothing,
 );
 
 fn run(db: &StoreLocation, actor: &str, action: PortalAction) -> Result<String, PortalError> {
@@ -392,6 +396,117 @@ fn import_toml_refuses_a_conflicting_file_and_changes_nothing(backend: &Backend)
     orphan.save(&orphan_file).unwrap();
     let err = run(&db, "", PortalAction::ImportToml { file: orphan_file }).unwrap_err();
     assert!(err.to_string().contains("URA 90000009, which is not registered"), "{err}");
+    assert_eq!(backend.dump(&db), before);
+}
+
+/// Every audit row names the one organisation its command changed, and `Store::audit` reads one organisation's.
+fn the_audit_is_read_per_organisation(backend: &Backend) {
+    let db = setup(backend);
+    run(&db, "900016599", PortalAction::Register { organisation: "Other".into(), ura: "90000002".into() }).unwrap();
+    run(&db, ADMIN, PortalAction::Block { serial: "9100000000000001".into() }).unwrap();
+    let mut store = Store::open(&db).unwrap();
+    let mine = store.audit("90000001").unwrap();
+    let commands: Vec<&str> = mine.iter().map(|r| r.command.as_str()).collect();
+    assert_eq!(
+        commands,
+        ["register 90000001 Test Zorginstelling 01", "record-issued 9100000000000001", "block 9100000000000001"]
+    );
+    assert!(mine.windows(2).all(|w| w[0].id < w[1].id), "oldest first: {mine:?}");
+    assert_eq!(mine[2].actor, ADMIN);
+    assert_eq!(mine[2].at, "2026-01-01T00:00:00Z");
+    assert!(mine[2].outcome.contains("blocked"), "{mine:?}");
+    let other = store.audit("90000002").unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].actor, "900016599");
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM audit WHERE subscriber_number IS NULL"), 0);
+}
+
+const MEDEWERKER: &str = "900016541";
+
+fn medewerker(uzi: &str, birth_date: &str, checked: bool) -> PortalAction {
+    PortalAction::RegisterMedewerker {
+        ura: "90000001".into(),
+        uzi_number: uzi.into(),
+        first_names: "Anna Maria".into(),
+        surname: "Geheimnaam".into(),
+        birth_date: birth_date.into(),
+        wid_document: WidDocument::Identiteitskaart,
+        wid_checked: checked,
+    }
+}
+
+/// Seed *Registratie gebruikers 2b* and seed *Handleiding gebruikersbeheerder Zorg* §3.3: a beheerder registers
+/// a medewerker with the WID check recorded; a deactivated beheerder is no beheerder; deletion takes the user's
+/// row and appointment and leaves no name in the audit.
+fn medewerkers_are_registered_deactivated_and_deleted(backend: &Backend) {
+    let db = setup(backend);
+    run(&db, ADMIN, PortalAction::Appoint { beheerder: BEHEERDER.into(), ura: None }).unwrap();
+    let said = run(&db, BEHEERDER, medewerker(MEDEWERKER, "1990-05-17", true)).unwrap();
+    assert!(said.contains("registered") && !said.contains("Geheimnaam"), "{said}");
+    let row = backend.text(
+        &db,
+        &format!(
+            "SELECT first_names || '|' || surname || '|' || birth_date || '|' || wid_document || '|' || wid_checked_by
+                    || '|' || wid_checked_at || '|' || status FROM users WHERE uzi_number = '{MEDEWERKER}'"
+        ),
+    );
+    assert_eq!(
+        row,
+        format!("Anna Maria|Geheimnaam|1990-05-17|identiteitskaart|{BEHEERDER}|2026-01-01T00:00:00Z|active")
+    );
+    let listed = run(&db, ADMIN, PortalAction::Users).unwrap();
+    assert!(listed.contains(MEDEWERKER) && listed.contains("active"), "{listed}");
+
+    // The beheerder is a user too; deactivated, they may no longer act as beheerder.
+    run(&db, ADMIN, medewerker(BEHEERDER, "1980-01-31", true)).unwrap();
+    run(&db, ADMIN, PortalAction::DeactivateUser { uzi_number: BEHEERDER.into(), ura: None }).unwrap();
+    assert_eq!(backend.text(&db, &format!("SELECT status FROM users WHERE uzi_number = '{BEHEERDER}'")), "inactive");
+    let registry = Store::open(&db).unwrap().registry().unwrap();
+    assert_eq!(registry.role(BEHEERDER, "90000001"), portal::Role::Worker);
+    let err = run(&db, BEHEERDER, PortalAction::Block { serial: "9100000000000001".into() }).unwrap_err();
+    assert!(err.to_string().contains("that `900016540` may see"), "{err}");
+
+    let err = run(&db, ADMIN, PortalAction::DeleteUser { uzi_number: MEDEWERKER.into(), ura: None }).unwrap_err();
+    assert!(err.to_string().contains("deactivate them first"), "{err}");
+    run(&db, ADMIN, PortalAction::DeleteUser { uzi_number: BEHEERDER.into(), ura: None }).unwrap();
+    assert_eq!(backend.count(&db, &format!("SELECT count(*) FROM users WHERE uzi_number = '{BEHEERDER}'")), 0);
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM beheerders"), 0, "the appointment went with the user");
+    assert_eq!(backend.count(&db, "SELECT count(*) FROM users"), 1);
+    let personal = "SELECT count(*) FROM audit WHERE command || outcome LIKE '%Geheimnaam%' \
+                    OR command || outcome LIKE '%Anna%' OR command || outcome LIKE '%1980-01-31%'";
+    assert_eq!(backend.count(&db, personal), 0, "the audit keeps no names or birth dates");
+    let deleted = format!("SELECT count(*) FROM audit WHERE command = 'delete-user {BEHEERDER}'");
+    assert_eq!(backend.count(&db, deleted.as_str()), 1);
+    assert_eq!(Store::open(&db).unwrap().audit("90000001").unwrap().len(), 7);
+}
+
+fn refused_user_commands_change_nothing(backend: &Backend) {
+    let db = setup(backend);
+    run(&db, ADMIN, medewerker(MEDEWERKER, "1990-05-17", true)).unwrap();
+    let before = backend.dump(&db);
+    let future = "2026-01-02";
+    let mut blank = medewerker("900016542", "1990-05-17", true);
+    if let PortalAction::RegisterMedewerker { surname, .. } = &mut blank {
+        *surname = "  ".into();
+    }
+    for (actor, action, reason) in [
+        ("900016529", medewerker("900016542", "1990-05-17", true), "only the administrator or a beheerder"),
+        (ADMIN, medewerker("900016542", "1990-13-01", true), "not a date written YYYY-MM-DD"),
+        (ADMIN, medewerker("900016542", "17-05-1990", true), "not a date written YYYY-MM-DD"),
+        (ADMIN, medewerker("900016542", future, true), "in the future"),
+        (ADMIN, medewerker("900016542", "1990-05-17", false), "WID check is not confirmed"),
+        (ADMIN, medewerker("12", "1990-05-17", true), "is not a UZI number"),
+        (ADMIN, blank, "surname are empty"),
+        (ADMIN, medewerker(MEDEWERKER, "1990-05-17", true), "registered at Test Zorginstelling 01 already"),
+        (ADMIN, PortalAction::DeactivateUser { uzi_number: "900099999".into(), ura: None }, "no user `900099999`"),
+        ("900016529", PortalAction::DeactivateUser { uzi_number: MEDEWERKER.into(), ura: None }, "no user"),
+        (ADMIN, PortalAction::DeleteUser { uzi_number: MEDEWERKER.into(), ura: None }, "deactivate them first"),
+        ("900016529", PortalAction::Users, "only the administrator or a beheerder"),
+    ] {
+        let err = run(&db, actor, action).unwrap_err();
+        assert!(matches!(err, PortalError::Refused { .. }), "{err}");
+        assert!(err.to_string().contains(reason), "{reason:?} not in {err}");
+    }
     assert_eq!(backend.dump(&db), before);
 }
 

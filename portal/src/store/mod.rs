@@ -144,6 +144,24 @@ pub enum StoreError {
     },
 }
 
+/// One row of the `audit` table: who ran which command, when, and what the portal answered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    /// Its place in the audit, rising.
+    pub id: i64,
+    /// When (RFC 3339 UTC, the portal's clock).
+    pub at: String,
+    /// UZI number of the actor.
+    pub actor: String,
+    /// The command as the CLI spells it.
+    pub command: String,
+    /// The portal's answer.
+    pub outcome: String,
+    /// The organisation the command changed (migration 2); `None` for rows written before it, and for a command
+    /// that changed several organisations at once.
+    pub subscriber_number: Option<String>,
+}
+
 /// The portal database, by backend.
 #[derive(Debug)]
 pub enum Store {
@@ -196,8 +214,16 @@ impl Store {
         }
     }
 
+    /// The audit rows tied to organisation `subscriber_number`, oldest first (one read).
+    pub fn audit(&mut self, subscriber_number: &str) -> Result<Vec<AuditRow>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit(subscriber_number),
+            Store::Postgres(s) => s.audit(subscriber_number),
+        }
+    }
+
     /// One command as one transaction: the write lock, the registry read, `rule` run on it, its changes and an
-    /// audit row (`actor`, `command`) written, `COMMIT`. A refused rule rolls back and changes nothing; a rule that
+    /// audit row (`actor`, `command`, and the organisation the change touched) written, `COMMIT`. A refused rule rolls back and changes nothing; a rule that
     /// changes nothing writes no audit row. Returns the rule's answer once the commit is durable.
     pub fn transact(
         &mut self,

@@ -28,10 +28,11 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 use postgres::{Client, IsolationLevel, NoTls, Transaction};
 
-use super::rows::{CardRow, Change, Rows, changes};
-use super::{BUSY_TIMEOUT, PostgresUrl, SCHEMA_VERSION, StoreError, StoreLocation};
+use super::rows::{CardRow, Change, Rows, UserRow, changes, organisation};
+use super::{AuditRow, BUSY_TIMEOUT, PostgresUrl, SCHEMA_VERSION, StoreError, StoreLocation};
 use crate::record::{IssuedCard, IssuedCertificate, rfc3339};
 use crate::registry::{Organisation, PortalError, Refusal, Registry};
+use crate::users::{User, UserStatus, WidDocument};
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. Append only,
 /// together with [`super::sqlite::MIGRATIONS`].
@@ -84,6 +85,25 @@ pub const MIGRATIONS: &[&str] = &[
          actor TEXT NOT NULL,
          command TEXT NOT NULL,
          outcome TEXT NOT NULL
+     );",
+    // 2: the audit row names the organisation the command changed, so its administrator and beheerders read it.
+    "ALTER TABLE audit ADD COLUMN subscriber_number TEXT;
+     CREATE INDEX audit_by_organisation ON audit (subscriber_number, id);",
+    // 3: medewerkers (seed *Registratie gebruikers 2b*) and their status (seed *Handleiding gebruikersbeheerder
+    // Zorg*, §3.3); the WID check's document kind, who and when, never the document's number.
+    "CREATE TABLE users (
+         seq BIGSERIAL NOT NULL,
+         subscriber_number TEXT NOT NULL REFERENCES organisations (subscriber_number),
+         uzi_number TEXT NOT NULL,
+         first_names TEXT NOT NULL,
+         surname TEXT NOT NULL,
+         birth_date TEXT NOT NULL,
+         wid_document TEXT NOT NULL
+             CHECK (wid_document IN ('paspoort', 'identiteitskaart', 'rijbewijs', 'vreemdelingendocument')),
+         wid_checked_by TEXT NOT NULL,
+         wid_checked_at TEXT NOT NULL,
+         status TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+         PRIMARY KEY (subscriber_number, uzi_number)
      );",
 ];
 
@@ -190,6 +210,32 @@ impl PostgresStore {
         rows.into_registry(&self.location)
     }
 
+    /// The audit rows of one organisation (one statement: one snapshot at READ COMMITTED).
+    pub(super) fn audit(&mut self, subscriber_number: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let url = &self.url;
+        let rows = self
+            .client
+            .query(
+                "SELECT id, at, actor, command, outcome, subscriber_number FROM audit
+                 WHERE subscriber_number = $1 ORDER BY id",
+                &[&subscriber_number],
+            )
+            .map_err(|e| pg_err(url, "read the audit", e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    actor: r.try_get(2)?,
+                    command: r.try_get(3)?,
+                    outcome: r.try_get(4)?,
+                    subscriber_number: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, postgres::Error>>()
+            .map_err(|e| pg_err(url, "read the audit", e))
+    }
+
     pub(super) fn transact(
         &mut self,
         actor: &str,
@@ -211,12 +257,13 @@ impl PostgresStore {
         let answer =
             rule(&mut after).map_err(|refusal| PortalError::Refused { database: location.clone(), refusal })?;
         if after != before {
-            for change in changes(&before, &after) {
-                write(&mut tx, &change).map_err(|e| pg_err(url, "write the change", e))?;
+            let changes = changes(&before, &after);
+            for change in &changes {
+                write(&mut tx, change).map_err(|e| pg_err(url, "write the change", e))?;
             }
             tx.execute(
-                "INSERT INTO audit (at, actor, command, outcome) VALUES ($1, $2, $3, $4)",
-                &[&rfc3339(now), &actor, &command, &answer.trim_end()],
+                "INSERT INTO audit (at, actor, command, outcome, subscriber_number) VALUES ($1, $2, $3, $4, $5)",
+                &[&rfc3339(now), &actor, &command, &answer.trim_end(), &organisation(&changes, &after)],
             )
             .map_err(|e| pg_err(url, "write the audit row", e))?;
         }
@@ -306,6 +353,26 @@ fn load(tx: &mut Transaction<'_>) -> Result<Rows, postgres::Error> {
             terminated_at: r.try_get(11)?,
         });
     }
+    let users = "SELECT subscriber_number, uzi_number, first_names, surname, birth_date, wid_document,
+                        wid_checked_by, wid_checked_at, status
+                 FROM users ORDER BY seq";
+    for r in tx.query(users, &[])? {
+        rows.users.push(UserRow {
+            user: User {
+                subscriber_number: r.try_get(0)?,
+                uzi_number: r.try_get(1)?,
+                first_names: r.try_get(2)?,
+                surname: r.try_get(3)?,
+                birth_date: r.try_get(4)?,
+                wid_document: WidDocument::default(),
+                wid_checked_by: r.try_get(6)?,
+                wid_checked_at: r.try_get(7)?,
+                status: UserStatus::default(),
+            },
+            wid_document: r.try_get(5)?,
+            status: r.try_get(8)?,
+        });
+    }
     Ok(rows)
 }
 
@@ -320,6 +387,33 @@ fn write(tx: &mut Transaction<'_>, change: &Change<'_>) -> Result<(), postgres::
         Change::Beheerder { subscriber_number, uzi } => {
             run("INSERT INTO beheerders (subscriber_number, uzi) VALUES ($1, $2)", &[&subscriber_number, &uzi])
         }
+        Change::DeleteBeheerder { subscriber_number, uzi } => {
+            run("DELETE FROM beheerders WHERE subscriber_number = $1 AND uzi = $2", &[&subscriber_number, &uzi])
+        }
+        Change::User(u) => run(
+            "INSERT INTO users (subscriber_number, uzi_number, first_names, surname, birth_date, wid_document,
+                                wid_checked_by, wid_checked_at, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[
+                &u.subscriber_number,
+                &u.uzi_number,
+                &u.first_names,
+                &u.surname,
+                &u.birth_date,
+                &u.wid_document.as_str(),
+                &u.wid_checked_by,
+                &u.wid_checked_at,
+                &u.status.as_str(),
+            ],
+        ),
+        Change::UserStatus(u) => run(
+            "UPDATE users SET status = $3 WHERE subscriber_number = $1 AND uzi_number = $2",
+            &[&u.subscriber_number, &u.uzi_number, &u.status.as_str()],
+        ),
+        Change::DeleteUser(u) => run(
+            "DELETE FROM users WHERE subscriber_number = $1 AND uzi_number = $2",
+            &[&u.subscriber_number, &u.uzi_number],
+        ),
         Change::NewCard(card) => {
             let c = &card.issued;
             run(

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::{StoreError, StoreLocation};
 use crate::record::{CardRecord, CardStatus, IssuedCard, IssuedCertificate};
 use crate::registry::{Organisation, Registry};
+use crate::users::{User, UserStatus, WidDocument};
 
 /// Every row of the registry's tables, each table in the order its rows were written (certificates and events by
 /// card and position).
@@ -22,6 +23,19 @@ pub(super) struct Rows {
     pub events: Vec<(String, String)>,
     /// `cards`.
     pub cards: Vec<CardRow>,
+    /// `users`.
+    pub users: Vec<UserRow>,
+}
+
+/// One row of `users`: the user, with their status and WID document as stored.
+#[derive(Debug)]
+pub(super) struct UserRow {
+    /// The user; `status` and `wid_document` are set from the two texts.
+    pub user: User,
+    /// `active` or `inactive`.
+    pub status: String,
+    /// `paspoort`, `identiteitskaart`, `rijbewijs` or `vreemdelingendocument`.
+    pub wid_document: String,
 }
 
 /// One row of `cards`: the card without its certificates, and its status as stored.
@@ -74,7 +88,17 @@ impl Rows {
             record.events = events.remove(&record.issued.serial).unwrap_or_default();
             cards.push(record);
         }
-        Ok(Registry { format: crate::FORMAT_VERSION, organisations, cards })
+        let mut users = Vec::with_capacity(self.users.len());
+        for UserRow { mut user, status, wid_document } in self.users {
+            let corrupt = |problem: String| StoreError::Corrupt { database: database.clone(), problem };
+            user.status = UserStatus::parse(&status).ok_or_else(|| {
+                corrupt(format!("user `{}` has status `{status}` (active or inactive)", user.uzi_number))
+            })?;
+            user.wid_document = WidDocument::parse(&wid_document)
+                .ok_or_else(|| corrupt(format!("user `{}` has WID document `{wid_document}`", user.uzi_number)))?;
+            users.push(user);
+        }
+        Ok(Registry { format: crate::FORMAT_VERSION, organisations, cards, users })
     }
 }
 
@@ -98,6 +122,19 @@ pub(super) enum Change<'a> {
     NewCard(&'a CardRecord),
     /// The card's status, `revoked_at` and `terminated_at` changed.
     CardStatus(&'a CardRecord),
+    /// A beheerder appointment gone: its user was deleted.
+    DeleteBeheerder {
+        /// The organisation.
+        subscriber_number: &'a str,
+        /// The beheerder's UZI number.
+        uzi: &'a str,
+    },
+    /// A new row in `users`.
+    User(&'a User),
+    /// The user's status changed.
+    UserStatus(&'a User),
+    /// A user deleted (seed *Handleiding gebruikersbeheerder Zorg*, §3.3.2).
+    DeleteUser(&'a User),
     /// A new row in `card_events`.
     Event {
         /// The card.
@@ -110,10 +147,21 @@ pub(super) enum Change<'a> {
 }
 
 /// What `after` adds to or changes in `before`, in an order the foreign keys accept (an organisation before its
-/// beheerders and cards, a card before its events). The rules only add organisations, beheerders, cards and
-/// events and change a card's status and times; nothing is ever deleted.
-pub(super) fn changes<'a>(before: &Registry, after: &'a Registry) -> Vec<Change<'a>> {
+/// beheerders, users and cards, a card before its events). Only a deleted user's row and beheerder appointment
+/// are ever deleted.
+pub(super) fn changes<'a>(before: &'a Registry, after: &'a Registry) -> Vec<Change<'a>> {
     let mut out = Vec::new();
+    for org in &before.organisations {
+        let now = after.organisation(&org.subscriber_number).map(|o| o.beheerders.as_slice()).unwrap_or_default();
+        for uzi in org.beheerders.iter().filter(|b| !now.contains(b)) {
+            out.push(Change::DeleteBeheerder { subscriber_number: &org.subscriber_number, uzi });
+        }
+    }
+    for user in &before.users {
+        if after.user(&user.subscriber_number, &user.uzi_number).is_none() {
+            out.push(Change::DeleteUser(user));
+        }
+    }
     for org in &after.organisations {
         let old = before.organisation(&org.subscriber_number);
         if old.is_none() {
@@ -136,5 +184,37 @@ pub(super) fn changes<'a>(before: &Registry, after: &'a Registry) -> Vec<Change<
             out.push(Change::Event { serial: &card.issued.serial, position: n as i64, event });
         }
     }
+    for user in &after.users {
+        match before.user(&user.subscriber_number, &user.uzi_number) {
+            None => out.push(Change::User(user)),
+            Some(old) if old != user => out.push(Change::UserStatus(user)),
+            Some(_) => {}
+        }
+    }
     out
+}
+
+/// The one organisation `changes` touch, for the audit row's `subscriber_number`: what ties the row to the
+/// organisation whose administrator and beheerders may read it (`GET /api/audit`). `None` when the changes touch
+/// several (an `import-toml` of more than one organisation) or none; such rows are read only from the database.
+pub(super) fn organisation<'a>(changes: &[Change<'a>], after: &'a Registry) -> Option<&'a str> {
+    let mut found: Option<&str> = None;
+    for change in changes {
+        let ura = match *change {
+            Change::Organisation(org) => Some(org.subscriber_number.as_str()),
+            Change::Beheerder { subscriber_number, .. } | Change::DeleteBeheerder { subscriber_number, .. } => {
+                Some(subscriber_number)
+            }
+            Change::User(u) | Change::UserStatus(u) | Change::DeleteUser(u) => Some(u.subscriber_number.as_str()),
+            Change::NewCard(card) | Change::CardStatus(card) => Some(card.issued.subscriber_number.as_str()),
+            Change::Event { serial, .. } => after.card(serial).map(|c| c.issued.subscriber_number.as_str()),
+        };
+        match (found, ura) {
+            (_, None) => {}
+            (None, Some(u)) => found = Some(u),
+            (Some(f), Some(u)) if f == u => {}
+            (Some(_), Some(_)) => return None,
+        }
+    }
+    found
 }

@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 
-use super::rows::{CardRow, Change, Rows, changes};
-use super::{BUSY_TIMEOUT, SCHEMA_VERSION, StoreError, StoreLocation};
+use super::rows::{CardRow, Change, Rows, UserRow, changes, organisation};
+use super::{AuditRow, BUSY_TIMEOUT, SCHEMA_VERSION, StoreError, StoreLocation};
 use crate::record::{CardRecord, IssuedCard, IssuedCertificate, rfc3339};
 use crate::registry::{Organisation, PortalError, Refusal, Registry};
+use crate::users::{User, UserStatus, WidDocument};
 
 /// The schema, one step per version: `MIGRATIONS[n]` takes a database from version `n` to `n + 1`. Append only,
 /// together with [`super::postgres::MIGRATIONS`].
@@ -67,6 +68,24 @@ pub const MIGRATIONS: &[&str] = &[
          actor TEXT NOT NULL,
          command TEXT NOT NULL,
          outcome TEXT NOT NULL
+     );",
+    // 2: the audit row names the organisation the command changed, so its administrator and beheerders read it.
+    "ALTER TABLE audit ADD COLUMN subscriber_number TEXT;
+     CREATE INDEX audit_by_organisation ON audit (subscriber_number, id);",
+    // 3: medewerkers (seed *Registratie gebruikers 2b*) and their status (seed *Handleiding gebruikersbeheerder
+    // Zorg*, §3.3); the WID check's document kind, who and when, never the document's number.
+    "CREATE TABLE users (
+         subscriber_number TEXT NOT NULL REFERENCES organisations (subscriber_number),
+         uzi_number TEXT NOT NULL,
+         first_names TEXT NOT NULL,
+         surname TEXT NOT NULL,
+         birth_date TEXT NOT NULL,
+         wid_document TEXT NOT NULL
+             CHECK (wid_document IN ('paspoort', 'identiteitskaart', 'rijbewijs', 'vreemdelingendocument')),
+         wid_checked_by TEXT NOT NULL,
+         wid_checked_at TEXT NOT NULL,
+         status TEXT NOT NULL CHECK (status IN ('active', 'inactive')),
+         PRIMARY KEY (subscriber_number, uzi_number)
      );",
 ];
 
@@ -155,6 +174,28 @@ impl SqliteStore {
         load(&tx, &self.path)?.into_registry(&self.location)
     }
 
+    pub(super) fn audit(&mut self, subscriber_number: &str) -> Result<Vec<AuditRow>, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| sqlite_err(&self.path, "start a read", e))?;
+        tx.prepare(
+            "SELECT id, at, actor, command, outcome, subscriber_number FROM audit
+             WHERE subscriber_number = ?1 ORDER BY id",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([subscriber_number], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    command: r.get(3)?,
+                    outcome: r.get(4)?,
+                    subscriber_number: r.get(5)?,
+                })
+            })?
+            .collect()
+        })
+        .map_err(|e| sqlite_err(&self.path, "read the audit", e))
+    }
+
     pub(super) fn transact(
         &mut self,
         actor: &str,
@@ -173,12 +214,13 @@ impl SqliteStore {
         let answer =
             rule(&mut after).map_err(|refusal| PortalError::Refused { database: self.location.clone(), refusal })?;
         if after != before {
-            for change in changes(&before, &after) {
-                write(&tx, &change).map_err(|e| sqlite_err(&path, "write the change", e))?;
+            let changes = changes(&before, &after);
+            for change in &changes {
+                write(&tx, change).map_err(|e| sqlite_err(&path, "write the change", e))?;
             }
             tx.execute(
-                "INSERT INTO audit (at, actor, command, outcome) VALUES (?1, ?2, ?3, ?4)",
-                params![rfc3339(now), actor, command, answer.trim_end()],
+                "INSERT INTO audit (at, actor, command, outcome, subscriber_number) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![rfc3339(now), actor, command, answer.trim_end(), organisation(&changes, &after)],
             )
             .map_err(|e| sqlite_err(&path, "write the audit row", e))?;
         }
@@ -256,6 +298,30 @@ fn load(tx: &Transaction<'_>, path: &Path) -> Result<Rows, StoreError> {
             },
         )
         .map_err(read)?,
+        users: query(
+            tx,
+            "SELECT subscriber_number, uzi_number, first_names, surname, birth_date, wid_document, wid_checked_by,
+                    wid_checked_at, status
+             FROM users ORDER BY rowid",
+            |r| {
+                Ok(UserRow {
+                    user: User {
+                        subscriber_number: r.get(0)?,
+                        uzi_number: r.get(1)?,
+                        first_names: r.get(2)?,
+                        surname: r.get(3)?,
+                        birth_date: r.get(4)?,
+                        wid_document: WidDocument::default(),
+                        wid_checked_by: r.get(6)?,
+                        wid_checked_at: r.get(7)?,
+                        status: UserStatus::default(),
+                    },
+                    wid_document: r.get(5)?,
+                    status: r.get(8)?,
+                })
+            },
+        )
+        .map_err(read)?,
     })
 }
 
@@ -277,6 +343,34 @@ fn write(tx: &Transaction<'_>, change: &Change<'_>) -> rusqlite::Result<()> {
         Change::Beheerder { subscriber_number, uzi } => tx.execute(
             "INSERT INTO beheerders (subscriber_number, uzi) VALUES (?1, ?2)",
             params![subscriber_number, uzi],
+        ),
+        Change::DeleteBeheerder { subscriber_number, uzi } => tx.execute(
+            "DELETE FROM beheerders WHERE subscriber_number = ?1 AND uzi = ?2",
+            params![subscriber_number, uzi],
+        ),
+        Change::User(u) => tx.execute(
+            "INSERT INTO users (subscriber_number, uzi_number, first_names, surname, birth_date, wid_document,
+                                wid_checked_by, wid_checked_at, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                u.subscriber_number,
+                u.uzi_number,
+                u.first_names,
+                u.surname,
+                u.birth_date,
+                u.wid_document.as_str(),
+                u.wid_checked_by,
+                u.wid_checked_at,
+                u.status.as_str()
+            ],
+        ),
+        Change::UserStatus(u) => tx.execute(
+            "UPDATE users SET status = ?3 WHERE subscriber_number = ?1 AND uzi_number = ?2",
+            params![u.subscriber_number, u.uzi_number, u.status.as_str()],
+        ),
+        Change::DeleteUser(u) => tx.execute(
+            "DELETE FROM users WHERE subscriber_number = ?1 AND uzi_number = ?2",
+            params![u.subscriber_number, u.uzi_number],
         ),
         Change::NewCard(card) => insert_card(tx, card).map(|()| 1),
         Change::CardStatus(card) => tx.execute(
