@@ -151,7 +151,7 @@ fn api_and_cli_together_lose_no_acknowledged_update(db: &Db) {
                         (b.clone(), path, Some(appoint_json(&b)), vec!["appoint".to_string(), b])
                     } else {
                         let serial = card_serial(c - (CLIENTS - TOGGLERS));
-                        let action = if n % 2 == 0 { "block" } else { "unblock" };
+                        let action = if n.is_multiple_of(2) { "block" } else { "unblock" };
                         let path = format!("/api/cards/{serial}/{action}");
                         (serial.clone(), path, None, vec![action.to_string(), serial])
                     };
