@@ -150,6 +150,30 @@ where
     Figures { updates, elapsed: run, latencies: results.into_iter().flat_map(|(_, l)| l).collect() }
 }
 
+/// What an API write pays twice (`portal-web/src/service.rs`: `admit` reads, then the write transacts), timed
+/// alone after the run: opening the store, and loading the whole registry as it has grown.
+fn store_costs(db: &Db) -> String {
+    const TIMES: u32 = 20;
+    let started = Instant::now();
+    for _ in 0..TIMES {
+        portal::Store::open(db.location()).unwrap();
+    }
+    let open = started.elapsed() / TIMES;
+    let mut store = portal::Store::open(db.location()).unwrap();
+    let started = Instant::now();
+    let mut events = 0;
+    for _ in 0..TIMES {
+        events = store.registry().unwrap().cards.iter().map(|c| c.events.len()).sum::<usize>();
+    }
+    let load = started.elapsed() / TIMES;
+    format!(
+        "  {}: one Store::open {:.1} ms, one registry load ({events} card events) {:.1} ms",
+        db.backend(),
+        open.as_secs_f64() * 1000.0,
+        load.as_secs_f64() * 1000.0
+    )
+}
+
 /// One INSERT per transaction into a WAL file with `synchronous=FULL`, each client on its own connection.
 fn sqlite_ceiling(dir: &Path, clients: usize, run: Duration) -> Figures {
     let path = dir.join("ceiling.db");
@@ -230,11 +254,13 @@ fn main() {
         "{:<11} {:>16} {:>9}   {:<36} {:>11} {:>9}   {:>14}",
         "backend", "portal updates/s", "p99 ms", "ceiling", "updates/s", "p99 ms", "portal/ceiling"
     );
+    let mut costs = Vec::new();
     for db in [Db::sqlite as fn() -> Db, Db::postgres] {
         let db = db();
         let backend = db.backend();
         let dir = tempfile::tempdir().unwrap();
         let mut served = portal(&db, dir.path(), clients, run);
+        costs.push(store_costs(&db));
         let (what, mut ceiling) = match db {
             Db::Sqlite { .. } => ("rusqlite INSERT, WAL, synchronous=FULL", sqlite_ceiling(dir.path(), clients, run)),
             Db::Postgres { .. } => ("pgbench one-row UPDATE (-f)", pgbench_ceiling(&db, dir.path(), clients, run)),
@@ -247,5 +273,9 @@ fn main() {
             ceiling.p99_ms(),
             served.per_second() / ceiling.per_second()
         );
+    }
+    println!("where an API write's time goes (each is paid twice per write):");
+    for line in costs {
+        println!("{line}");
     }
 }
