@@ -81,6 +81,7 @@ fn serve_in_process(db: &Db, server_ca: &Path) -> String {
         header_timeout_secs: 10,
         request_timeout_secs: 30,
         seconds: None,
+        test_clock: false,
     };
     let location = db.location();
     let (tx, rx) = mpsc::channel();
