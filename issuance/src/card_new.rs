@@ -342,6 +342,7 @@ pub fn write_card(
         subscriber_number: holder_spec.subscriber_number.clone(),
         role: holder_spec.role.clone(),
         agb_code: holder_spec.agb_code.clone(),
+        oid_ca: profile.oid_ca,
     };
     let mut p = LayoutWriter::new(reader, &profile.name);
     p.select_path(&[])?;

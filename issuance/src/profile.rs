@@ -19,6 +19,8 @@
 //! key_source = "injected"     # UZI: "injected" (CPS 6.1.1); ZORG-ID: "on-card"
 //! keys = [1, 2, 3]            # key references: 1 authentication, 2 signature, 3 encryption
 //! key_type = "rsa-2048"       # optional: "rsa-2048" (default, CPS 6.1.4) or "p-256", for every key
+//! oid_ca = "test"             # optional, UZI only: "test" (default, 2.16.528.1.1007.99.217 on a Z pass) or
+//!                             # "production" (2.16.528.1.1003.1.3.5.5.2, CPS 7.1.5 Table 11), the 2.5.5.5 OID CA
 //!
 //! [key_types]                 # optional: one key of another type, by reference
 //! 3 = "p-256"
@@ -55,7 +57,7 @@ pub use fixtures::format::DisplayPath;
 use fixtures::format::{self, FixtureError, FixtureFormat, FixtureText};
 use fixtures::{self, FixtureKind};
 
-pub use crate::pki::HolderType;
+pub use crate::pki::{HolderType, OidCa};
 
 /// The profile file format this module reads.
 pub const FORMAT_VERSION: i64 = 1;
@@ -89,6 +91,9 @@ pub struct Profile {
     pub key_types: Vec<KeyType>,
     /// The card holder; `None` exactly when the card is not personalised.
     pub holder: Option<HolderSpec>,
+    /// Which UZI-register OID CA the 2.5.5.5 otherName starts with (CPS UZI-register v10.2 §7.1.5 Table 11):
+    /// TEST unless the profile says `oid_ca = "production"`; always TEST for a ZORG-ID Smartcard.
+    pub oid_ca: OidCa,
     /// User PIN value and policy.
     pub pin: PinSettings,
     /// PUK value and policy.
@@ -252,6 +257,8 @@ struct RawProfile {
     key_types: std::collections::BTreeMap<String, KeyType>,
     #[serde(default)]
     holder: Option<HolderSpec>,
+    #[serde(default)]
+    oid_ca: OidCa,
     pin: PinSettings,
     puk: PinSettings,
 }
@@ -301,6 +308,13 @@ impl Ctx<'_> {
 
         let atr = self.atr(&raw.atr)?;
         self.serial(&raw.serial)?;
+        if kind == CardKind::ZorgId && raw.oid_ca == OidCa::Production {
+            return Err(self.field(
+                "oid_ca",
+                "the ZORG-ID Smartcard CA has no production OID CA, only this project's TEST one (2.16.528.1.1007.99.400)",
+                "remove oid_ca, or set oid_ca = \"test\"",
+            ));
+        }
         self.key_source(kind, raw.key_source)?;
         self.keys(kind, raw.personalised, &raw.keys)?;
         let mut key_types = vec![raw.key_type; raw.keys.len()];
@@ -348,6 +362,7 @@ impl Ctx<'_> {
             keys: raw.keys,
             key_types,
             holder: raw.holder,
+            oid_ca: raw.oid_ca,
             pin: raw.pin,
             puk: raw.puk,
         })

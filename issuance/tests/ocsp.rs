@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use der::Decode;
-use issuance::pki::{CertRole, CertStatus, Holder, HolderType, Issuer, RevocationReason, TestPki, certificate_pem};
+use issuance::pki::{
+    CertRole, CertStatus, Holder, HolderType, Issuer, OidCa, RevocationReason, TestPki, certificate_pem,
+};
 use issuance::test_keys::{rsa_holder_public_key, test_rsa_key};
 
 /// 2025-06-01T09:30:00Z; the certificate is valid for three years from then.
@@ -41,6 +43,7 @@ fn holder() -> Holder {
         subscriber_number: "90000123".into(),
         role: "01.015".into(),
         agb_code: "01234567".into(),
+        oid_ca: OidCa::Test,
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use issuance::pki::{
-    CertRole, Holder, HolderPublicKey, HolderType, Issuer, PkiError, RevokedEntry, TestPki, add_three_years,
+    CertRole, Holder, HolderPublicKey, HolderType, Issuer, OidCa, PkiError, RevokedEntry, TestPki, add_three_years,
     certificate_pem, certificate_summary, crl_pem,
 };
 use issuance::test_keys::{rsa_holder_public_key, test_rsa_key};
@@ -65,6 +65,7 @@ fn holder(t: HolderType) -> Holder {
             subscriber_number: "90000123".into(),
             role: "01.015".into(),
             agb_code: "01234567".into(),
+            oid_ca: OidCa::Test,
         },
         HolderType::N => Holder {
             holder_type: HolderType::N,
@@ -77,6 +78,7 @@ fn holder(t: HolderType) -> Holder {
             subscriber_number: "90000456".into(),
             role: "30.000".into(),
             agb_code: "00000000".into(),
+            oid_ca: OidCa::Test,
         },
         HolderType::M => Holder {
             holder_type: HolderType::M,
@@ -89,6 +91,7 @@ fn holder(t: HolderType) -> Holder {
             subscriber_number: "90000123".into(),
             role: "30.000".into(),
             agb_code: "00000000".into(),
+            oid_ca: OidCa::Test,
         },
     }
 }
@@ -126,9 +129,9 @@ fn s(p: &Path) -> &str {
 
 fn expected_san(issuer: Issuer, h: &Holder) -> String {
     let (oid, letter) = match issuer {
-        Issuer::Uzi(HolderType::Z) => ("2.16.528.1.1003.1.3.5.5.2", "Z"),
-        Issuer::Uzi(HolderType::N) => ("2.16.528.1.1003.1.3.5.5.3", "N"),
-        Issuer::Uzi(HolderType::M) => ("2.16.528.1.1003.1.3.5.5.4", "M"),
+        Issuer::Uzi(HolderType::Z) => ("2.16.528.1.1007.99.217", "Z"),
+        Issuer::Uzi(HolderType::N) => ("2.16.528.1.1007.99.218", "N"),
+        Issuer::Uzi(HolderType::M) => ("2.16.528.1.1007.99.219", "M"),
         Issuer::ZorgId => ("2.16.528.1.1007.99.400", "N"),
     };
     format!("{oid}-1-{}-{letter}-{}-{}-{}", h.uzi_number, h.subscriber_number, h.role, h.agb_code)

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use fixtures::format::{FixtureError, FixtureErrorKind};
-use issuance::pki::HolderType;
+use issuance::pki::{HolderType, OidCa};
 use issuance::profile::{self, CardKind, KeySource, PROFILE_NAMES, ProfileError, check_atr, load};
 
 const UZI_ATR: [u8; 22] = [
@@ -252,4 +252,19 @@ fn shipped_fixtures_are_not_modified_by_loading() {
         load(path.to_str().unwrap()).unwrap();
         assert_eq!(std::fs::read(Path::new(&path)).unwrap(), before);
     }
+}
+
+#[test]
+fn oid_ca_is_test_unless_the_profile_says_production() {
+    for name in PROFILE_NAMES {
+        assert_eq!(load(name).unwrap().oid_ca, OidCa::Test, "{name}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uzi-production.toml");
+    let text = replace(&fixture_text("uzi-zorgverlener"), "oid_ca = \"test\"", "oid_ca = \"production\"");
+    std::fs::write(&path, text).unwrap();
+    assert_eq!(load(path.to_str().unwrap()).unwrap().oid_ca, OidCa::Production);
+    let zorg_id = replace(&fixture_text("zorg-id"), "personalised = ", "oid_ca = \"production\"\npersonalised = ");
+    let msg = broken("zorg-id-production.toml", &zorg_id, "oid_ca");
+    assert!(msg.contains("2.16.528.1.1007.99.400"), "{msg}");
 }

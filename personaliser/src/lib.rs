@@ -58,7 +58,7 @@ use x509_cert::certificate::Certificate;
 
 use issuance::card_new::{self, CardNewError, LayoutWriter};
 use issuance::pkcs15::{self, KeySpec, KeyUsage, PinSpec, TokenSpec};
-use issuance::pki::{self, CertRole, Holder, HolderType, Issuer, PkiError, TestPki};
+use issuance::pki::{self, CertRole, Holder, HolderType, Issuer, OidCa, PkiError, TestPki};
 use issuance::profile::{self, KeyType, PinSettings, Profile};
 
 /// Length of the one-time PUK: 8 digits, inside the ZORG-ID profile's PUK policy (6–16 digits) and no longer

@@ -84,35 +84,7 @@ pub(super) fn check_uzi_certificate(
     let [ca_oid, _version, uzi_number, letter, subscriber, role, agb] = fields.as_slice() else {
         return Err(bad(format!("has a malformed UZI otherName {san:?}")));
     };
-    if *ca_oid == pki::OID_CA_ZORG_ID_TEST {
-        return Err(PersonaliseError::UziCardType {
-            letter: 'N',
-            what: "ZORG-ID Smartcard, not a UZI pass",
-            advice: "put your UZI-medewerkerspas op naam in the first reader and the blank ZORG-ID Smartcard in the second",
-        });
-    }
-    let card_type = match *letter {
-        "N" => HolderType::N,
-        "Z" if options.allow_zorgverlenerspas => HolderType::Z,
-        "Z" => {
-            return Err(PersonaliseError::UziCardType {
-                letter: 'Z',
-                what: "UZI-zorgverlenerspas",
-                advice: "the ZORG-ID Smartcard replaces the UZI-medewerkerspas op naam (VZVZ, *ZORG-ID Smartcard*); keep using your zorgverlenerspas, or make the ZORG-ID Smartcard with a UZI-medewerkerspas op naam",
-            });
-        }
-        "M" => {
-            return Err(PersonaliseError::UziCardType {
-                letter: 'M',
-                what: "UZI-medewerkerspas niet op naam",
-                advice: "it belongs to a function, not a person, and a ZORG-ID Smartcard is personal (ZORG-ID, *Aanmaken ZORG-ID Smartcard*: \"UZI-medewerkerspas op naam\"); use a UZI-medewerkerspas op naam",
-            });
-        }
-        other => return Err(bad(format!("names an unknown card type {other:?} in {san:?}"))),
-    };
-    if *ca_oid != card_type.uzi_ca_oid() {
-        return Err(bad(format!("names CA {ca_oid} in {san:?}, not the UZI-register CA of type {letter}")));
-    }
+    let (card_type, oid_ca) = card_type(ca_oid, letter, &san, options.allow_zorgverlenerspas)?;
     verify_issued_by(der, &options.pki.ca_der(Issuer::Uzi(card_type)))
         .map_err(|problem| bad(format!("{problem} (TEST UZI-register CA of type {letter})")))?;
     if now < summary.not_before {
@@ -150,6 +122,7 @@ pub(super) fn check_uzi_certificate(
         subscriber_number: (*subscriber).into(),
         role: (*role).into(),
         agb_code: (*agb).into(),
+        oid_ca,
     };
     if holder.given_name.is_none() || holder.surname.is_none() {
         return Err(bad("has no givenName or surname: a ZORG-ID Smartcard is made for a named person".into()));
@@ -164,6 +137,53 @@ pub(super) fn check_uzi_certificate(
     }
     let public_key = summary.public_key.ok_or_else(|| bad("has neither an RSA nor a P-256 public key".into()))?;
     Ok(UziHolder { holder, public_key })
+}
+
+/// The card type of a UZI pass from the otherName's OID CA and card-type letter (CPS UZI-register v10.2 §7.1.5
+/// Table 11): a UZI-medewerkerspas op naam, or a zorgverlenerspas if allowed. The OID CA may be the TEST one (the
+/// real TEST passes, `2.16.528.1.1007.99.217` on a Z pass) or the production one (a profile with
+/// `oid_ca = "production"`): either names the same CA, whose signature is checked next.
+fn card_type(
+    ca_oid: &str,
+    letter: &str,
+    san: &str,
+    allow_zorgverlenerspas: bool,
+) -> Result<(HolderType, OidCa), PersonaliseError> {
+    let bad = |problem: String| PersonaliseError::UziCertificate { step: Step::UziPass, problem };
+    if ca_oid == pki::OID_CA_ZORG_ID_TEST {
+        return Err(PersonaliseError::UziCardType {
+            letter: 'N',
+            what: "ZORG-ID Smartcard, not a UZI pass",
+            advice: "put your UZI-medewerkerspas op naam in the first reader and the blank ZORG-ID Smartcard in the second",
+        });
+    }
+    let card_type = match letter {
+        "N" => HolderType::N,
+        "Z" if allow_zorgverlenerspas => HolderType::Z,
+        "Z" => {
+            return Err(PersonaliseError::UziCardType {
+                letter: 'Z',
+                what: "UZI-zorgverlenerspas",
+                advice: "the ZORG-ID Smartcard replaces the UZI-medewerkerspas op naam (VZVZ, *ZORG-ID Smartcard*); keep using your zorgverlenerspas, or make the ZORG-ID Smartcard with a UZI-medewerkerspas op naam",
+            });
+        }
+        "M" => {
+            return Err(PersonaliseError::UziCardType {
+                letter: 'M',
+                what: "UZI-medewerkerspas niet op naam",
+                advice: "it belongs to a function, not a person, and a ZORG-ID Smartcard is personal (ZORG-ID, *Aanmaken ZORG-ID Smartcard*: \"UZI-medewerkerspas op naam\"); use a UZI-medewerkerspas op naam",
+            });
+        }
+        other => return Err(bad(format!("names an unknown card type {other:?} in {san:?}"))),
+    };
+    match HolderType::from_uzi_ca_oid(ca_oid) {
+        Some((t, series)) if t == card_type => Ok((card_type, series)),
+        _ => Err(bad(format!(
+            "names CA {ca_oid} in {san:?}, not the UZI-register CA of type {letter} (TEST {} or production {})",
+            card_type.uzi_ca_oid(OidCa::Test),
+            card_type.uzi_ca_oid(OidCa::Production)
+        ))),
+    }
 }
 
 /// X.509 signature check (RFC 5280 §6.1.3 (a)(1)) of `cert_der` under the key of `ca_der`, and the issuer name;

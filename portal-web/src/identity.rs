@@ -8,15 +8,13 @@
 use rustls::CertificateError;
 use rustls::pki_types::CertificateDer;
 
-use issuance::pki::{
-    OID_CA_MEDEWERKER_NIET_OP_NAAM, OID_CA_MEDEWERKER_OP_NAAM, OID_CA_ZORG_ID_TEST, OID_CA_ZORGVERLENER,
-    certificate_summary,
-};
+use issuance::pki::{HolderType, OID_CA_ZORG_ID_TEST, certificate_summary};
 
 use crate::tls::PortalClientVerifier;
 
 /// Which card a certificate is from, by the CA OID at the start of its 2.5.5.5 otherName (CPS UZI-register
-/// §7.1.5 Table 11; the ZORG-ID TEST CA's OID is this project's, `issuance::pki::OID_CA_ZORG_ID_TEST`).
+/// §7.1.5 Table 11, TEST or production OID CA: `HolderType::from_uzi_ca_oid`; the ZORG-ID TEST CA's OID is this
+/// project's, `issuance::pki::OID_CA_ZORG_ID_TEST`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CardKind {
@@ -119,11 +117,12 @@ pub fn identity(der: &[u8]) -> Login {
             "otherName 2.5.5.5 `{san}` is not version 1 for UZI number {uzi_number} (subject serialNumber)"
         )));
     }
-    let card = match (*ca_oid, *card_type) {
-        (OID_CA_ZORGVERLENER, "Z") => CardKind::Zorgverlenerspas,
-        (OID_CA_MEDEWERKER_OP_NAAM, "N") => CardKind::MedewerkerspasOpNaam,
-        (OID_CA_MEDEWERKER_NIET_OP_NAAM, "M") => CardKind::MedewerkerspasNietOpNaam,
-        (OID_CA_ZORG_ID_TEST, "N") => CardKind::ZorgIdSmartcard,
+    let uzi_type = HolderType::from_uzi_ca_oid(ca_oid).map(|(t, _series)| t);
+    let card = match (uzi_type, *ca_oid, *card_type) {
+        (Some(HolderType::Z), _, "Z") => CardKind::Zorgverlenerspas,
+        (Some(HolderType::N), _, "N") => CardKind::MedewerkerspasOpNaam,
+        (Some(HolderType::M), _, "M") => CardKind::MedewerkerspasNietOpNaam,
+        (None, OID_CA_ZORG_ID_TEST, "N") => CardKind::ZorgIdSmartcard,
         _ => return Err(refuse(format!("CA `{ca_oid}` with card type `{card_type}` is not a card this portal knows"))),
     };
     Ok(Identity {

@@ -11,14 +11,18 @@
 //! - HTTPS (`--listen`): the JSON API ([`api`]). OCSP and CRLs are not served here: relying parties fetch them over
 //!   plain HTTP (RFC 6960 Appendix A.1, RFC 5280 §4.2.1.13), and a revocation check must not need a TLS
 //!   connection whose own certificate check may need the revocation check.
-//! - HTTP (`--ocsp-listen`): `POST /ocsp` ([`ocsp`]) and `GET /crl/{issuer}.crl` ([`crl`]).
+//! - HTTP (`--ocsp-listen`): `POST /ocsp` ([`ocsp`]), `GET /crl/{issuer}.crl` ([`crl`]) and `GET /ca/{issuer}.cer`
+//!   ([`ca`]), where the holder certificates' authorityInfoAccess points (RFC 5280 §4.2.2.1; the URLs are
+//!   `Issuer::ocsp_url` and `Issuer::ca_issuers_url` in issuance/src/pki/holder.rs, the default address
+//!   `issuance::pki::PORTAL_HTTP_ADDR`).
 //!
 //! Modules: [`clock`] (the injectable time), [`tls`] (server certificate, client-certificate check), [`identity`]
 //! (the identity in a UZI certificate), [`service`] (the operations, without HTTP), [`api`] (the JSON routes),
 //! [`session`] (the log-in's session and its 20-minute idle limit), [`test_clock`] (`--test-clock`, tests only),
-//! [`ocsp`], [`crl`], [`listener`] (accept loops and their limits), [`error`].
+//! [`ocsp`], [`crl`], [`ca`], [`listener`] (accept loops and their limits), [`error`].
 
 pub mod api;
+pub mod ca;
 pub mod clock;
 pub mod crl;
 pub mod error;
@@ -40,7 +44,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-use issuance::pki::TestPki;
+use issuance::pki::{CA_ISSUERS_PATH, OCSP_PATH, PORTAL_HTTP_ADDR, TestPki};
 use portal::StoreLocation;
 
 pub use self::clock::PortalClock;
@@ -55,8 +59,9 @@ pub struct ServeArgs {
     /// HTTPS address of the API (loopback only; port 0 for any free one).
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
-    /// Plain-HTTP address of OCSP (`POST /ocsp`) and the CRLs (`GET /crl/ISSUER.crl`), loopback only.
-    #[arg(long, default_value = "127.0.0.1:8081")]
+    /// Plain-HTTP address of OCSP (`POST /ocsp`), the CRLs (`GET /crl/ISSUER.crl`) and the CA certificates
+    /// (`GET /ca/ISSUER.cer`), loopback only; the certificates' authorityInfoAccess names the default.
+    #[arg(long, default_value = PORTAL_HTTP_ADDR)]
     pub ocsp_listen: SocketAddr,
     /// Where to write the CA certificate (PEM) of the server's TLS certificate, for `curl --cacert`.
     #[arg(long, default_value = "zorgcard-portal-server-ca.pem")]
@@ -116,8 +121,11 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
         api::router(portal.clone()).layer(axum::middleware::from_fn_with_state(sessions, session::session_layer)),
     );
     let revocation = Revocation { portal, pki };
-    let mut plain =
-        Router::new().route("/ocsp", post(ocsp::ocsp)).route("/crl/{file}", get(crl::crl)).with_state(revocation);
+    let mut plain = Router::new()
+        .route(OCSP_PATH, post(ocsp::ocsp))
+        .route("/crl/{file}", get(crl::crl))
+        .route(&format!("{CA_ISSUERS_PATH}/{{file}}"), get(ca::ca))
+        .with_state(revocation);
     if args.test_clock {
         plain = plain.merge(test_clock::router(clock));
     }
@@ -136,6 +144,8 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
         let _ = writeln!(out, "server CA   {} (curl --cacert)", args.server_cert_out.display());
         let _ = writeln!(out, "OCSP        http://{http_addr}/ocsp");
         let _ = writeln!(out, "CRLs        http://{http_addr}/crl/zorg-id-ca.crl (and the UZI-register CAs')");
+        let _ =
+            writeln!(out, "CA certs    http://{http_addr}{CA_ISSUERS_PATH}/zorg-id-ca.cer (and the UZI-register CAs')");
         if args.test_clock {
             let _ = writeln!(
                 out,

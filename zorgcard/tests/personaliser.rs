@@ -279,6 +279,20 @@ fn a_zorgverlenerspas_is_refused_unless_allowed() {
     assert_eq!(outcome.card.holder_name, "Jan Test");
 }
 
+/// The personaliser reads a UZI pass whose otherName has the production OID CA (`2.16.528.1.1003.1.3.5.5.3`, CPS
+/// UZI-register v10.2 §7.1.5 Table 11) as well as one with the TEST OID CA of the shipped profile (`…1007.99.218`).
+#[test]
+fn a_uzi_pass_with_the_production_oid_ca_is_accepted_too() {
+    let bench = Bench::new();
+    let dir = tempfile::tempdir().unwrap();
+    let text = fixtures::read_to_string(&profile::profile_path("uzi-medewerker")).unwrap();
+    let path = dir.path().join("uzi-medewerker-production.toml");
+    std::fs::write(&path, text.replace("oid_ca = \"test\"\n", "oid_ca = \"production\"\n")).unwrap();
+    let (mut uzi, mut blank) = (bench.card(path.to_str().unwrap(), None), bench.blank());
+    let outcome = run(&bench, &mut uzi, &mut blank).unwrap();
+    assert_eq!(outcome.card.uzi_number, "900016529");
+}
+
 #[test]
 fn a_zorg_id_smartcard_is_no_uzi_pass() {
     let bench = Bench::new();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use issuance::pki::{self, CertRole, Holder, HolderPublicKey, HolderType, Issuer, TestPki};
+use issuance::pki::{self, CertRole, Holder, HolderPublicKey, HolderType, Issuer, OidCa, TestPki};
 use portal::{IssuedCard, IssuedCertificate};
 use rusqlite::Connection;
 
@@ -58,6 +58,7 @@ fn login(pki: &TestPki, dir: &Path, issuer: Issuer, uzi: &str, ura: &str, card_s
         subscriber_number: ura.into(),
         role: if holder_type == HolderType::Z { "01.015".into() } else { "00.000".into() },
         agb_code: "00000000".into(),
+        oid_ca: OidCa::Test,
     };
     let der =
         pki.issue(issuer, &holder, CertRole::Authentication, &public, card_serial.as_bytes(), now() - 60).unwrap();
@@ -579,4 +580,33 @@ fn a_slow_client_is_cut_off_while_others_are_served() {
     );
     let again = server.curl(Some(&w.admin), "GET", "/api/whoami", None);
     assert_eq!(again.status, 200, "{again:?}");
+}
+
+#[test]
+fn the_authority_information_access_urls_answer_on_the_plain_http_listener() {
+    let w = world();
+    let server = serve(w.dir.path(), &w.db, &[]);
+    populated(&w, &server);
+    let text = run(Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(&w.worker.cert)).stdout;
+    let text = String::from_utf8_lossy(&text);
+    let url = |method: &str| {
+        let line = text.lines().find(|l| l.trim().starts_with(method)).unwrap_or_else(|| panic!("{method}: {text}"));
+        let url = line.split("URI:").nth(1).unwrap().trim();
+        // The certificate names the default --ocsp-listen; this server listens on a free port.
+        url.replace(&format!("http://{}", pki::PORTAL_HTTP_ADDR), &server.http)
+    };
+    let (ocsp_url, ca_url) = (url("OCSP - URI:"), url("CA Issuers - URI:"));
+    assert_eq!(ocsp_url, format!("{}/ocsp", server.http));
+    assert!(ocsp(&w, &server, &w.worker.cert).contains(": good"));
+
+    let ca = w.dir.path().join("zorg-id-ca.cer");
+    run(Command::new("curl").args(["-sSf", "-o"]).arg(&ca).arg(&ca_url));
+    assert_eq!(std::fs::read(&ca).unwrap(), w.pki.ca_der(Issuer::ZorgId), "{ca_url}");
+    let subject =
+        run(Command::new("openssl").args(["x509", "-inform", "DER", "-noout", "-subject", "-in"]).arg(&ca)).stdout;
+    assert!(String::from_utf8_lossy(&subject).contains("TEST ZORG-ID Smartcard CA"));
+    let missing = run(Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{}/ca/no-such-ca.cer", server.http)));
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
 }

@@ -59,6 +59,7 @@ fn login(pki: &TestPki, dir: &Path, issuer: Issuer, uzi: &str, ura: &str, card_s
         subscriber_number: ura.into(),
         role: if holder_type == HolderType::Z { "01.015".into() } else { "00.000".into() },
         agb_code: "00000000".into(),
+        oid_ca: issuance::pki::OidCa::Test,
     };
     let der =
         pki.issue(issuer, &holder, CertRole::Authentication, &public, card_serial.as_bytes(), now() - 60).unwrap();

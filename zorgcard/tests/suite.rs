@@ -544,3 +544,27 @@ fn through_pcscd_the_same_scripts_pass() {
         eprintln!("{summary}");
     }
 }
+
+/// A profile with `oid_ca = "production"` makes a card whose otherName starts with the production OID CA
+/// (CPS UZI-register v10.2 §7.1.5 Table 11), and the suite's SAN check expects exactly that; the shipped profile
+/// keeps the TEST OID CA of the real TEST passes.
+#[test]
+fn a_production_oid_ca_profile_makes_a_card_the_suite_passes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = fixtures::read_to_string(&profile::profile_path("uzi-zorgverlener")).expect("shipped profile");
+    assert!(text.contains("oid_ca = \"test\"\n"), "{text}");
+    let path = dir.path().join("z-production.toml");
+    std::fs::write(&path, text.replace("oid_ca = \"test\"\n", "oid_ca = \"production\"\n")).expect("write profile");
+    let pki = TestPki::fixtures().expect("pki");
+    for (name, oid_ca) in
+        [(path.to_str().unwrap(), "2.16.528.1.1003.1.3.5.5.2-"), ("uzi-zorgverlener", "2.16.528.1.1007.99.217-")]
+    {
+        let made = new_card(&profile::load(name).expect("profile"), &pki, &NewCardOptions::default()).expect("card");
+        for (key, der) in &made.certificates {
+            let san = issuance::pki::certificate_summary(der).expect("certificate").san_uzi.expect("2.5.5.5");
+            assert!(san.starts_with(oid_ca), "{name} key {key}: {san}");
+        }
+    }
+    let (report, _) = in_process(&[path.to_str().unwrap()], Vec::new()).expect("suite runs");
+    assert!(report.passed(), "{}", report.summary());
+}

@@ -95,7 +95,7 @@ impl Runner<'_> {
                     return CheckResult::new("SAN 2.5.5.5", "(the profile has no holder)", got, false);
                 };
                 let (letter, ca_oid) = match self.profile.kind {
-                    CardKind::Uzi(t) => (t.letter(), Some(t.uzi_ca_oid())),
+                    CardKind::Uzi(t) => (t.letter(), Some(t.uzi_ca_oid(self.profile.oid_ca))),
                     CardKind::ZorgId => ('N', None),
                 };
                 let tail = format!("1-{}-{letter}-{}-{}-{}", h.uzi_number, h.subscriber_number, h.role, h.agb_code);

@@ -209,7 +209,7 @@ pub(super) fn uzi_san_string(issuer: Issuer, holder: &Holder) -> String {
     };
     format!(
         "{}-1-{}-{}-{}-{}-{}",
-        issuer.san_ca_oid(),
+        issuer.san_ca_oid(holder.oid_ca),
         holder.uzi_number,
         letter,
         holder.subscriber_number,
@@ -271,6 +271,14 @@ pub(super) fn end_entity_extensions(
         crl_issuer: None,
     }]);
     exts.push((&dp).to_extension(subject, &exts)?);
+
+    // authorityInfoAccess (RFC 5280 §4.2.2.1; CPS §7.1 Table 8): the OCSP responder and the issuing CA's certificate.
+    let uri = |url: String| Ok::<_, PkiError>(GeneralName::UniformResourceIdentifier(Ia5String::new(&url)?));
+    let aia = AuthorityInfoAccessSyntax(vec![
+        AccessDescription { access_method: OID_AD_OCSP, access_location: uri(issuer.ocsp_url())? },
+        AccessDescription { access_method: OID_AD_CA_ISSUERS, access_location: uri(issuer.ca_issuers_url())? },
+    ]);
+    exts.push((&aia).to_extension(subject, &exts)?);
 
     Ok(exts)
 }

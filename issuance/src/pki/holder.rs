@@ -29,15 +29,42 @@ impl HolderType {
         }
     }
 
-    /// The OID of the issuing UZI-register CA as it appears in the 2.5.5.5 otherName
-    /// (CPS UZI-register §7.1).
-    pub fn uzi_ca_oid(self) -> &'static str {
-        match self {
-            HolderType::Z => OID_CA_ZORGVERLENER,
-            HolderType::N => OID_CA_MEDEWERKER_OP_NAAM,
-            HolderType::M => OID_CA_MEDEWERKER_NIET_OP_NAAM,
+    /// The OID of the issuing UZI-register CA of `series` as it appears in the 2.5.5.5 otherName
+    /// (CPS UZI-register v10.2 §7.1.5 Table 11).
+    pub fn uzi_ca_oid(self, series: OidCa) -> &'static str {
+        match (series, self) {
+            (OidCa::Test, HolderType::Z) => OID_CA_ZORGVERLENER_TEST,
+            (OidCa::Test, HolderType::N) => OID_CA_MEDEWERKER_OP_NAAM_TEST,
+            (OidCa::Test, HolderType::M) => OID_CA_MEDEWERKER_NIET_OP_NAAM_TEST,
+            (OidCa::Production, HolderType::Z) => OID_CA_ZORGVERLENER,
+            (OidCa::Production, HolderType::N) => OID_CA_MEDEWERKER_OP_NAAM,
+            (OidCa::Production, HolderType::M) => OID_CA_MEDEWERKER_NIET_OP_NAAM,
         }
     }
+
+    /// The card type and series a UZI-register OID CA at the start of a 2.5.5.5 otherName names, TEST or production
+    /// (CPS UZI-register v10.2 §7.1.5 Table 11); `None` for any other OID, such as [`OID_CA_ZORG_ID_TEST`].
+    pub fn from_uzi_ca_oid(oid: &str) -> Option<(HolderType, OidCa)> {
+        [OidCa::Test, OidCa::Production]
+            .into_iter()
+            .flat_map(|series| [HolderType::Z, HolderType::N, HolderType::M].map(|t| (t, series)))
+            .find(|(t, series)| t.uzi_ca_oid(*series) == oid)
+    }
+}
+
+/// Which UZI-register OID CAs the 2.5.5.5 otherName starts with: a profile field (`oid_ca` in
+/// `fixtures/profiles/*.toml`), TEST by default because the real TEST passes carry the TEST OID CA
+/// (`2.16.528.1.1007.99.217` on a TEST zorgverlenerpas), production for relying parties that insist on
+/// CPS UZI-register v10.2 §7.1.5 Table 11's `2.16.528.1.1003.1.3.5.5.*`. The ZORG-ID Smartcard CA has only its
+/// TEST OID, [`OID_CA_ZORG_ID_TEST`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OidCa {
+    /// The TEST UZI-register OID CAs (`2.16.528.1.1007.99.217` Z, `.218` N, `.219` M).
+    #[default]
+    Test,
+    /// The production UZI-register OID CAs (`2.16.528.1.1003.1.3.5.5.2` Z, `.3` N, `.4` M).
+    Production,
 }
 
 /// The three key pairs and certificates on a card (CPS UZI-register §1.4 and §6.1.7):
@@ -117,10 +144,27 @@ impl Issuer {
         format!("{CRL_BASE_URL}/{}.crl", self.file_stem())
     }
 
-    /// The CA OID written at the start of the 2.5.5.5 otherName.
-    pub(super) fn san_ca_oid(self) -> &'static str {
+    /// URL of the OCSP responder for this CA's certificates, the id-ad-ocsp accessLocation of the
+    /// authorityInfoAccess extension (RFC 5280 §4.2.2.1): `zorgcard portal serve`'s `POST /ocsp`.
+    pub fn ocsp_url(self) -> String {
+        format!("http://{PORTAL_HTTP_ADDR}{OCSP_PATH}")
+    }
+
+    /// Path of this CA's certificate on the portal's plain-HTTP listener: `/ca/<file stem>.cer`.
+    pub fn ca_issuers_path(self) -> String {
+        format!("{CA_ISSUERS_PATH}/{}.cer", self.file_stem())
+    }
+
+    /// URL of this CA's certificate (DER), the id-ad-caIssuers accessLocation of the authorityInfoAccess
+    /// extension (RFC 5280 §4.2.2.1): `zorgcard portal serve`'s `GET /ca/<file stem>.cer`.
+    pub fn ca_issuers_url(self) -> String {
+        format!("http://{PORTAL_HTTP_ADDR}{}", self.ca_issuers_path())
+    }
+
+    /// The CA OID written at the start of the 2.5.5.5 otherName, of `series` for the UZI-register CAs.
+    pub(super) fn san_ca_oid(self, series: OidCa) -> &'static str {
         match self {
-            Issuer::Uzi(t) => t.uzi_ca_oid(),
+            Issuer::Uzi(t) => t.uzi_ca_oid(series),
             Issuer::ZorgId => OID_CA_ZORG_ID_TEST,
         }
     }
@@ -164,6 +208,9 @@ pub struct Holder {
     pub role: String,
     /// AGB code, 8 digits, or `00000000` when the holder has none; in the otherName.
     pub agb_code: String,
+    /// Which UZI-register OID CA the otherName starts with (the profile's `oid_ca`); ignored for ZORG-ID.
+    #[serde(default)]
+    pub oid_ca: OidCa,
 }
 
 /// One CRL entry for [`TestPki::crl`].

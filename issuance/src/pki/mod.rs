@@ -63,8 +63,8 @@ use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName, OtherName};
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints, CrlNumber, ExtendedKeyUsage,
-    KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+    CrlDistributionPoints, CrlNumber, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
@@ -162,11 +162,13 @@ impl TestPki {
     ///   `GN`/`SN` for named holders and `title` for Z cards (CPS §3.1.1); for ZORG-ID
     ///   `C, O, CN, GN, SN, serialNumber`. No e-mail address anywhere.
     /// - SubjectAltName otherName 2.5.5.5 (IA5String)
-    ///   `<CA OID>-1-<UZI no>-<Z|N|M>-<subscriber no>-<role>-<AGB code>`; the authentication
+    ///   `<CA OID>-1-<UZI no>-<Z|N|M>-<subscriber no>-<role>-<AGB code>`, the CA OID of [`Holder::oid_ca`]'s
+    ///   series ([`HolderType::uzi_ca_oid`]); the authentication
     ///   certificate also carries a Microsoft UPN otherName `<UZI no>@<subscriber no>`.
     /// - keyUsage (critical) per role (CPS §6.1.7), extendedKeyUsage, TEST certificatePolicies,
-    ///   basicConstraints CA:FALSE (critical), SKI, AKI and a CRL distribution point at
-    ///   [`Issuer::crl_url`].
+    ///   basicConstraints CA:FALSE (critical), SKI, AKI, a CRL distribution point at
+    ///   [`Issuer::crl_url`] and authorityInfoAccess (RFC 5280 §4.2.2.1) with id-ad-ocsp [`Issuer::ocsp_url`] and
+    ///   id-ad-caIssuers [`Issuer::ca_issuers_url`].
     /// - validity from `issued_at` to [`add_three_years`]`(issued_at) - 1`: at most three years
     ///   (CPS §6.3.2).
     /// - serial number: SHA-256 over the card serial and role, 16 bytes, positive, so

@@ -31,12 +31,24 @@ pub const OID_UZI_OTHERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.
 /// authentication certificate so Windows smartcard logon can map the card to an account.
 pub const OID_MS_UPN: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.20.2.3");
 
-/// OID of the UZI-register Zorgverlener CA as used in the 2.5.5.5 otherName.
+/// OID of the production UZI-register Zorgverlener CA as used in the 2.5.5.5 otherName (CPS UZI-register v10.2
+/// §7.1.5 Table 11).
 pub const OID_CA_ZORGVERLENER: &str = "2.16.528.1.1003.1.3.5.5.2";
-/// OID of the UZI-register Medewerker op naam CA as used in the 2.5.5.5 otherName.
+/// OID of the production UZI-register Medewerker op naam CA as used in the 2.5.5.5 otherName (CPS §7.1.5 Table 11).
 pub const OID_CA_MEDEWERKER_OP_NAAM: &str = "2.16.528.1.1003.1.3.5.5.3";
-/// OID of the UZI-register Medewerker niet op naam CA as used in the 2.5.5.5 otherName.
+/// OID of the production UZI-register Medewerker niet op naam CA as used in the 2.5.5.5 otherName (CPS §7.1.5
+/// Table 11).
 pub const OID_CA_MEDEWERKER_NIET_OP_NAAM: &str = "2.16.528.1.1003.1.3.5.5.4";
+/// OID CA of the TEST UZI-register Zorgverlener CA G3 in the 2.5.5.5 otherName, as on the real TEST pass
+/// certificates (`minvws/pUZI-php:tests/certs-with-pki/real/expired_1/Authenticiteit.cer`:
+/// `2.16.528.1.1007.99.217-1-900016528-Z-…`).
+pub const OID_CA_ZORGVERLENER_TEST: &str = "2.16.528.1.1007.99.217";
+/// OID CA of the TEST UZI-register Medewerker op naam CA in the 2.5.5.5 otherName, as in the TEST N-pass signer
+/// attributes of `nuts-foundation/nuts-node`'s UZI tests (`oidCa: 2.16.528.1.1007.99.218`).
+pub const OID_CA_MEDEWERKER_OP_NAAM_TEST: &str = "2.16.528.1.1007.99.218";
+/// OID CA of the TEST UZI-register Medewerker niet op naam CA in the 2.5.5.5 otherName: this project's choice,
+/// the next in the TEST series after Z (`…99.217`) and N (`…99.218`); no public TEST M-pass certificate was found.
+pub const OID_CA_MEDEWERKER_NIET_OP_NAAM_TEST: &str = "2.16.528.1.1007.99.219";
 /// TEST OID standing in for the ZORG-ID Smartcard CA in the 2.5.5.5 otherName.
 pub const OID_CA_ZORG_ID_TEST: &str = "2.16.528.1.1007.99.400";
 
@@ -62,6 +74,20 @@ pub(super) const OID_EKU_MS_DOCUMENT_SIGNING: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.12");
 /// Microsoft Encrypting File System.
 pub(super) const OID_EKU_MS_EFS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.10.3.4");
+
+/// `id-ad-ocsp` (RFC 5280 §4.2.2.1): the accessMethod of the OCSP responder in authorityInfoAccess.
+pub(super) const OID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+/// `id-ad-caIssuers` (RFC 5280 §4.2.2.1): the accessMethod of the issuing CA's certificate in authorityInfoAccess.
+pub(super) const OID_AD_CA_ISSUERS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
+
+/// Address of `zorgcard portal serve`'s plain-HTTP listener (the `--ocsp-listen` default in
+/// `portal-web/src/lib.rs`), where [`Issuer::ocsp_url`] and [`Issuer::ca_issuers_url`] point.
+pub const PORTAL_HTTP_ADDR: &str = "127.0.0.1:8081";
+/// Path of the OCSP responder on [`PORTAL_HTTP_ADDR`] (`POST`, RFC 6960 Appendix A.1).
+pub const OCSP_PATH: &str = "/ocsp";
+/// Folder of the issuing CA certificates on [`PORTAL_HTTP_ADDR`]: `GET <CA_ISSUERS_PATH>/<Issuer::file_stem()>.cer`
+/// answers the DER certificate (RFC 5280 §4.2.2.1, `application/pkix-cert`).
+pub const CA_ISSUERS_PATH: &str = "/ca";
 
 /// Base URL of the CRL distribution points written into end-entity certificates; the
 /// conformance harness serves `<Issuer::file_stem()>.crl` there.

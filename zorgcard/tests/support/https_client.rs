@@ -57,6 +57,7 @@ impl Login {
             subscriber_number: ura.into(),
             role: "01.015".into(),
             agb_code: "00000000".into(),
+            oid_ca: issuance::pki::OidCa::Test,
         };
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         let der = pki
