@@ -45,10 +45,44 @@ impl From<PortalError> for ServiceError {
 }
 
 /// The portal database and clock the operations run against.
+///
+/// Connections are kept open between requests ([`Connections`]): a new PostgreSQL connection costs milliseconds per
+/// request, and an SQLite one re-reads the schema. Writes from this server take an in-process lock first, so that
+/// they queue here instead of in SQLite's busy handler, which sleeps and retries (SQLite documentation,
+/// `sqlite3_busy_timeout`); other processes (the CLI, a second server) still meet at the database's own lock.
 #[derive(Debug, Clone)]
 pub struct Portal {
     registry: Arc<StoreLocation>,
     clock: PortalClock,
+    connections: Arc<Connections>,
+}
+
+/// Open connections to the portal database, reused by the blocking tasks, and the lock this server's writers take.
+#[derive(Debug, Default)]
+struct Connections {
+    idle: std::sync::Mutex<Vec<Store>>,
+    writer: std::sync::Mutex<()>,
+}
+
+impl Connections {
+    /// Runs `f` on an idle connection, or a new one; the connection goes back to the idle ones unless the store
+    /// failed (a refused rule leaves it usable).
+    fn with<T>(
+        &self,
+        location: &StoreLocation,
+        f: impl FnOnce(&mut Store) -> Result<T, PortalError>,
+    ) -> Result<T, PortalError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut store = match idle {
+            Some(store) => store,
+            None => Store::open(location)?,
+        };
+        let result = f(&mut store);
+        if matches!(result, Ok(_) | Err(PortalError::Refused { .. })) {
+            self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(store);
+        }
+        result
+    }
 }
 
 /// Whether two certificate serials (upper-case hex) are the same number, leading zero bytes aside.
@@ -65,7 +99,7 @@ pub fn card_of_certificate<'r>(registry: &'r Registry, serial: &str) -> Option<&
 impl Portal {
     /// Operations on the portal database `registry`, at `clock`.
     pub fn new(registry: StoreLocation, clock: PortalClock) -> Portal {
-        Portal { registry: Arc::new(registry), clock }
+        Portal { registry: Arc::new(registry), clock, connections: Arc::default() }
     }
 
     /// The portal's clock.
@@ -75,11 +109,11 @@ impl Portal {
 
     /// The registry as committed now.
     pub async fn read(&self) -> Result<Registry, ServiceError> {
-        let path = Arc::clone(&self.registry);
-        tokio::task::spawn_blocking(move || Store::open(path.as_ref())?.registry())
+        let (path, connections) = (Arc::clone(&self.registry), Arc::clone(&self.connections));
+        tokio::task::spawn_blocking(move || connections.with(&path, |s| Ok(s.registry()?)))
             .await
             .map_err(|e| ServiceError::Task(e.to_string()))?
-            .map_err(|e| ServiceError::Store(e.into()))
+            .map_err(ServiceError::Store)
     }
 
     /// One transaction: `rule` gets the registry, `now`, and a flag to set when its refusal is a conflict.
@@ -89,14 +123,14 @@ impl Portal {
         command: String,
         rule: impl FnOnce(&mut Registry, i64, &mut bool) -> Result<String, Refusal> + Send + 'static,
     ) -> Result<String, ServiceError> {
-        let path = Arc::clone(&self.registry);
+        let (path, connections) = (Arc::clone(&self.registry), Arc::clone(&self.connections));
         let actor = who.uzi_number.clone();
         let now = self.clock.now();
         let (result, conflict) = tokio::task::spawn_blocking(move || {
             let mut conflict = false;
-            let result = Store::open(path.as_ref())
-                .map_err(PortalError::from)
-                .and_then(|mut s| s.transact(&actor, &command, now, |r| rule(r, now, &mut conflict)));
+            let _writer = connections.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let result =
+                connections.with(&path, |s| s.transact(&actor, &command, now, |r| rule(r, now, &mut conflict)));
             (result, conflict)
         })
         .await
