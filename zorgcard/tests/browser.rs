@@ -46,6 +46,8 @@ fn firefox(token: &Token, trust: &[&Path]) -> (Browser, PathBuf) {
     let card = tokens["tokens"].as_array().into_iter().flatten().find(|t| t["module"] == "OpenSC");
     assert!(card.is_some_and(|t| t["loggedIn"] == true), "pin-prompt.js did not log the card in: {tokens}");
     assert!(tokens["asked"].as_array().is_some_and(|a| !a.is_empty()), "Firefox never asked for the PIN: {tokens}");
+    let log = std::fs::read_to_string(&browser.log).unwrap_or_default();
+    assert!(!log.contains(&token.pin), "geckodriver's log {} shows the PIN", browser.log.display());
     (browser, profile)
 }
 

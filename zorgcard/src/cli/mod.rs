@@ -2,7 +2,7 @@
 //! which only parses the arguments, calls one of these, and maps the [`CliError`] to a message and an exit code.
 //!
 //! - [`args`]: the clap argument types and their `--help` text.
-//! - [`browser_profile`]: `browser-profile`, a Firefox profile that logs in with the card.
+//! - [`mod@browser_profile`]: `browser-profile`, a Firefox profile that logs in with the card.
 //! - [`readers`]: `list-readers` and the `-r`/`--reader` argument.
 //! - [`CliError`]: every command's error, and the outcomes that end the process non-zero.
 //!
