@@ -81,6 +81,10 @@ enum Command {
     ///
     /// Example: zorgcard portal --as 900000001 view
     Portal(args::PortalArgs),
+    /// Make a Firefox profile that logs in with the card: TEST CAs trusted, OpenSC added, PIN script for WebDriver.
+    ///
+    /// Example: zorgcard browser-profile --out ff-profile --trust server-ca.pem
+    BrowserProfile(args::BrowserProfileArgs),
     /// The test CA's revocation list of ZORG-ID Smartcards.
     #[command(subcommand)]
     Crl(args::CrlCommand),
@@ -114,5 +118,6 @@ fn run(command: Command, verbose: bool, out: &mut std::io::Stdout) -> Result<(),
         Command::Personalise(a) => cli::personalise(a, out, &mut std::io::stderr()),
         Command::Portal(a) => cli::portal(a, out),
         Command::Crl(c) => cli::crl(c),
+        Command::BrowserProfile(a) => cli::browser_profile(a, out),
     }
 }

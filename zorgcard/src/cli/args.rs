@@ -299,3 +299,17 @@ pub struct PcscdConfigArgs {
     #[arg(long)]
     pub listen: Option<std::net::Ipv4Addr>,
 }
+
+/// `zorgcard browser-profile`.
+#[derive(Args, Debug)]
+pub struct BrowserProfileArgs {
+    /// The profile folder to make (new, or empty): give it to Firefox with `-profile DIR`.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The PKCS#11 module that shows the card as a token.
+    #[arg(long, default_value = crate::cli::browser_profile::OPENSC_MODULE)]
+    pub module: PathBuf,
+    /// More CA certificates (PEM) to trust, such as the test server's own CA (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub trust: Vec<PathBuf>,
+}

@@ -58,6 +58,9 @@ pub enum CliError {
     /// `crl write` or `crl serve` failed.
     #[error(transparent)]
     Crl(#[from] CrlError),
+    /// `browser-profile` could not make the profile.
+    #[error(transparent)]
+    BrowserProfile(#[from] crate::cli::browser_profile::BrowserProfileError),
     /// Standard output could not be written (a closed pipe, a full disk).
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),

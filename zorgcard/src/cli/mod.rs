@@ -2,12 +2,14 @@
 //! which only parses the arguments, calls one of these, and maps the [`CliError`] to a message and an exit code.
 //!
 //! - [`args`]: the clap argument types and their `--help` text.
+//! - [`mod@browser_profile`]: `browser-profile`, a Firefox profile that logs in with the card.
 //! - [`readers`]: `list-readers` and the `-r`/`--reader` argument.
 //! - [`CliError`]: every command's error, and the outcomes that end the process non-zero.
 //!
 //! Results go to standard output, diagnostics to standard error, so `zorgcard … > file` keeps only the results.
 
 pub mod args;
+pub mod browser_profile;
 mod error;
 pub mod readers;
 
@@ -219,5 +221,16 @@ pub fn pcscd_config(a: args::PcscdConfigArgs, out: &mut dyn Write) -> Result<(),
         )?,
     }
     write!(out, "{}", readers.reader_conf())?;
+    Ok(())
+}
+
+/// `zorgcard browser-profile`: the profile folder, then what it holds on `out`.
+pub fn browser_profile(a: args::BrowserProfileArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let spec = browser_profile::ProfileSpec { out: &a.out, module: &a.module, trust: &a.trust };
+    let trusted = browser_profile::make_profile(&spec)?;
+    writeln!(out, "Firefox profile written to {}", a.out.display())?;
+    writeln!(out, "  PKCS#11 module: {}", a.module.display())?;
+    writeln!(out, "  trusted CAs: {}", trusted.join(", "))?;
+    writeln!(out, "  run: firefox-esr -profile {} (WebDriver: run pin-prompt.js in chrome context)", a.out.display())?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // each test binary uses a part of it
 
+pub mod browser;
 pub mod clients;
 pub mod portal;
 
