@@ -338,3 +338,38 @@ impl Registry {
         Ok(format!("user `{uzi}` of URA {ura} deleted with all their data\n"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_field_is_named_in_the_order_of_the_form() {
+        let new = NewMedewerker {
+            uzi_number: "12".into(),
+            first_names: " ".into(),
+            surname: String::new(),
+            birth_date: "2025-02-30".into(),
+            wid_check: WidCheck { document: WidDocument::Paspoort, checked: false },
+        };
+        let fields: Vec<MedewerkerField> = new.problems(1_750_000_000).into_iter().map(|(f, _)| f).collect();
+        let order = [
+            MedewerkerField::UziNumber,
+            MedewerkerField::FirstNames,
+            MedewerkerField::Surname,
+            MedewerkerField::BirthDate,
+            MedewerkerField::WidCheck,
+        ];
+        assert_eq!(fields, order);
+        let good = NewMedewerker {
+            uzi_number: "900030001".into(),
+            first_names: "Anna".into(),
+            surname: "de Vries".into(),
+            birth_date: "1990-05-17".into(),
+            wid_check: WidCheck { document: WidDocument::Rijbewijs, checked: true },
+        };
+        assert!(good.problems(1_750_000_000).is_empty());
+        let future = NewMedewerker { birth_date: "2999-01-01".into(), ..good };
+        assert!(future.problems(1_750_000_000)[0].1.to_string().contains("in the future"));
+    }
+}

@@ -340,6 +340,7 @@ fn start_shows_the_uzi_number_and_the_administrator_registers_through_the_form()
 
     let twice = admin.post("/organisatie", &[("naam", "Nog eens")]);
     assert_html(&twice, 409, "");
+    assert_html(&admin.get("/bestaat-niet"), 404, "bestaat niet");
     let worker = Browser::new(&server, &w.worker, w.dir.path());
     assert_html(&worker.get("/organisatie"), 403, "takes a UZI-zorgverlenerspas");
 }
