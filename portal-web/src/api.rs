@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -262,11 +262,18 @@ async fn revoke(
     change(p, me, CardAction::Revoke, s).await
 }
 
-async fn not_found() -> ApiError {
+/// An unknown route: JSON under `/api`, the HTML error page for a browser elsewhere (`Accept: text/html`).
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    let accepts = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !uri.path().starts_with("/api") && accepts.contains("text/html") {
+        let reason = "deze pagina bestaat niet: begin bij Start (/)".to_string();
+        return crate::error_page::error_page(StatusCode::NOT_FOUND, reason);
+    }
     ApiError {
         status: StatusCode::NOT_FOUND,
         message: "no such API route: see `GET /api/whoami`, `/api/cards`, `POST /api/organisations`".into(),
     }
+    .into_response()
 }
 
 /// The `/api` routes over `portal`.

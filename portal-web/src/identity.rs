@@ -44,6 +44,8 @@ impl std::fmt::Display for CardKind {
 pub struct Identity {
     /// The UZI number (subject serialNumber, equal to the one in the otherName): the registry's actor.
     pub uzi_number: String,
+    /// The holder's name: the subject commonName (CPS UZI-register §7.1.1), or the UZI number without one.
+    pub name: String,
     /// The card.
     pub card: CardKind,
     /// The card-type letter of the otherName (`Z`, `N`, `M`).
@@ -125,7 +127,9 @@ pub fn identity(der: &[u8]) -> Login {
         (None, OID_CA_ZORG_ID_TEST, "N") => CardKind::ZorgIdSmartcard,
         _ => return Err(refuse(format!("CA `{ca_oid}` with card type `{card_type}` is not a card this portal knows"))),
     };
+    let name = common_name(&summary.subject).unwrap_or_else(|| uzi_number.clone());
     Ok(Identity {
+        name,
         uzi_number,
         card,
         card_type: (*card_type).to_string(),
@@ -134,6 +138,11 @@ pub fn identity(der: &[u8]) -> Login {
         agb: (*agb).to_string(),
         certificate_serial: serial_hex(&summary.serial),
     })
+}
+
+/// The commonName in a subject written as RFC 4514 (`CN=…,O=…`).
+fn common_name(subject: &str) -> Option<String> {
+    subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN=")).map(str::to_string)
 }
 
 /// A certificate serial as the registry writes it: upper-case hex without leading zero bytes (the DER INTEGER's
@@ -151,6 +160,13 @@ mod tests {
     fn serials_lose_their_leading_zero_bytes() {
         assert_eq!(serial_hex(&[0x00, 0x9A, 0x01]), "9A01");
         assert_eq!(serial_hex(&[0x01, 0xAB]), "01AB");
+    }
+
+    #[test]
+    fn the_name_is_the_subject_common_name() {
+        assert_eq!(common_name("CN=Test Holder,O=Zorg").as_deref(), Some("Test Holder"));
+        assert_eq!(common_name("O=Zorg, CN=A"), Some("A".into()));
+        assert_eq!(common_name("O=Zorg"), None);
     }
 
     #[test]

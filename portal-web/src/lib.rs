@@ -8,7 +8,7 @@
 //! which the card-serving host and the personaliser use too, does not carry tokio, hyper and rustls.
 //!
 //! Two listeners, both on loopback only (the TEST CAs are for this machine):
-//! - HTTPS (`--listen`): the JSON API ([`api`]). OCSP and CRLs are not served here: relying parties fetch them over
+//! - HTTPS (`--listen`): the JSON API ([`api`]) and the HTML pages beside it ([`pages`]). OCSP and CRLs are not served here: relying parties fetch them over
 //!   plain HTTP (RFC 6960 Appendix A.1, RFC 5280 §4.2.1.13), and a revocation check must not need a TLS
 //!   connection whose own certificate check may need the revocation check.
 //! - HTTP (`--ocsp-listen`): `POST /ocsp` ([`ocsp`]), `GET /crl/{issuer}.crl` ([`crl`]) and `GET /ca/{issuer}.cer`
@@ -17,7 +17,7 @@
 //!   `issuance::pki::PORTAL_HTTP_ADDR`).
 //!
 //! Modules: [`clock`] (the injectable time), [`tls`] (server certificate, client-certificate check), [`identity`]
-//! (the identity in a UZI certificate), [`service`] (the operations, without HTTP), [`api`] (the JSON routes),
+//! (the identity in a UZI certificate), [`service`] (the operations, without HTTP), [`api`] (the JSON routes), [`pages`] (the HTML pages), [`error_page`] (their error page),
 //! [`session`] (the log-in's session and its 20-minute idle limit), [`test_clock`] (`--test-clock`, tests only),
 //! [`ocsp`], [`crl`], [`ca`], [`listener`] (accept loops and their limits), [`error`].
 
@@ -26,9 +26,11 @@ pub mod ca;
 pub mod clock;
 pub mod crl;
 pub mod error;
+pub mod error_page;
 pub mod identity;
 pub mod listener;
 pub mod ocsp;
+pub mod pages;
 pub mod service;
 pub mod session;
 pub mod test_clock;
@@ -118,7 +120,9 @@ pub fn serve_main(registry: &StoreLocation, args: &ServeArgs, out: &mut dyn Writ
     let limits = args.limits();
     let sessions = session::Sessions::new(clock.clone());
     let api = limits.apply(
-        api::router(portal.clone()).layer(axum::middleware::from_fn_with_state(sessions, session::session_layer)),
+        pages::router(portal.clone())
+            .merge(api::router(portal.clone()))
+            .layer(axum::middleware::from_fn_with_state(sessions, session::session_layer)),
     );
     let revocation = Revocation { portal, pki };
     let mut plain = Router::new()

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use portal::{
-    AuditRow, CardRecord, CardStatus, NewMedewerker, PortalError, Refusal, Registry, Role, Store, StoreLocation, User,
+    AuditRow, CardRecord, CardStatus, NewMedewerker, Organisation, PortalError, Refusal, Registry, Role, Store,
+    StoreLocation, User,
 };
 
 use crate::clock::PortalClock;
@@ -158,15 +159,60 @@ impl Portal {
         }
     }
 
+    /// Seed *Registreren organisatie*, *Valideren organisatie* stap 2: only a UZI-zorgverlenerspas registers an
+    /// organisation.
+    pub fn may_register(who: &Identity) -> Result<(), ServiceError> {
+        if who.card == CardKind::Zorgverlenerspas {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "registering an organisation takes a UZI-zorgverlenerspas (card type Z); you logged in with a {}",
+            who.card
+        )))
+    }
+
+    /// The registered organisations where `who` is administrator or beheerder, with that role, and the one of
+    /// their pass's URA (as [`Role::Worker`] when they manage it not).
+    pub async fn roles(&self, who: &Identity) -> Result<Vec<(Organisation, Role)>, ServiceError> {
+        let registry = self.read().await?;
+        let roles =
+            registry.organisations.iter().map(|o| (o.clone(), registry.role(&who.uzi_number, &o.subscriber_number)));
+        Ok(roles.filter(|(o, role)| *role != Role::Worker || o.subscriber_number == who.ura).collect())
+    }
+
+    /// The organisations `who` manages (administrator or beheerder), as [`Registry::users_of`] counts them; a
+    /// worker gets the registry's refusal.
+    pub async fn managed(&self, who: &Identity) -> Result<Vec<Organisation>, ServiceError> {
+        let managed: Vec<Organisation> =
+            self.roles(who).await?.into_iter().filter(|(_, r)| *r != Role::Worker).map(|(o, _)| o).collect();
+        if managed.is_empty() {
+            return Err(ServiceError::Refused(Refusal::Denied {
+                actor: who.uzi_number.clone(),
+                action: "manage medewerkers".into(),
+                why: "only the administrator or a beheerder of an organisation manages its users (seed *Handleiding gebruikersbeheerder Zorg*, §3)".into(),
+            }));
+        }
+        Ok(managed)
+    }
+
+    /// The organisations `who` is the administrator of: only they appoint beheerders (seed *Registreren
+    /// organisatie*, "Registreren administrator").
+    pub async fn administered(&self, who: &Identity) -> Result<Vec<Organisation>, ServiceError> {
+        let administered: Vec<Organisation> =
+            self.roles(who).await?.into_iter().filter(|(_, r)| *r == Role::Administrator).map(|(o, _)| o).collect();
+        if administered.is_empty() {
+            return Err(ServiceError::Forbidden(format!(
+                "`{}` is not the administrator of an organisation: only the administrator appoints beheerders",
+                who.uzi_number
+            )));
+        }
+        Ok(administered)
+    }
+
     /// Seed *Registreren organisatie*: a UZI-zorgverlenerspas holder registers their own organisation (the URA on
     /// their pass) once, and becomes its administrator.
     pub async fn register(&self, who: &Identity, name: String, ura: Option<String>) -> Result<String, ServiceError> {
-        if who.card != CardKind::Zorgverlenerspas {
-            return Err(ServiceError::Forbidden(format!(
-                "registering an organisation takes a UZI-zorgverlenerspas (card type Z); you logged in with a {}",
-                who.card
-            )));
-        }
+        Portal::may_register(who)?;
         let ura = ura.unwrap_or_else(|| who.ura.clone());
         if ura != who.ura {
             return Err(ServiceError::Forbidden(format!(

@@ -41,6 +41,27 @@ struct Session {
     certificate_serial: String,
     /// Its last request, Unix seconds at the portal's clock.
     last_activity: i64,
+    /// The token every form of the HTML pages carries in a hidden field ([`CsrfToken`]).
+    csrf: CsrfToken,
+}
+
+/// The session's form token (128 random bits, hex), put into each request's extensions for the HTML pages
+/// (`crate::pages`): a form POST must carry it back. The cookie is `SameSite=Strict` already (RFC 6265bis
+/// §8.8.2), so another site's form is sent without it; the token is the second, independent check (OWASP CSRF
+/// Prevention Cheat Sheet, "Synchronizer Token Pattern"). A bearer secret like the cookie: `Debug` masks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CsrfToken(pub String);
+
+impl std::fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfToken(***)")
+    }
+}
+
+fn random_hex() -> Result<String, SessionRefused> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| SessionRefused::NoRandomness(e.to_string()))?;
+    Ok(hex::encode(bytes))
 }
 
 /// Why a request's session cookie is refused; the text is the 401 answer's reason.
@@ -84,17 +105,20 @@ impl Sessions {
     }
 
     /// Opens a session for `certificate_serial`; returns its identifier (32 hex digits).
-    fn open(&self, certificate_serial: &str) -> Result<SessionId, SessionRefused> {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).map_err(|e| SessionRefused::NoRandomness(e.to_string()))?;
-        let id = SessionId(hex::encode(bytes));
-        let session = Session { certificate_serial: certificate_serial.into(), last_activity: self.clock.now() };
+    fn open(&self, certificate_serial: &str) -> Result<(SessionId, CsrfToken), SessionRefused> {
+        let id = SessionId(random_hex()?);
+        let csrf = CsrfToken(random_hex()?);
+        let session = Session {
+            certificate_serial: certificate_serial.into(),
+            last_activity: self.clock.now(),
+            csrf: csrf.clone(),
+        };
         self.open.lock().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), session);
-        Ok(id)
+        Ok((id, csrf))
     }
 
     /// Checks and refreshes session `id` for `certificate_serial`; an expired one is removed.
-    fn touch(&self, id: &SessionId, certificate_serial: &str) -> Result<(), SessionRefused> {
+    fn touch(&self, id: &SessionId, certificate_serial: &str) -> Result<CsrfToken, SessionRefused> {
         let now = self.clock.now();
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let session = open.get_mut(id).ok_or(SessionRefused::Unknown)?;
@@ -106,7 +130,7 @@ impl Sessions {
             return Err(SessionRefused::Expired);
         }
         session.last_activity = now;
-        Ok(())
+        Ok(session.csrf.clone())
     }
 }
 
@@ -120,20 +144,38 @@ fn cookie(req: &Request) -> Option<SessionId> {
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(|v| SessionId(v.to_string())))
 }
 
-/// The middleware on `/api`: opens, checks and refreshes the session of every logged-in request. A request without
-/// a valid log-in passes untouched: the [`crate::api::Actor`] extractor answers it with its own 401.
-pub async fn session_layer(State(sessions): State<Sessions>, req: Request, next: Next) -> Response {
+/// A refused session's answer: an HTML page for a browser (`Accept: text/html`) or a page route, JSON otherwise.
+fn refuse(html: bool, refused: SessionRefused) -> Response {
+    let ApiError { status, message } = ApiError::from(refused);
+    if html { crate::error_page::error_page(status, message) } else { ApiError { status, message }.into_response() }
+}
+
+/// Whether a request is a browser's: it accepts `text/html`, or is not for `/api`.
+fn wants_html(req: &Request) -> bool {
+    let accepts = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accepts.contains("text/html") || !req.uri().path().starts_with("/api")
+}
+
+/// The middleware on `/api` and the pages: opens, checks and refreshes the session of every logged-in request, and
+/// gives the request its session's [`CsrfToken`]. A request without a valid log-in passes untouched: the
+/// [`crate::api::Actor`] and `crate::pages` extractors answer it with their own 401.
+pub async fn session_layer(State(sessions): State<Sessions>, mut req: Request, next: Next) -> Response {
     let login = req.extensions().get::<ConnectionLogin>().and_then(|l| l.0.as_ref().as_ref().ok());
     let Some(serial) = login.map(|identity| identity.certificate_serial.clone()) else {
         return next.run(req).await;
     };
+    let html = wants_html(&req);
     match cookie(&req) {
         Some(id) => match sessions.touch(&id, &serial) {
-            Ok(()) => next.run(req).await,
-            Err(refused) => ApiError::from(refused).into_response(),
+            Ok(csrf) => {
+                req.extensions_mut().insert(csrf);
+                next.run(req).await
+            }
+            Err(refused) => refuse(html, refused),
         },
         None => match sessions.open(&serial) {
-            Ok(id) => {
+            Ok((id, csrf)) => {
+                req.extensions_mut().insert(csrf);
                 let mut response = next.run(req).await;
                 let value = format!("{COOKIE}={}; Secure; HttpOnly; SameSite=Strict; Path=/", id.0);
                 if let Ok(value) = HeaderValue::from_str(&value) {
@@ -141,7 +183,7 @@ pub async fn session_layer(State(sessions): State<Sessions>, req: Request, next:
                 }
                 response
             }
-            Err(refused) => ApiError::from(refused).into_response(),
+            Err(refused) => refuse(html, refused),
         },
     }
 }
@@ -154,17 +196,18 @@ mod tests {
     fn a_session_expires_after_20_idle_minutes_and_belongs_to_one_certificate() {
         let clock = PortalClock::default();
         let sessions = Sessions::new(clock.clone());
-        let id = sessions.open("01AB").unwrap();
+        let (id, csrf) = sessions.open("01AB").unwrap();
+        assert_eq!(format!("{csrf:?}"), "CsrfToken(***)");
         assert_eq!(id.0.len(), 32);
         assert_eq!(format!("{id:?}"), "SessionId(***)");
         assert_eq!(sessions.touch(&id, "02CD"), Err(SessionRefused::OtherCertificate));
         clock.advance(19 * 60);
-        assert_eq!(sessions.touch(&id, "01AB"), Ok(()));
+        assert_eq!(sessions.touch(&id, "01AB"), Ok(csrf.clone()));
         clock.advance(19 * 60);
-        assert_eq!(sessions.touch(&id, "01AB"), Ok(()), "activity refreshed it");
+        assert_eq!(sessions.touch(&id, "01AB"), Ok(csrf), "activity refreshed it");
         clock.advance(21 * 60);
         assert_eq!(sessions.touch(&id, "01AB"), Err(SessionRefused::Expired));
         assert_eq!(sessions.touch(&id, "01AB"), Err(SessionRefused::Unknown), "removed");
-        assert_ne!(sessions.open("01AB").unwrap(), id);
+        assert_ne!(sessions.open("01AB").unwrap().0, id);
     }
 }

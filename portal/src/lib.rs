@@ -54,7 +54,7 @@ pub use self::gate::{CardAccess, PortalGate, PortalInterceptor, apply_pending};
 pub use self::record::{CardRecord, CardStatus, IssuedCard, IssuedCertificate};
 pub use self::registry::{Organisation, PortalError, Refusal, Registry, Role, record_issued};
 pub use self::store::{AuditRow, Store, StoreError, StoreLocation};
-pub use self::users::{NewMedewerker, User, UserStatus, WidCheck, WidDocument};
+pub use self::users::{MedewerkerField, NewMedewerker, User, UserStatus, WidCheck, WidDocument};
 
 /// Portal database used when `--database` is not given: in the working directory, independent of the fixtures.
 pub const DEFAULT_REGISTRY: &str = "zorgcard-portal.db";

@@ -138,6 +138,51 @@ pub struct NewMedewerker {
     pub wid_check: WidCheck,
 }
 
+/// The fields of [`NewMedewerker`], to say which one a problem is in (a form shows it next to that field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MedewerkerField {
+    /// [`NewMedewerker::uzi_number`].
+    UziNumber,
+    /// [`NewMedewerker::first_names`].
+    FirstNames,
+    /// [`NewMedewerker::surname`].
+    Surname,
+    /// [`NewMedewerker::birth_date`].
+    BirthDate,
+    /// [`WidCheck::checked`].
+    WidCheck,
+}
+
+impl NewMedewerker {
+    /// Every problem in the fields (seed *Registratie gebruikers 2b*, stap 1 and 2), in the order of the form;
+    /// [`Registry::register_medewerker`] refuses with the first one.
+    pub fn problems(&self, now: i64) -> Vec<(MedewerkerField, Refusal)> {
+        let mut problems = Vec::new();
+        if let Err(r) = crate::registry::check_uzi_number("the medewerker's UZI number", &self.uzi_number) {
+            problems.push((MedewerkerField::UziNumber, r));
+        }
+        let names = [
+            (MedewerkerField::FirstNames, "first names", &self.first_names),
+            (MedewerkerField::Surname, "surname", &self.surname),
+        ];
+        for (field, what, value) in names {
+            if value.trim().is_empty() {
+                let why = format!("the medewerker's {what} are empty: give them as in the WID");
+                problems.push((field, Refusal::Invalid(why)));
+            }
+        }
+        if let Err(r) = check_birth_date(&self.birth_date, now) {
+            problems.push((MedewerkerField::BirthDate, r));
+        }
+        if !self.wid_check.checked {
+            problems.push((MedewerkerField::WidCheck, Refusal::Invalid(
+                "the face-to-face WID check is not confirmed: check the medewerker's identity document in person, then confirm it (seed *Registratie gebruikers 2b*, stap 2)".into(),
+            )));
+        }
+        problems
+    }
+}
+
 /// Checks a birth date: `YYYY-MM-DD`, a real day, not after `now`.
 fn check_birth_date(text: &str, now: i64) -> Result<(), Refusal> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -187,17 +232,8 @@ impl Registry {
                 why: "only the administrator or a beheerder of the organisation registers medewerkers (seed *Registratie gebruikers 2b*, stap 3)".into(),
             });
         }
-        crate::registry::check_uzi_number("the medewerker's UZI number", &new.uzi_number)?;
-        for (what, value) in [("first names", &new.first_names), ("surname", &new.surname)] {
-            if value.trim().is_empty() {
-                return Err(Refusal::Invalid(format!("the medewerker's {what} are empty: give them as in the WID")));
-            }
-        }
-        check_birth_date(&new.birth_date, now)?;
-        if !new.wid_check.checked {
-            return Err(Refusal::Invalid(
-                "the face-to-face WID check is not confirmed: check the medewerker's identity document in person, then confirm it (seed *Registratie gebruikers 2b*, stap 2)".into(),
-            ));
+        if let Some((_, refusal)) = new.problems(now).into_iter().next() {
+            return Err(refusal);
         }
         if self.user(ura, &new.uzi_number).is_some() {
             return Err(Refusal::Invalid(format!(
@@ -300,5 +336,40 @@ impl Registry {
             org.beheerders.retain(|b| b != uzi);
         }
         Ok(format!("user `{uzi}` of URA {ura} deleted with all their data\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_field_is_named_in_the_order_of_the_form() {
+        let new = NewMedewerker {
+            uzi_number: "12".into(),
+            first_names: " ".into(),
+            surname: String::new(),
+            birth_date: "2025-02-30".into(),
+            wid_check: WidCheck { document: WidDocument::Paspoort, checked: false },
+        };
+        let fields: Vec<MedewerkerField> = new.problems(1_750_000_000).into_iter().map(|(f, _)| f).collect();
+        let order = [
+            MedewerkerField::UziNumber,
+            MedewerkerField::FirstNames,
+            MedewerkerField::Surname,
+            MedewerkerField::BirthDate,
+            MedewerkerField::WidCheck,
+        ];
+        assert_eq!(fields, order);
+        let good = NewMedewerker {
+            uzi_number: "900030001".into(),
+            first_names: "Anna".into(),
+            surname: "de Vries".into(),
+            birth_date: "1990-05-17".into(),
+            wid_check: WidCheck { document: WidDocument::Rijbewijs, checked: true },
+        };
+        assert!(good.problems(1_750_000_000).is_empty());
+        let future = NewMedewerker { birth_date: "2999-01-01".into(), ..good };
+        assert!(future.problems(1_750_000_000)[0].1.to_string().contains("in the future"));
     }
 }
