@@ -47,7 +47,7 @@ impl From<PortalError> for ServiceError {
 
 /// The portal database and clock the operations run against.
 ///
-/// Connections are kept open between requests ([`Connections`]): a new PostgreSQL connection costs milliseconds per
+/// Connections are kept open between requests (`Connections`): a new PostgreSQL connection costs milliseconds per
 /// request, and an SQLite one re-reads the schema. Writes from this server take an in-process lock first, so that
 /// they queue here instead of in SQLite's busy handler, which sleeps and retries (SQLite documentation,
 /// `sqlite3_busy_timeout`); other processes (the CLI, a second server) still meet at the database's own lock.
