@@ -17,6 +17,7 @@ use common::browser::{Browser, kit_profile, require};
 use common::clients::{AUTHENTICATION, FIXTURE_PIN, ServedCard, Token, fixtures_pki, lock_slot};
 use common::portal::PortalServer;
 use common::{openssl, s, write};
+use serde_json::json;
 
 const OPENSC: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const HOW_TO_START: &str = "start pcscd with vsmartcard's vpcd driver first: `scripts/with-pcscd cargo test -p \
@@ -67,6 +68,48 @@ fn firefox_logs_in_to_the_portal_with_the_card() {
         "whoami in Firefox does not name the card's UZI number {uzi} ({}):\n{text}",
         shot.display()
     );
+}
+
+/// The portal's pages in Firefox (`portal-web/src/pages/`, seed *Registreren organisatie*): logged in with the
+/// card, the Start page shows its UZI number in `#uzi-nummer`; the holder of the UZI-zorgverlenerspas fills in
+/// the organisation's name on *Organisatie registreren* and confirms; the organisation is in the database with the
+/// card's UZI number as its administrator, and the Start page then names the role.
+#[test]
+fn firefox_registers_the_organisation_on_the_portals_pages_with_the_card() {
+    let token = card();
+    let uzi = uzi_number(&token);
+    let portal = PortalServer::start(token.dir.path());
+    let (browser, _profile) = firefox(&token, &[&portal.ca]);
+    browser.navigate(&format!("https://{}/", portal.connect));
+    let shown = browser.call("POST", "/element", Some(json!({"using": "css selector", "value": "#uzi-nummer"})));
+    let shown = browser.call("GET", &format!("/element/{}/text", element_id(&shown)), None);
+    let shot = browser.screenshot("portal-start");
+    assert_eq!(shown.as_str(), Some(uzi.as_str()), "#uzi-nummer on the Start page ({})", shot.display());
+
+    browser.navigate(&format!("https://{}/organisatie", portal.connect));
+    let name = browser.call("POST", "/element", Some(json!({"using": "css selector", "value": "#naam"})));
+    let name = element_id(&name);
+    browser.call("POST", &format!("/element/{name}/value"), Some(json!({"text": "Huisartsenpraktijk Proef"})));
+    browser.screenshot("portal-organisatie");
+    let confirm =
+        browser.call("POST", "/element", Some(json!({"using": "css selector", "value": "button[type=submit]"})));
+    browser.call("POST", &format!("/element/{}/click", element_id(&confirm)), None);
+    let text = browser.page_text();
+    let shot = browser.screenshot("portal-organisatie-geregistreerd");
+    let stored = portal.query("SELECT name || ' ' || administrator FROM organisations");
+    assert_eq!(
+        stored.as_deref(),
+        Some(format!("Huisartsenpraktijk Proef {uzi}").as_str()),
+        "the organisation and its administrator in the database ({})",
+        shot.display()
+    );
+    assert!(text.contains("Huisartsenpraktijk Proef"), "the page after confirming names the organisation:\n{text}");
+}
+
+/// A WebDriver element reference's id (W3C WebDriver §12.1, the web element identifier).
+fn element_id(element: &serde_json::Value) -> String {
+    let id = element["element-6066-11e4-a52e-4f735466cecf"].as_str();
+    id.unwrap_or_else(|| panic!("not a WebDriver element: {element}")).to_string()
 }
 
 /// nginx with `ssl_verify_client on` against the TEST CAs and their CRLs shows the card's subject DN; once the
