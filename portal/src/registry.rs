@@ -272,7 +272,7 @@ impl Registry {
                 actor: actor.into(),
                 action: format!("register URA {subscriber_number}"),
                 why: format!(
-                    "{} is registered already, with administrator `{}`; an organisation registers once (seed 002)",
+                    "{} is registered already, with administrator `{}`; an organisation registers once (Registreren organisatie)",
                     o.name, o.administrator
                 ),
             });
@@ -304,7 +304,7 @@ impl Registry {
             .collect();
         let index = match mine.as_slice() {
             [i] => *i,
-            [] => return Err(denied("only the administrator of the organisation appoints beheerders (seed 002)")),
+            [] => return Err(denied("only the administrator of the organisation appoints beheerders (Registreren organisatie)")),
             _ => {
                 return Err(Refusal::Invalid(format!(
                     "`{actor}` administers several organisations: say which with --ura"
@@ -522,7 +522,7 @@ impl Registry {
         let why = if action == "revoke" {
             "only the administrator or a beheerder of the organisation, or the holder, revokes a card (seeds 002, 003)"
         } else {
-            "only the administrator or a beheerder of the organisation blocks and unblocks cards (seed 002)"
+            "only the administrator or a beheerder of the organisation blocks and unblocks cards (Registreren organisatie)"
         };
         Err(Refusal::Denied { actor: actor.into(), action: format!("{action} card `{serial}`"), why: why.into() })
     }
