@@ -304,7 +304,11 @@ impl Registry {
             .collect();
         let index = match mine.as_slice() {
             [i] => *i,
-            [] => return Err(denied("only the administrator of the organisation appoints beheerders (Registreren organisatie)")),
+            [] => {
+                return Err(denied(
+                    "only the administrator of the organisation appoints beheerders (Registreren organisatie)",
+                ));
+            }
             _ => {
                 return Err(Refusal::Invalid(format!(
                     "`{actor}` administers several organisations: say which with --ura"
